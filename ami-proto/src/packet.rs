@@ -1,0 +1,404 @@
+//! A parsed AMI packet: one shared byte slice plus a compact index of its lines.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::Bytes;
+
+/// What a packet is, decided from its first line only.
+///
+/// `OriginateResponse` is an [`PacketKind::Event`] even though it also carries a
+/// `Response:` header: only the first line counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PacketKind {
+    /// First line is `Response: ...`.
+    Response,
+    /// First line is `Event: ...`.
+    Event,
+    /// First line is `Action: ...` (what a server reads from a client).
+    Action,
+    /// Anything else.
+    Other,
+}
+
+/// Marker for a line that has no `": "` separator.
+const NO_SEPARATOR: u32 = u32::MAX;
+
+/// Offsets of one line inside a packet's bytes, line ending excluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LineIndex {
+    pub(crate) start: u32,
+    /// Offset of the `:` of the first `": "`, or [`NO_SEPARATOR`].
+    pub(crate) colon: u32,
+    pub(crate) end: u32,
+}
+
+impl LineIndex {
+    pub(crate) fn new(start: usize, colon: Option<usize>, end: usize) -> Self {
+        LineIndex {
+            start: start as u32,
+            colon: colon.map_or(NO_SEPARATOR, |c| c as u32),
+            end: end as u32,
+        }
+    }
+}
+
+/// One AMI packet, parsed without copying.
+///
+/// The packet keeps a cheap, reference-counted slice of the received bytes and an
+/// index of its lines. Keys are matched case-insensitively and keep their original
+/// spelling; repeated keys are kept in wire order (an ordered multimap). Values are
+/// bytes: Asterisk does no charset handling, so [`Value`] offers both raw and text views.
+///
+/// ```
+/// use ami_proto::{Parser, Parsed, PacketKind};
+///
+/// let mut parser = Parser::without_banner();
+/// parser.feed(b"Event: Hangup\r\nChannel: PJSIP/100-0001\r\nCause-txt: Normal Clearing\r\n\r\n");
+/// let Some(Parsed::Packet(packet)) = parser.next() else { panic!("a packet") };
+/// assert_eq!(packet.kind(), PacketKind::Event);
+/// assert_eq!(packet.get("channel").unwrap(), "PJSIP/100-0001");
+/// assert_eq!(packet.event_name().unwrap(), "Hangup");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Packet {
+    bytes: Bytes,
+    lines: Box<[LineIndex]>,
+    kind: PacketKind,
+    /// Raw body of a legacy `Response: Follows` reply, as offsets into `bytes`.
+    body: Option<(u32, u32)>,
+}
+
+impl Packet {
+    pub(crate) fn new(bytes: Bytes, lines: &[LineIndex], body: Option<(u32, u32)>) -> Self {
+        let kind = lines
+            .first()
+            .map_or(PacketKind::Other, |first| kind_of(&bytes, first));
+        Packet {
+            bytes,
+            lines: lines.into(),
+            kind,
+            body,
+        }
+    }
+
+    /// The packet's kind, from its first line.
+    pub fn kind(&self) -> PacketKind {
+        self.kind
+    }
+
+    /// The exact bytes received for this packet, line ends and final empty line included.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The value of the first header named `key` (ASCII case-insensitive).
+    pub fn get(&self, key: &str) -> Option<Value<'_>> {
+        let key = key.as_bytes();
+        self.lines.iter().find_map(|index| match self.line(index) {
+            Line::Field(field) if field.key.eq_ignore_ascii_case(key) => Some(field.value),
+            _ => None,
+        })
+    }
+
+    /// Every value of headers named `key`, in wire order.
+    pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = Value<'a>> + 'a {
+        let key = key.as_bytes();
+        self.fields()
+            .filter(move |field| field.key.eq_ignore_ascii_case(key))
+            .map(|field| field.value)
+    }
+
+    /// True when the header `key` is present and its value equals `value`, both
+    /// compared ASCII case-insensitively.
+    pub fn is(&self, key: &str, value: &str) -> bool {
+        self.get(key)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(value.as_bytes()))
+    }
+
+    /// Every `Key: Value` field in wire order (lines without `": "` are skipped; see
+    /// [`Packet::lines`]).
+    pub fn fields(&self) -> impl Iterator<Item = Field<'_>> + '_ {
+        self.lines().filter_map(|line| match line {
+            Line::Field(field) => Some(field),
+            Line::Opaque(_) => None,
+        })
+    }
+
+    /// Every line in wire order, fields and opaque lines alike.
+    pub fn lines(&self) -> impl Iterator<Item = Line<'_>> + '_ {
+        self.lines.iter().map(|index| self.line(index))
+    }
+
+    /// Number of lines in the packet's header section.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// True for a packet with no lines (never produced by the parser).
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    fn line(&self, index: &LineIndex) -> Line<'_> {
+        let (start, end) = (index.start as usize, index.end as usize);
+        if index.colon == NO_SEPARATOR {
+            return Line::Opaque(&self.bytes[start..end]);
+        }
+        let colon = index.colon as usize;
+        Line::Field(Field {
+            key: &self.bytes[start..colon],
+            value: Value(&self.bytes[colon + 2..end]),
+        })
+    }
+
+    /// The `Event` header's value, for event packets.
+    pub fn event_name(&self) -> Option<Value<'_>> {
+        match self.kind {
+            PacketKind::Event => self.get("Event"),
+            _ => None,
+        }
+    }
+
+    /// The `Response` header's value of a response packet (`Success`, `Error`, `Goodbye`,
+    /// `Follows`, ...). `None` for events, including `OriginateResponse`.
+    pub fn response(&self) -> Option<Value<'_>> {
+        match self.kind {
+            PacketKind::Response => self.get("Response"),
+            _ => None,
+        }
+    }
+
+    /// The `ActionID` header's value.
+    pub fn action_id(&self) -> Option<Value<'_>> {
+        self.get("ActionID")
+    }
+
+    /// `true` for a response whose `Response` is `Error`.
+    pub fn is_error(&self) -> bool {
+        self.kind == PacketKind::Response && self.is("Response", "Error")
+    }
+
+    /// The `Message` header's value.
+    pub fn message(&self) -> Option<Value<'_>> {
+        self.get("Message")
+    }
+
+    /// The lines of a `Command` reply, whichever format the server used: the
+    /// `Output:` values (Asterisk 14+) or the raw body of a legacy `Response: Follows`
+    /// reply (Asterisk 13 and older) split at line ends.
+    ///
+    /// ```
+    /// use ami_proto::{Parser, Parsed};
+    ///
+    /// let mut parser = Parser::without_banner();
+    /// parser.feed(b"Response: Success\r\nMessage: Command output follows\r\nOutput: a\r\nOutput: b\r\n\r\n");
+    /// let Some(Parsed::Packet(packet)) = parser.next() else { panic!() };
+    /// let lines: Vec<_> = packet.command_output().map(|v| v.to_str_lossy().into_owned()).collect();
+    /// assert_eq!(lines, ["a", "b"]);
+    /// ```
+    pub fn command_output(&self) -> CommandOutput<'_> {
+        match self.body {
+            Some((start, end)) => CommandOutput::Legacy(
+                self.bytes[start as usize..end as usize]
+                    .strip_suffix(b"\n")
+                    .unwrap_or(&self.bytes[start as usize..end as usize]),
+            ),
+            None => CommandOutput::Fields(Box::new(self.get_all("Output"))),
+        }
+    }
+
+    /// The whole `Command` output as text, lines joined with `\n` (invalid UTF-8 replaced).
+    pub fn command_text(&self) -> String {
+        let mut text = String::new();
+        for (i, line) in self.command_output().enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            text.push_str(&line.to_str_lossy());
+        }
+        text
+    }
+
+    /// The raw body of a legacy `Response: Follows` reply, without its end marker.
+    pub fn legacy_body(&self) -> Option<&[u8]> {
+        self.body
+            .map(|(start, end)| &self.bytes[start as usize..end as usize])
+    }
+
+    /// The `name=value` pairs of `Variable` and `ChanVariable` headers (legacy
+    /// `ChanVariable(channel)` keys included), split at the first `=`.
+    /// Values are returned as sent; see [`unescape`](crate::unescape) for C-escaped ones.
+    pub fn variables(&self) -> impl Iterator<Item = (Value<'_>, Value<'_>)> + '_ {
+        self.fields()
+            .filter(|field| {
+                field.key.eq_ignore_ascii_case(b"Variable")
+                    || starts_with_ignore_case(field.key, b"ChanVariable")
+            })
+            .filter_map(|field| {
+                let bytes = field.value.as_bytes();
+                let eq = memchr::memchr(b'=', bytes)?;
+                Some((Value(&bytes[..eq]), Value(&bytes[eq + 1..])))
+            })
+    }
+
+    /// The item count a list's closing event declares: `ListItems` (or legacy `Items`).
+    pub fn list_items(&self) -> Option<usize> {
+        self.get("ListItems")
+            .or_else(|| self.get("Items"))
+            .and_then(|v| v.as_str()?.trim().parse().ok())
+    }
+}
+
+fn kind_of(bytes: &[u8], first: &LineIndex) -> PacketKind {
+    if first.colon == NO_SEPARATOR {
+        return PacketKind::Other;
+    }
+    let key = &bytes[first.start as usize..first.colon as usize];
+    if key.eq_ignore_ascii_case(b"Response") {
+        PacketKind::Response
+    } else if key.eq_ignore_ascii_case(b"Event") {
+        PacketKind::Event
+    } else if key.eq_ignore_ascii_case(b"Action") {
+        PacketKind::Action
+    } else {
+        PacketKind::Other
+    }
+}
+
+pub(crate) fn starts_with_ignore_case(haystack: &[u8], prefix: &[u8]) -> bool {
+    haystack.len() >= prefix.len() && haystack[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+impl fmt::Debug for Packet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for line in self.lines() {
+            match line {
+                Line::Field(field) => list.entry(&format_args!(
+                    "{}: {}",
+                    String::from_utf8_lossy(field.key),
+                    field.value
+                )),
+                Line::Opaque(raw) => list.entry(&String::from_utf8_lossy(raw)),
+            };
+        }
+        list.finish()
+    }
+}
+
+/// A header line split at its first `": "`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field<'a> {
+    /// The key, spelled as received.
+    pub key: &'a [u8],
+    /// The value, without the line end.
+    pub value: Value<'a>,
+}
+
+/// One line of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A `Key: Value` line.
+    Field(Field<'a>),
+    /// A line without `": "`, kept as received.
+    Opaque(&'a [u8]),
+}
+
+/// A header value: raw bytes with text accessors.
+///
+/// ```
+/// use ami_proto::Value;
+///
+/// let v = Value::new(b"Up");
+/// assert_eq!(v, "Up");
+/// assert_eq!(v.as_str(), Some("Up"));
+/// assert_eq!(Value::new(b"caf\xe9").to_str_lossy(), "caf\u{fffd}");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Value<'a>(&'a [u8]);
+
+impl<'a> Value<'a> {
+    /// Wraps raw bytes.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Value(bytes)
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The value as text, if it is valid UTF-8.
+    pub fn as_str(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.0).ok()
+    }
+
+    /// The value as text, invalid UTF-8 replaced by U+FFFD.
+    pub fn to_str_lossy(&self) -> Cow<'a, str> {
+        String::from_utf8_lossy(self.0)
+    }
+
+    /// The value with Asterisk's C escapes (`\'`, `\"`, `\\`, `\n` ...) undone.
+    pub fn unescaped(&self) -> Cow<'a, [u8]> {
+        crate::escape::unescape(self.0)
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl PartialEq<str> for Value<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Value<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl fmt::Debug for Value<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_str_lossy(), f)
+    }
+}
+
+impl fmt::Display for Value<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_str_lossy())
+    }
+}
+
+/// The lines of a `Command` reply; see [`Packet::command_output`].
+pub enum CommandOutput<'a> {
+    /// `Output:` header values (Asterisk 14+).
+    Fields(Box<dyn Iterator<Item = Value<'a>> + 'a>),
+    /// Remaining raw legacy body (Asterisk 13 and older).
+    Legacy(&'a [u8]),
+}
+
+impl<'a> Iterator for CommandOutput<'a> {
+    type Item = Value<'a>;
+
+    fn next(&mut self) -> Option<Value<'a>> {
+        match self {
+            CommandOutput::Fields(values) => values.next(),
+            CommandOutput::Legacy(rest) => {
+                if rest.is_empty() {
+                    return None;
+                }
+                let (line, tail) = match memchr::memchr(b'\n', rest) {
+                    Some(nl) => (&rest[..nl], &rest[nl + 1..]),
+                    None => (&rest[..], &rest[rest.len()..]),
+                };
+                *rest = tail;
+                Some(Value(line.strip_suffix(b"\r").unwrap_or(line)))
+            }
+        }
+    }
+}

@@ -7,14 +7,66 @@
 //!
 //! No IO, no clock, no runtime: adapters (`ami-tokio`, `ami-blocking`, `ami-smol`)
 //! move bytes and time between a socket and this crate.
-#![doc = include_str!("../DRIVING.md")]
+//!
+//! # Driving a [`Connection`]
+//!
+//! Inputs are `feed`/`handle_*` (bytes, time, EOF, transport errors); commands are
+//! verbs (`send_action`, `logoff`, `close`); outputs are `poll_*`. After every input
+//! or command, drain: `poll_transmit` (write the bytes), `poll_output` until `None`,
+//! then arm one timer at `poll_timeout`. The canonical loop over a blocking socket:
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::Instant;
+//! use ami_proto::{Action, Config, Connection, Credentials, Output};
+//!
+//! let mut socket = TcpStream::connect("127.0.0.1:5038")?;
+//! let config = Config { credentials: Some(Credentials::md5("admin", "amp111")), ..Config::default() };
+//! let mut conn = Connection::new(config, Instant::now());
+//! conn.send_action(Action::new("CoreShowChannels"), Instant::now())?;
+//! let (mut wire, mut buf) = (Vec::new(), [0u8; 16 * 1024]);
+//! loop {
+//!     conn.poll_transmit(&mut wire);
+//!     socket.write_all(&wire)?;
+//!     wire.clear();
+//!     while let Some(output) = conn.poll_output() {
+//!         match output {
+//!             Output::Reply { id, result } => println!("{id}: {result:?}"),
+//!             Output::Event(event) => println!("event {:?}", event.event_name()),
+//!             Output::Closed(reason) => return Err(reason.into()),
+//!             _ => {}
+//!         }
+//!     }
+//!     let wake_at = conn.poll_timeout();
+//!     let wait = wake_at.map(|at| at.saturating_duration_since(Instant::now()));
+//!     socket.set_read_timeout(wait.map(|w| w.max(std::time::Duration::from_millis(1))))?;
+//!     match socket.read(&mut buf) {
+//!         Ok(0) => conn.handle_eof(),
+//!         Ok(n) => conn.feed(&buf[..n], Instant::now()),
+//!         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+//!             || e.kind() == std::io::ErrorKind::TimedOut => conn.handle_timeout(Instant::now()),
+//!         Err(e) => conn.handle_io_error(e),
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! See [`Connection`] for the full contract.
 
 mod action;
+mod auth;
+mod connection;
 mod escape;
 mod packet;
 mod parser;
 
 pub use action::{encode_field, Action, EncodeError, MAX_ACTION_LINES, MAX_LINE_BYTES};
+pub use auth::md5_key;
+pub use connection::{
+    ActionId, AuthMethod, Config, Connection, Credentials, Error, Keepalive, List, ListMismatch,
+    OriginateOutcome, Output, Reply, State,
+};
 pub use escape::unescape;
 pub use packet::{CommandOutput, Field, Line, Packet, PacketKind, Value};
 pub use parser::{Banner, Limits, Malformed, MalformedReason, Parsed, Parser};

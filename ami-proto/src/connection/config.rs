@@ -1,0 +1,135 @@
+//! How a [`Connection`](super::Connection) logs in and how long it waits.
+
+use std::time::Duration;
+
+use crate::parser::Limits;
+
+/// A connection's settings. `Config::default()` has no credentials, events `on` left
+/// to the server, and timeouts a demanding user would pick; see each field.
+///
+/// ```
+/// use ami_proto::{Config, Credentials};
+/// use std::time::Duration;
+///
+/// let config = Config {
+///     credentials: Some(Credentials::md5("admin", "amp111")),
+///     events: Some("call,system".into()),
+///     action_timeout: Duration::from_secs(5),
+///     ..Config::default()
+/// };
+/// assert!(config.keepalive.is_some());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Login credentials; `None` skips login (the session is ready after the banner).
+    pub credentials: Option<Credentials>,
+    /// The `Events:` value sent at login: `on`, `off` or a class list such as
+    /// `call,system`. `None` sends none (the server's default: on).
+    pub events: Option<String>,
+    /// Event filters (`Action: Filter`, `Operation: Add`) applied after every login,
+    /// in order. A leading `!` excludes.
+    pub filters: Vec<String>,
+    /// Default deadline of an action, from the moment it is sent. Default 10 s.
+    pub action_timeout: Duration,
+    /// Deadline for the banner plus login. Default 10 s.
+    pub login_timeout: Duration,
+    /// After an async `Originate` is queued, how long to wait for its
+    /// `OriginateResponse`. Default 60 s (Asterisk's own originate timeout is 30 s).
+    pub originate_timeout: Duration,
+    /// Liveness probing with `Ping`; `None` disables it. Default: every 20 s of
+    /// silence, dead after 10 s more with nothing received.
+    pub keepalive: Option<Keepalive>,
+    /// Most actions written and awaiting their response at once; the rest wait,
+    /// in order, inside the connection. Default 512.
+    pub max_in_flight: usize,
+    /// Parser limits. Default: 4 MiB packets, 65,536 lines.
+    pub limits: Limits,
+    /// The ActionID prefix of this connection. `None` picks a random one, so that
+    /// ActionIDs never collide with another session's; tests set it to stay
+    /// deterministic. Must be short `[A-Za-z0-9._-]`.
+    pub id_prefix: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            credentials: None,
+            events: None,
+            filters: Vec::new(),
+            action_timeout: Duration::from_secs(10),
+            login_timeout: Duration::from_secs(10),
+            originate_timeout: Duration::from_secs(60),
+            keepalive: Some(Keepalive::default()),
+            max_in_flight: 512,
+            limits: Limits::default(),
+            id_prefix: None,
+        }
+    }
+}
+
+/// Login credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The manager user (`[admin]` in manager.conf).
+    pub username: String,
+    /// Its secret.
+    pub secret: String,
+    /// How the secret is proven.
+    pub auth: AuthMethod,
+}
+
+impl Credentials {
+    /// Plain login: the secret is sent as is.
+    pub fn plain(username: impl Into<String>, secret: impl Into<String>) -> Self {
+        Credentials {
+            username: username.into(),
+            secret: secret.into(),
+            auth: AuthMethod::Plain,
+        }
+    }
+
+    /// MD5 challenge login: only md5(challenge + secret) is sent.
+    pub fn md5(username: impl Into<String>, secret: impl Into<String>) -> Self {
+        Credentials {
+            auth: AuthMethod::Md5,
+            ..Credentials::plain(username, secret)
+        }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("secret", &"<redacted>")
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+/// How a login proves the secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// `Secret:` in the clear.
+    Plain,
+    /// `Action: Challenge` then `Key:` = lowercase hex md5(challenge + secret).
+    Md5,
+}
+
+/// Keepalive timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Send a `Ping` after this long with nothing received.
+    pub interval: Duration,
+    /// Declare the link dead when nothing at all arrives this long after a `Ping`.
+    pub timeout: Duration,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive {
+            interval: Duration::from_secs(20),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}

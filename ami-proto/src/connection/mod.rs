@@ -1,0 +1,764 @@
+//! The connection state machine: login, correlation, lists, timeouts, keepalive.
+
+mod config;
+mod error;
+mod id;
+mod pending;
+mod reply;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::time::Instant;
+
+pub use config::{AuthMethod, Config, Credentials, Keepalive};
+pub use error::Error;
+pub use id::ActionId;
+pub use reply::{List, ListMismatch, OriginateOutcome, Reply};
+
+use crate::action::{Action, Expect};
+use crate::packet::{starts_with_ignore_case, Packet, PacketKind};
+use crate::parser::{Malformed, Parsed, Parser};
+use pending::{Internal, Origin, Pending, PendingTable, Phase};
+
+/// Where the session is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum State {
+    /// Waiting for the server's banner line.
+    AwaitingBanner,
+    /// MD5 login: waiting for the challenge.
+    Challenging,
+    /// Waiting for the login response.
+    LoggingIn,
+    /// Logged in (or no login configured): actions flow.
+    Ready,
+    /// Closed; every call returns this reason.
+    Closed(Error),
+}
+
+/// What the connection has for the application; see [`Connection::poll_output`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Output {
+    /// The banner arrived; `version` is the AMI version after the `/`.
+    Connected {
+        /// AMI protocol version (not the Asterisk version).
+        version: String,
+    },
+    /// Login succeeded (also emitted, right after `Connected`, when no login is
+    /// configured). Queued actions are now written.
+    Ready,
+    /// An action completed: with its reply, or with why it has none.
+    Reply {
+        /// The action.
+        id: ActionId,
+        /// Its reply or failure.
+        result: Result<Reply, Error>,
+    },
+    /// One item of a list sent with [`Action::stream_list`].
+    ListItem {
+        /// The list's action.
+        id: ActionId,
+        /// The item event.
+        item: Packet,
+    },
+    /// An event that is not part of any pending reply (including events carrying
+    /// other sessions' ActionIDs, and `UserEvent` echoes).
+    Event(Packet),
+    /// A response that matches no pending action (e.g. a late reply to an action
+    /// that timed out, or a refused `Filter`).
+    Response(Packet),
+    /// A packet the parser dropped; the stream goes on.
+    Malformed(Malformed),
+    /// The connection closed. Emitted once, after every pending action's failure.
+    Closed(Error),
+}
+
+/// The sans-IO AMI client session.
+///
+/// # Driving contract
+///
+/// A `Connection` never reads a clock or touches a socket. Its methods come in four
+/// kinds:
+///
+/// - **Getters** (`&self`): [`state`](Self::state), [`action_id_text`](Self::action_id_text),
+///   [`in_flight`](Self::in_flight).
+/// - **Inputs**, from the transport: [`feed`](Self::feed) (bytes received),
+///   [`handle_timeout`](Self::handle_timeout) (the instant from `poll_timeout` was
+///   reached; extra calls are harmless), [`handle_eof`](Self::handle_eof),
+///   [`handle_io_error`](Self::handle_io_error).
+/// - **Commands**, from the application: [`send_action`](Self::send_action),
+///   [`logoff`](Self::logoff), [`close`](Self::close).
+/// - **Outputs**: [`poll_transmit`](Self::poll_transmit) (bytes to write),
+///   [`poll_output`](Self::poll_output) (replies, events, closure),
+///   [`poll_timeout`](Self::poll_timeout) (when to call `handle_timeout` next).
+///
+/// After every input or command, drain the outputs in this order: write what
+/// `poll_transmit` appends, take `poll_output` until `None`, then re-arm one timer
+/// at `poll_timeout`. Every input that depends on time takes `now`.
+///
+/// Every action sent completes exactly once, as an [`Output::Reply`]: with its
+/// reply, with [`Error::Timeout`], or with the close reason when the connection
+/// closes (all at once, before [`Output::Closed`]).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use ami_proto::{Action, Config, Connection, Credentials, Output};
+///
+/// let config = Config {
+///     credentials: Some(Credentials::plain("admin", "amp111")),
+///     id_prefix: Some("t-".into()),
+///     ..Config::default()
+/// };
+/// let now = Instant::now();
+/// let mut conn = Connection::new(config, now);
+/// let ping = conn.send_action(Action::new("Ping"), now).unwrap(); // queued until login
+///
+/// // The canonical loop, with a scripted "server" instead of a socket.
+/// let mut wire = Vec::new();
+/// let server_says: [&[u8]; 2] = [
+///     b"Asterisk Call Manager/11.0.0\r\n",
+///     b"Response: Success\r\nActionID: t-1\r\nMessage: Authentication accepted\r\n\r\n",
+/// ];
+/// for bytes in server_says {
+///     conn.feed(bytes, now);
+///     conn.poll_transmit(&mut wire); // write these to the socket
+///     while let Some(output) = conn.poll_output() {
+///         println!("{output:?}");
+///     }
+///     let _wake_at = conn.poll_timeout(); // arm the timer
+/// }
+/// // The Ping (t-0) was queued and written after the Login (t-1) succeeded.
+/// assert!(String::from_utf8_lossy(&wire).ends_with("Action: Ping\r\nActionID: t-0\r\n\r\n"));
+///
+/// conn.feed(b"Response: Success\r\nActionID: t-0\r\nPing: Pong\r\n\r\n", now);
+/// match conn.poll_output() {
+///     Some(Output::Reply { id, result: Ok(reply) }) => {
+///         assert_eq!(id, ping);
+///         assert_eq!(reply.response().get("Ping").unwrap(), "Pong");
+///     }
+///     other => panic!("{other:?}"),
+/// }
+///
+/// // Time is an argument: nothing answers this one, so it times out.
+/// let lost = conn.send_action(Action::new("Ping"), now).unwrap();
+/// conn.handle_timeout(now + Duration::from_secs(11));
+/// assert!(matches!(
+///     conn.poll_output(),
+///     Some(Output::Reply { id, result: Err(ami_proto::Error::Timeout) }) if id == lost
+/// ));
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    config: Config,
+    parser: Parser,
+    state: State,
+    prefix: String,
+    next_number: u64,
+    pending: PendingTable,
+    /// User actions not yet written (waiting for login or an in-flight slot).
+    queue: VecDeque<(u64, Action)>,
+    /// Written actions waiting for their response.
+    in_flight: usize,
+    /// Written synchronous Originates: the server is silent while one runs.
+    blocking: usize,
+    deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
+    login_deadline: Option<Instant>,
+    last_rx: Instant,
+    /// Keepalive Ping in flight: its number and when it was sent.
+    ping: Option<(u64, Instant)>,
+    transmit: Vec<u8>,
+    outputs: VecDeque<Output>,
+}
+
+impl Connection {
+    /// A new session, created when the transport connected at `now`. If credentials
+    /// are set, it logs in as soon as the banner arrives; actions sent before then
+    /// are queued and written after login.
+    pub fn new(config: Config, now: Instant) -> Self {
+        let prefix = match &config.id_prefix {
+            Some(prefix) if id::valid_prefix(prefix) => prefix.clone(),
+            _ => id::random_prefix(),
+        };
+        let parser = Parser::with_limits(config.limits);
+        Connection {
+            login_deadline: Some(now + config.login_timeout),
+            config,
+            parser,
+            state: State::AwaitingBanner,
+            prefix,
+            next_number: 0,
+            pending: PendingTable::default(),
+            queue: VecDeque::new(),
+            in_flight: 0,
+            blocking: 0,
+            deadlines: BinaryHeap::new(),
+            last_rx: now,
+            ping: None,
+            transmit: Vec::new(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    // ----- getters -----
+
+    /// The session's state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The ActionID text this connection writes for `id`.
+    pub fn action_id_text(&self, id: ActionId) -> String {
+        let mut buf = [0u8; 96];
+        id::format_id(&self.prefix, id.0, &mut buf).to_owned()
+    }
+
+    /// Actions sent and not yet completed (queued, in flight or mid-list).
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    // ----- inputs -----
+
+    /// Bytes received from the server at `now`.
+    pub fn feed(&mut self, data: &[u8], now: Instant) {
+        if matches!(self.state, State::Closed(_)) {
+            return;
+        }
+        self.parser.feed(data);
+        self.process_input(now);
+    }
+
+    /// The parser's input buffer, for adapters that read straight into it; call
+    /// [`handle_read`](Self::handle_read) after appending.
+    pub fn read_buffer(&mut self, additional: usize) -> &mut bytes::BytesMut {
+        self.parser.reserve(additional);
+        self.parser.buffer_mut()
+    }
+
+    /// Processes bytes appended to [`read_buffer`](Self::read_buffer) at `now`.
+    pub fn handle_read(&mut self, now: Instant) {
+        if !matches!(self.state, State::Closed(_)) {
+            self.process_input(now);
+        }
+    }
+
+    /// Time passed: fails expired actions, sends a keepalive Ping, detects a dead
+    /// link or a login that took too long.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if matches!(self.state, State::Closed(_)) {
+            return;
+        }
+        if self.login_deadline.is_some_and(|deadline| now >= deadline) {
+            self.close_with(Error::LoginTimeout);
+            return;
+        }
+        self.expire_actions(now);
+        self.drive_keepalive(now);
+    }
+
+    /// The server closed the connection. An incomplete trailing packet is dropped.
+    pub fn handle_eof(&mut self) {
+        self.close_with(Error::Eof);
+    }
+
+    /// The transport failed.
+    pub fn handle_io_error(&mut self, error: impl std::fmt::Display) {
+        self.close_with(Error::Io(error.to_string()));
+    }
+
+    // ----- commands -----
+
+    /// Sends an action and returns its id; its completion comes later as an
+    /// [`Output::Reply`]. A refused action (see [`Action::check`]) returns
+    /// [`Error::Encode`] and writes nothing; on a closed connection, the close reason.
+    pub fn send_action(&mut self, action: Action, now: Instant) -> Result<ActionId, Error> {
+        if let State::Closed(reason) = &self.state {
+            return Err(reason.clone());
+        }
+        action.check()?;
+        let number = self.allocate_number();
+        let timeout = action
+            .per_action_timeout()
+            .unwrap_or(self.config.action_timeout);
+        let deadline = now + timeout;
+        self.pending.insert(
+            number,
+            Pending {
+                origin: Origin::User,
+                phase: Phase::Queued,
+                expect: action.expect(),
+                stream_list: action.streams_list(),
+                blocking: is_sync_originate(&action),
+                deadline,
+            },
+        );
+        self.deadlines.push(Reverse((deadline, number)));
+        self.queue.push_back((number, action));
+        self.write_queued();
+        Ok(ActionId(number))
+    }
+
+    /// Sends `Logoff`. Its reply is the `Goodbye` response, after which the
+    /// connection closes with [`Error::LoggedOff`].
+    pub fn logoff(&mut self, now: Instant) -> Result<ActionId, Error> {
+        self.send_action(Action::new("Logoff"), now)
+    }
+
+    /// Closes the session locally: every pending action fails with
+    /// [`Error::ClosedByClient`]. The adapter then closes the transport.
+    pub fn close(&mut self) {
+        self.close_with(Error::ClosedByClient);
+    }
+
+    // ----- outputs -----
+
+    /// Appends the bytes to write to `buf`. Returns how many were appended.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
+        let len = self.transmit.len();
+        if buf.is_empty() {
+            std::mem::swap(buf, &mut self.transmit);
+        } else {
+            buf.append(&mut self.transmit);
+        }
+        len
+    }
+
+    /// The next output, in the order things happened.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout) must be
+    /// called, or `None` when nothing is timed (or the connection is closed).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if matches!(self.state, State::Closed(_)) {
+            return None;
+        }
+        let action = self.deadlines.peek().map(|Reverse((at, _))| *at);
+        [action, self.login_deadline, self.keepalive_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ----- internals: input -----
+
+    fn process_input(&mut self, now: Instant) {
+        self.last_rx = now;
+        while let Some(item) = self.parser.next() {
+            match item {
+                Parsed::Banner(banner) => self.on_banner(banner.version().to_owned()),
+                Parsed::Packet(packet) => self.on_packet(packet, now),
+                Parsed::Malformed(malformed) => {
+                    self.outputs.push_back(Output::Malformed(malformed))
+                }
+            }
+            if matches!(self.state, State::Closed(_)) {
+                return;
+            }
+        }
+    }
+
+    fn on_banner(&mut self, version: String) {
+        self.outputs.push_back(Output::Connected { version });
+        let Some(credentials) = self.config.credentials.clone() else {
+            self.become_ready();
+            return;
+        };
+        match credentials.auth {
+            crate::AuthMethod::Plain => {
+                let login = self
+                    .login_action(&credentials)
+                    .header("Secret", &credentials.secret);
+                self.send_internal(login, Internal::Login);
+                self.state = State::LoggingIn;
+            }
+            crate::AuthMethod::Md5 => {
+                let challenge = Action::new("Challenge").header("AuthType", "MD5");
+                self.send_internal(challenge, Internal::Challenge);
+                self.state = State::Challenging;
+            }
+        }
+    }
+
+    fn login_action(&self, credentials: &Credentials) -> Action {
+        let mut login = Action::new("Login").header("Username", &credentials.username);
+        if let Some(events) = &self.config.events {
+            login = login.header("Events", events);
+        }
+        login
+    }
+
+    fn on_packet(&mut self, packet: Packet, now: Instant) {
+        match packet.kind() {
+            PacketKind::Response => self.on_response(packet, now),
+            PacketKind::Event => self.on_event(packet),
+            PacketKind::Action | PacketKind::Other => {
+                self.outputs.push_back(Output::Response(packet))
+            }
+        }
+    }
+
+    /// The pending action a packet's ActionID names, if it is one of ours.
+    fn own_number(&self, packet: &Packet) -> Option<u64> {
+        id::parse_id(self.prefix.as_bytes(), packet.action_id()?.as_bytes())
+    }
+
+    fn on_response(&mut self, packet: Packet, now: Instant) {
+        let number = match packet.action_id() {
+            Some(_) => self.own_number(&packet),
+            None => self.pending.oldest_awaiting_response(),
+        };
+        let awaiting = number.and_then(|n| {
+            let pending = self.pending.get_mut(n)?;
+            (pending.phase == Phase::AwaitingResponse).then_some((n, pending.origin))
+        });
+        let Some((number, origin)) = awaiting else {
+            self.outputs.push_back(Output::Response(packet));
+            return;
+        };
+        self.in_flight -= 1;
+        if let Some(pending) = self.pending.get_mut(number) {
+            if pending.blocking {
+                self.blocking -= 1;
+            }
+        }
+        match origin {
+            Origin::User => self.on_user_response(number, packet, now),
+            Origin::Internal(internal) => self.on_internal_response(number, internal, packet),
+        }
+        self.write_queued();
+    }
+
+    fn on_user_response(&mut self, number: u64, packet: Packet, now: Instant) {
+        let goodbye = packet.is("Response", "Goodbye");
+        let Some(pending) = self.pending.get_mut(number) else {
+            return;
+        };
+        let failed = packet.is_error();
+        if !failed && opens_list(&packet, pending.expect) {
+            pending.phase = Phase::List {
+                response: packet,
+                items: Vec::new(),
+                received: 0,
+            };
+            return;
+        }
+        if !failed && pending.expect == Expect::OriginateOutcome {
+            pending.phase = Phase::Originate { response: packet };
+            pending.deadline = now + self.config.originate_timeout;
+            self.deadlines.push(Reverse((pending.deadline, number)));
+            return;
+        }
+        let reply = match pending.expect {
+            Expect::OriginateOutcome => Reply::Originate(OriginateOutcome {
+                response: packet,
+                event: None,
+            }),
+            Expect::Response | Expect::List => Reply::Response(packet),
+        };
+        self.complete(number, Ok(reply));
+        if goodbye {
+            self.close_with(Error::LoggedOff);
+        }
+    }
+
+    fn on_internal_response(&mut self, number: u64, internal: Internal, packet: Packet) {
+        self.pending.remove(number);
+        match internal {
+            Internal::Challenge => self.on_challenge(&packet),
+            Internal::Login => {
+                if packet.is("Response", "Success") {
+                    self.become_ready();
+                } else {
+                    let message = packet
+                        .message()
+                        .map_or_else(String::new, |m| m.to_str_lossy().into_owned());
+                    self.close_with(Error::AuthFailed(message));
+                }
+            }
+            Internal::Filter => {
+                if !packet.is("Response", "Success") {
+                    self.outputs.push_back(Output::Response(packet));
+                }
+            }
+            Internal::Ping => {
+                self.ping = None;
+            }
+        }
+    }
+
+    fn on_challenge(&mut self, packet: &Packet) {
+        let challenge = packet
+            .get("Challenge")
+            .and_then(|v| v.as_str().map(str::to_owned));
+        let (Some(challenge), Some(credentials)) = (challenge, self.config.credentials.clone())
+        else {
+            let message = packet
+                .message()
+                .map_or_else(|| "no challenge in reply".to_owned(), |m| m.to_string());
+            self.close_with(Error::AuthFailed(message));
+            return;
+        };
+        let key = crate::md5_key(&challenge, &credentials.secret);
+        let login = self
+            .login_action(&credentials)
+            .header("AuthType", "MD5")
+            .header("Key", key);
+        self.send_internal(login, Internal::Login);
+        self.state = State::LoggingIn;
+    }
+
+    fn on_event(&mut self, packet: Packet) {
+        let Some(number) = self.own_number(&packet) else {
+            self.outputs.push_back(Output::Event(packet));
+            return;
+        };
+        let Some(pending) = self.pending.get_mut(number) else {
+            self.outputs.push_back(Output::Event(packet));
+            return;
+        };
+        match &mut pending.phase {
+            Phase::List {
+                response,
+                items,
+                received,
+            } => {
+                if closes_list(&packet) {
+                    let list = List {
+                        response: response.clone(),
+                        items: std::mem::take(items),
+                        complete: packet,
+                        received: *received,
+                    };
+                    self.complete(number, Ok(Reply::List(list)));
+                } else {
+                    *received += 1;
+                    if pending.stream_list {
+                        self.outputs.push_back(Output::ListItem {
+                            id: ActionId(number),
+                            item: packet,
+                        });
+                    } else {
+                        items.push(packet);
+                    }
+                }
+            }
+            Phase::Originate { response }
+                if packet.event_name().is_some_and(|name| {
+                    name.as_bytes().eq_ignore_ascii_case(b"OriginateResponse")
+                }) =>
+            {
+                let outcome = OriginateOutcome {
+                    response: response.clone(),
+                    event: Some(packet),
+                };
+                self.complete(number, Ok(Reply::Originate(outcome)));
+            }
+            _ => self.outputs.push_back(Output::Event(packet)),
+        }
+    }
+
+    // ----- internals: sending -----
+
+    fn allocate_number(&mut self) -> u64 {
+        let number = self.next_number;
+        self.next_number += 1;
+        number
+    }
+
+    /// Writes one of the connection's own actions at once, ahead of queued ones.
+    fn send_internal(&mut self, action: Action, internal: Internal) -> u64 {
+        let number = self.allocate_number();
+        // `last_rx` is the time of the input being handled: internal actions are
+        // only ever sent while handling one.
+        let deadline = self.last_rx + self.config.action_timeout;
+        let mut buf = [0u8; 96];
+        let id_text = id::format_id(&self.prefix, number, &mut buf);
+        // Internal actions are built from checked parts; a refusal (e.g. a secret
+        // holding CR/LF) ends the session instead of writing a broken action.
+        if let Err(error) = action.encode(id_text, &mut self.transmit) {
+            self.close_with(Error::Encode(error));
+            return number;
+        }
+        self.pending.insert(
+            number,
+            Pending {
+                origin: Origin::Internal(internal),
+                phase: Phase::AwaitingResponse,
+                expect: Expect::Response,
+                stream_list: false,
+                blocking: false,
+                deadline,
+            },
+        );
+        self.deadlines.push(Reverse((deadline, number)));
+        self.in_flight += 1;
+        number
+    }
+
+    /// Writes queued user actions while logged in and under the in-flight cap.
+    fn write_queued(&mut self) {
+        if self.state != State::Ready {
+            return;
+        }
+        while self.in_flight < self.config.max_in_flight.max(1) {
+            let Some((number, action)) = self.queue.pop_front() else {
+                return;
+            };
+            let Some(pending) = self.pending.get_mut(number) else {
+                continue; // timed out while queued
+            };
+            pending.phase = Phase::AwaitingResponse;
+            if pending.blocking {
+                self.blocking += 1;
+            }
+            let mut buf = [0u8; 96];
+            let id_text = id::format_id(&self.prefix, number, &mut buf);
+            // Checked in send_action; encoding cannot fail here.
+            let _ = action.encode(id_text, &mut self.transmit);
+            self.in_flight += 1;
+        }
+    }
+
+    fn become_ready(&mut self) {
+        self.state = State::Ready;
+        self.login_deadline = None;
+        self.outputs.push_back(Output::Ready);
+        for filter in self.config.filters.clone() {
+            let action = Action::new("Filter")
+                .header("Operation", "Add")
+                .header("Filter", filter);
+            self.send_internal(action, Internal::Filter);
+        }
+        self.write_queued();
+    }
+
+    // ----- internals: completion and time -----
+
+    fn complete(&mut self, number: u64, result: Result<Reply, Error>) {
+        if let Some(pending) = self.pending.remove(number) {
+            if pending.origin == Origin::User {
+                self.outputs.push_back(Output::Reply {
+                    id: ActionId(number),
+                    result,
+                });
+            }
+        }
+    }
+
+    fn expire_actions(&mut self, now: Instant) {
+        while let Some(&Reverse((deadline, number))) = self.deadlines.peek() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop();
+            let Some(pending) = self.pending.get_mut(number) else {
+                continue;
+            };
+            if pending.deadline != deadline {
+                continue; // superseded by a later deadline
+            }
+            if pending.origin == Origin::Internal(Internal::Ping) {
+                self.ping = None;
+            }
+            if pending.phase == Phase::AwaitingResponse {
+                self.in_flight -= 1;
+                if pending.blocking {
+                    self.blocking -= 1;
+                }
+            }
+            self.complete(number, Err(Error::Timeout));
+        }
+        self.write_queued();
+    }
+
+    /// Next keepalive instant: when to send a Ping, or when an unanswered one
+    /// proves the link dead.
+    fn keepalive_deadline(&self) -> Option<Instant> {
+        let keepalive = self.config.keepalive?;
+        if self.state != State::Ready || self.blocking > 0 {
+            return None;
+        }
+        Some(match self.ping {
+            Some(_) => self.last_rx + keepalive.timeout,
+            None => self.last_rx + keepalive.interval,
+        })
+    }
+
+    fn drive_keepalive(&mut self, now: Instant) {
+        let Some(keepalive) = self.config.keepalive else {
+            return;
+        };
+        let Some(at) = self.keepalive_deadline() else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        match self.ping {
+            // Nothing at all arrived for `timeout` since the Ping (or since the
+            // last byte after it): the link is dead.
+            Some((_, sent)) if self.last_rx.max(sent) + keepalive.timeout <= now => {
+                self.close_with(Error::KeepaliveTimeout);
+            }
+            Some(_) => {}
+            None => {
+                // Measure silence from the Ping on.
+                self.last_rx = now;
+                let number = self.send_internal(Action::new("Ping"), Internal::Ping);
+                self.ping = Some((number, now));
+            }
+        }
+    }
+
+    fn close_with(&mut self, reason: Error) {
+        if matches!(self.state, State::Closed(_)) {
+            return;
+        }
+        self.state = State::Closed(reason.clone());
+        self.queue.clear();
+        self.deadlines.clear();
+        self.login_deadline = None;
+        self.ping = None;
+        self.in_flight = 0;
+        self.blocking = 0;
+        let failed: Vec<(u64, Pending)> = self.pending.drain().collect();
+        for (number, pending) in failed {
+            if pending.origin == Origin::User {
+                self.outputs.push_back(Output::Reply {
+                    id: ActionId(number),
+                    result: Err(reason.clone()),
+                });
+            }
+        }
+        self.outputs.push_back(Output::Closed(reason));
+    }
+}
+
+/// Whether a `Success` response starts a list.
+fn opens_list(response: &Packet, expect: Expect) -> bool {
+    if response.is("EventList", "start") || expect == Expect::List {
+        return true;
+    }
+    // Before Asterisk 13.2 lists had no EventList; their acks say "... will follow".
+    response.get("EventList").is_none()
+        && response.message().is_some_and(|message| {
+            let text = message.as_bytes();
+            text.len() >= 11 && text[text.len() - 11..].eq_ignore_ascii_case(b"will follow")
+        })
+}
+
+/// Whether an event with a list's ActionID closes it.
+fn closes_list(event: &Packet) -> bool {
+    event.is("EventList", "Complete")
+        || event.event_name().is_some_and(|name| {
+            let name = name.as_bytes();
+            name.len() >= 8 && starts_with_ignore_case(&name[name.len() - 8..], b"Complete")
+        })
+}
+
+fn is_sync_originate(action: &Action) -> bool {
+    action.name().eq_ignore_ascii_case("Originate") && action.expect() != Expect::OriginateOutcome
+}

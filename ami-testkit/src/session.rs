@@ -1,0 +1,116 @@
+//! Per-session state (login, Events mask, filters) and the reader thread's loop.
+
+use std::sync::Arc;
+
+use ami_proto::{Parsed, Parser};
+use regex::bytes::Regex;
+
+use crate::conn::{lock, Conn};
+use crate::event::Prepared;
+use crate::server::Shared;
+use crate::transport::Source;
+
+/// Which event classes a session receives (`Events:` at login, the `Events` action).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) enum EventMask {
+    #[default]
+    All,
+    Off,
+    Classes(Vec<String>),
+}
+
+impl EventMask {
+    /// Parses `on`, `off` or a comma list of classes as Asterisk does.
+    pub(crate) fn parse(value: &str) -> Self {
+        let value = value.trim().to_ascii_lowercase();
+        match value.as_str() {
+            "on" | "yes" | "true" | "y" | "t" | "1" | "all" => EventMask::All,
+            "off" | "no" | "false" | "n" | "f" | "0" | "" => EventMask::Off,
+            _ => EventMask::Classes(
+                value
+                    .split(',')
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// True when an event of these classes passes (`None`: no Privilege header).
+    pub(crate) fn allows(&self, classes: Option<&[String]>) -> bool {
+        match self {
+            EventMask::All => true,
+            EventMask::Off => false,
+            EventMask::Classes(mask) => match classes {
+                None => true,
+                Some(classes) => classes.iter().any(|c| mask.contains(c)),
+            },
+        }
+    }
+
+    pub(crate) fn allows_class(&self, class: &str) -> bool {
+        self.allows(Some(&[class.to_owned()]))
+    }
+}
+
+/// The state of one AMI session.
+#[derive(Debug, Default)]
+pub(crate) struct Session {
+    pub(crate) logged_in: bool,
+    pub(crate) user: Option<String>,
+    pub(crate) mask: EventMask,
+    /// Filters without `!`: an event must match one of them (when there are any).
+    pub(crate) include: Vec<Regex>,
+    /// Filters with `!`: an event must match none of them.
+    pub(crate) exclude: Vec<Regex>,
+    pub(crate) challenge: Option<String>,
+}
+
+impl Session {
+    /// True when this session gets `event`.
+    pub(crate) fn wants(&self, event: &Prepared) -> bool {
+        self.logged_in
+            && self.mask.allows(event.classes.as_deref())
+            && self.passes_filters(&event.bytes)
+    }
+
+    /// Asterisk's filters: regexes matched against the whole event text.
+    pub(crate) fn passes_filters(&self, bytes: &[u8]) -> bool {
+        let included = self.include.is_empty() || self.include.iter().any(|r| r.is_match(bytes));
+        included && !self.exclude.iter().any(|r| r.is_match(bytes))
+    }
+}
+
+/// The reader thread of one connection: banner, then actions served one at a time.
+pub(crate) fn run(shared: Arc<Shared>, conn: Arc<Conn>, mut source: Source) {
+    if let Some(transcript) = &shared.config.replay {
+        conn.write_raw(transcript);
+        conn.close();
+    } else {
+        let banner = format!("Asterisk Call Manager/{}\r\n", shared.config.ami_version);
+        conn.write_raw(banner.as_bytes());
+    }
+    let mut parser = Parser::without_banner();
+    let mut buf = vec![0u8; 16 * 1024];
+    while conn.wait_readable() {
+        let n = match source.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        // A stall set while the read was blocked still holds these bytes back.
+        if !conn.wait_readable() {
+            break;
+        }
+        lock(&conn.recorded).extend_from_slice(&buf[..n]);
+        parser.feed(&buf[..n]);
+        while let Some(item) = parser.next() {
+            // After a close (Logoff, failed login, fault) the client is only drained.
+            if let Parsed::Packet(packet) = item {
+                if conn.is_open() && shared.config.replay.is_none() {
+                    crate::behaviour::dispatch(&shared, &conn, &packet);
+                }
+            }
+        }
+    }
+    conn.kill();
+}

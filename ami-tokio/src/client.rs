@@ -1,0 +1,172 @@
+//! The [`Client`] handle: cheap to clone, usable from many tasks at once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::driver::{Command, Dial, Driver, Pump};
+use crate::{Action, Config, Error, Event, Events, List, OriginateOutcome, Reply};
+
+/// What the handles and the driver share: why the connection closed.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    reason: Mutex<Option<ami_proto::Error>>,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    /// The last close reason (`Eof` if none was recorded).
+    pub(crate) fn reason(&self) -> ami_proto::Error {
+        let reason = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        reason.clone().unwrap_or(ami_proto::Error::Eof)
+    }
+
+    pub(crate) fn set_reason(&self, reason: ami_proto::Error) {
+        *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+    }
+
+    /// Closed for good with `reason`.
+    pub(crate) fn finish(&self, reason: ami_proto::Error) {
+        self.set_reason(reason);
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+/// A handle to one AMI session (and its successors, with reconnect).
+///
+/// `Clone + Send + Sync`: clone it into as many tasks as you like; all clones talk
+/// to the same driver. Every call completes: with the reply, with
+/// [`Error::Timeout`] at the action's deadline ([`Action::timeout`] or
+/// `config.connection.action_timeout`), or with [`Error::Closed`] as soon as the
+/// connection is lost. While a reconnecting client is disconnected, calls fail at
+/// once with `Closed(reason)`: actions are never queued across a reconnect nor
+/// re-sent.
+#[derive(Clone)]
+pub struct Client {
+    commands: mpsc::UnboundedSender<Command>,
+    events: broadcast::WeakSender<Event>,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client and the pump that serves it, not yet running.
+pub(crate) fn build<S>(
+    config: Config,
+    dial: Option<Dial<S>>,
+    ready: Option<oneshot::Sender<Result<(), ami_proto::Error>>>,
+) -> (Client, Pump<S>) {
+    let (commands, commands_rx) = mpsc::unbounded_channel();
+    let (events, _) = broadcast::channel(config.event_capacity.max(1));
+    let shared = Arc::new(Shared::default());
+    let client = Client {
+        commands,
+        events: events.downgrade(),
+        shared: shared.clone(),
+    };
+    let pump = Pump {
+        config,
+        commands: commands_rx,
+        events,
+        shared,
+        ready,
+        dial,
+        replies: HashMap::new(),
+        ever_ready: false,
+    };
+    (client, pump)
+}
+
+impl Client {
+    /// Wraps a stream the caller already has (a `TcpStream`, a TLS stream, a
+    /// `tokio::io::duplex` half ...). The caller must run the returned [`Driver`],
+    /// e.g. `tokio::spawn(driver)`; nothing moves until it does.
+    ///
+    /// Actions sent before the login completes wait inside the core and are
+    /// written once logged in. `config.reconnect` is ignored: the adapter cannot
+    /// re-open a stream it did not open.
+    pub fn from_stream<S>(stream: S, config: Config) -> (Client, Driver)
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (client, pump) = build::<S>(config, None, None);
+        (client, Driver::new(Box::pin(pump.run(stream))))
+    }
+
+    /// Sends an action and waits for its complete reply. A `Response: Error` is
+    /// `Ok(Reply::Response(..))`: data, not an error. Lists are collected
+    /// ([`Action::stream_list`] items are not delivered by this adapter).
+    pub async fn send(&self, action: Action) -> Result<Reply, Error> {
+        let (reply, rx) = oneshot::channel();
+        if self.commands.send(Command::Send { action, reply }).is_err() {
+            return Err(self.closed_error());
+        }
+        match rx.await {
+            Ok(result) => result.map_err(Error::from),
+            Err(_) => Err(self.closed_error()),
+        }
+    }
+
+    /// Sends a list action (`CoreShowChannels`, `QueueStatus` ...) and returns the
+    /// whole list; `Error::Rejected` if the server answered `Error`.
+    pub async fn list(&self, action: Action) -> Result<List, Error> {
+        ami_proto::expect_list(self.send(action).await?)
+    }
+
+    /// Runs a CLI command and returns its output lines (either output format).
+    pub async fn command(&self, command: &str) -> Result<Vec<String>, Error> {
+        ami_proto::expect_command_output(self.send(ami_proto::command_action(command)).await?)
+    }
+
+    /// Sends an `Originate` and waits for the call's outcome (the
+    /// `OriginateResponse` event), up to `config.connection.originate_timeout`
+    /// after the server queued it. Add `Async: true` yourself: a synchronous
+    /// Originate blocks the whole session until the call is answered.
+    pub async fn originate(&self, action: Action) -> Result<OriginateOutcome, Error> {
+        ami_proto::expect_originate(self.send(action.wait_for_originate(true)).await?)
+    }
+
+    /// Logs off; the connection then closes for good (no reconnect).
+    pub async fn logoff(&self) -> Result<(), Error> {
+        match self.send(Action::new("Logoff")).await? {
+            Reply::Response(packet) if packet.is_error() => Err(Error::Rejected(packet)),
+            _ => Ok(()),
+        }
+    }
+
+    /// A new subscriber that receives every [`Event`] from now on. It ends
+    /// (`None`) when the client is closed for good. If it falls more than
+    /// `config.event_capacity` events behind, the oldest are dropped for it alone
+    /// and it next receives [`Event::Lagged`]; replies never go through here.
+    pub fn events(&self) -> Events {
+        match self.events.upgrade() {
+            Some(sender) => Events::new(sender.subscribe()),
+            None => Events::new(broadcast::channel(1).0.subscribe()),
+        }
+    }
+
+    /// Closes the connection: pending actions fail with `Closed(ClosedByClient)`,
+    /// event streams end. No reconnect follows.
+    pub fn close(&self) {
+        let _ = self.commands.send(Command::Close);
+    }
+
+    /// Whether the client is closed for good (not during a reconnect gap).
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire) || self.commands.is_closed()
+    }
+
+    fn closed_error(&self) -> Error {
+        Error::Closed(self.shared.reason())
+    }
+}

@@ -1,0 +1,148 @@
+//! The client handle and the driver of a user-supplied stream.
+
+use std::sync::Arc;
+
+use ami_proto::{command_action, expect_command_output, expect_list, expect_originate};
+
+use crate::driver::Shared;
+use crate::{Action, Config, Error, Events, List, OriginateOutcome, Reply, Socket};
+
+/// A handle to one AMI session, cheap to clone and usable from many threads.
+///
+/// Every call has a deadline: the action's own ([`Action::timeout`]) or
+/// `config.connection.action_timeout`; it then fails with [`Error::Timeout`]. When
+/// the connection is lost, every waiting call fails at once with
+/// [`Error::Closed`]. While a reconnecting client is between sessions, calls fail
+/// at once with the last close reason: nothing is queued or re-sent.
+///
+/// Dropping the last handle closes the session.
+#[derive(Clone)]
+pub struct Client {
+    handle: Arc<Handle>,
+}
+
+struct Handle(Arc<Shared>);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl Client {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Client {
+            handle: Arc::new(Handle(shared)),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.handle.0
+    }
+
+    /// Wraps a stream the caller already has (already connected, e.g. a
+    /// [`std::net::TcpStream`] with its write timeout set). The session logs in
+    /// with `config` as soon as the banner arrives; actions sent before then wait.
+    /// Nothing moves until [`Driver::run`] runs, typically on a thread of its own.
+    /// Such a client never reconnects (`config.reconnect` is ignored).
+    pub fn from_stream<S: Socket>(stream: S, config: Config) -> (Client, Driver<S>) {
+        let shared = Shared::new(config, false);
+        let client = Client::new(Arc::clone(&shared));
+        (client, Driver { shared, stream })
+    }
+
+    /// Sends `action` and waits for its complete reply. A `Response: Error` from
+    /// the server is `Ok(Reply::Response(..))`: data, not an error.
+    pub fn send(&self, action: Action) -> Result<Reply, Error> {
+        self.shared()
+            .call(|conn, now| conn.send_action(action, now))
+    }
+
+    /// Sends a list action (`CoreShowChannels`, `QueueStatus` ...) and returns the
+    /// whole list.
+    pub fn list(&self, action: Action) -> Result<List, Error> {
+        expect_list(self.send(action)?)
+    }
+
+    /// Runs a CLI command; its output lines (either server format).
+    pub fn command(&self, command: &str) -> Result<Vec<String>, Error> {
+        expect_command_output(self.send(command_action(command))?)
+    }
+
+    /// Sends an `Originate` and waits for the call's outcome (the
+    /// `OriginateResponse` event), up to `config.connection.originate_timeout`
+    /// after the server queued it.
+    pub fn originate(&self, action: Action) -> Result<OriginateOutcome, Error> {
+        expect_originate(self.send(action.wait_for_originate(true))?)
+    }
+
+    /// Logs off; the session then ends for good (no reconnect).
+    pub fn logoff(&self) -> Result<(), Error> {
+        self.shared().call(|conn, now| conn.logoff(now)).map(drop)
+    }
+
+    /// A new subscription to every event from now on.
+    pub fn events(&self) -> Events {
+        self.shared().hub.subscribe()
+    }
+
+    /// Closes the session for good: pending calls fail with
+    /// `Error::Closed(ClosedByClient)`, event streams end.
+    pub fn close(&self) {
+        self.shared().close();
+    }
+
+    /// Whether the client is closed for good (a reconnecting client between
+    /// sessions is not).
+    pub fn is_closed(&self) -> bool {
+        self.shared().is_closed()
+    }
+}
+
+/// The pump of a client made with [`Client::from_stream`]; run it on a thread.
+#[must_use = "nothing moves until the driver runs"]
+pub struct Driver<S> {
+    shared: Arc<Shared>,
+    stream: S,
+}
+
+impl<S: Socket> Driver<S> {
+    /// Reads on this thread (and writes from a helper thread) until the session
+    /// ends. `Ok` after a logoff or `close`, otherwise why it ended.
+    pub fn run(self) -> Result<(), Error> {
+        let result = match self.stream.split() {
+            Ok(shutter) => {
+                match self
+                    .shared
+                    .attach(Box::new(move || shutter.shut()), None, None, false)
+                {
+                    Some(generation) => self.shared.session(self.stream, generation),
+                    None => ami_proto::Error::ClosedByClient,
+                }
+            }
+            Err(error) => {
+                self.shared.fail(0, error);
+                self.shared.session_reason()
+            }
+        };
+        self.shared.finish();
+        match result {
+            ami_proto::Error::LoggedOff | ami_proto::Error::ClosedByClient => Ok(()),
+            reason => Err(reason.into()),
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for Driver<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver").finish_non_exhaustive()
+    }
+}

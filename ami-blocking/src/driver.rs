@@ -1,0 +1,457 @@
+//! The pump. One lock guards the core, the TLS session, the outgoing bytes and the
+//! reply slots; nobody holds it across IO. The reader thread reads (with a read
+//! timeout armed from `poll_timeout`) and feeds the core; the writer thread writes
+//! what the core transmitted; callers only enqueue and wait on their own slot.
+
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ami_proto::{ActionId, Connection, Output, Reply, State};
+use rustls::ClientConnection;
+
+use crate::events::Hub;
+use crate::{tls, Config, Error, Event, Socket};
+
+/// Shortest read timeout (std refuses zero).
+const MIN_WAIT: Duration = Duration::from_millis(1);
+/// How long after the core's next deadline a waiting caller acts as the timer itself.
+const MARGIN: Duration = Duration::from_millis(50);
+/// How long a caller waits between checks when the core has no deadline.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+type Slot<T> = SyncSender<Result<T, ami_proto::Error>>;
+
+pub(crate) struct Inner {
+    conn: Connection,
+    tls: Option<ClientConnection>,
+    /// Bytes ready for the socket, taken by the writer thread.
+    out: Vec<u8>,
+    plain: Vec<u8>,
+    slots: HashMap<ActionId, Slot<Reply>>,
+    login: Option<Slot<()>>,
+    /// Shuts the current socket down, unblocking its reader and writer.
+    shut: Option<Box<dyn Fn() + Send>>,
+    generation: u64,
+    can_reconnect: bool,
+    /// `Disconnected` was published; `Reconnected` is due at the next login.
+    down: bool,
+    /// The current session logged in.
+    ready: bool,
+    /// Closed for good.
+    closed: bool,
+}
+
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+    /// Wakes the writer (bytes to write) and a reconnect backoff (close).
+    wake: Condvar,
+    pub(crate) hub: Hub,
+    config: Config,
+}
+
+/// Whether a lost session may be replaced by a new one.
+fn retryable(reason: &ami_proto::Error) -> bool {
+    use ami_proto::Error as E;
+    !matches!(
+        reason,
+        E::LoggedOff | E::ClosedByClient | E::AuthFailed(_) | E::Encode(_)
+    )
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, can_reconnect: bool) -> Arc<Self> {
+        Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                conn: Connection::new(config.connection.clone(), Instant::now()),
+                tls: None,
+                out: Vec::new(),
+                plain: Vec::new(),
+                slots: HashMap::new(),
+                login: None,
+                shut: None,
+                generation: 0,
+                can_reconnect: can_reconnect && config.reconnect.is_some(),
+                down: false,
+                ready: false,
+                closed: false,
+            }),
+            wake: Condvar::new(),
+            hub: Hub::new(config.event_capacity),
+            config,
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Attaches the transport of the current session; returns its generation, or
+    /// `None` when the client was closed meanwhile. `renew` starts a fresh session.
+    pub(crate) fn attach(
+        &self,
+        shut: Box<dyn Fn() + Send>,
+        tls: Option<ClientConnection>,
+        login: Option<Slot<()>>,
+        renew: bool,
+    ) -> Option<u64> {
+        let mut inner = self.lock();
+        if inner.closed {
+            shut();
+            return None;
+        }
+        if renew {
+            inner.conn = Connection::new(self.config.connection.clone(), Instant::now());
+            inner.generation += 1;
+            inner.ready = false;
+            inner.out.clear();
+            inner.slots.clear();
+        }
+        inner.shut = Some(shut);
+        inner.tls = tls;
+        inner.login = login;
+        // The handshake may have read plaintext already.
+        inner.on_bytes(&[], Instant::now());
+        self.drain(&mut inner);
+        Some(inner.generation)
+    }
+
+    /// Moves the core's outputs: bytes to the writer, replies to their slots,
+    /// everything else to the event subscribers.
+    pub(crate) fn drain(&self, inner: &mut Inner) {
+        let mut plain = std::mem::take(&mut inner.plain);
+        inner.conn.poll_transmit(&mut plain);
+        match &mut inner.tls {
+            Some(session) => tls::encrypt(session, &plain, &mut inner.out),
+            None => inner.out.extend_from_slice(&plain),
+        }
+        plain.clear();
+        inner.plain = plain;
+        if !inner.out.is_empty() {
+            self.wake.notify_all();
+        }
+        while let Some(output) = inner.conn.poll_output() {
+            match output {
+                Output::Reply { id, result } => {
+                    if let Some(slot) = inner.slots.remove(&id) {
+                        let _ = slot.try_send(result);
+                    }
+                }
+                Output::Ready => {
+                    inner.ready = true;
+                    if let Some(login) = inner.login.take() {
+                        let _ = login.try_send(Ok(()));
+                    }
+                    if std::mem::take(&mut inner.down) {
+                        self.hub.publish(Event::Reconnected);
+                    }
+                }
+                Output::Event(packet) => self.hub.publish(Event::Event(packet)),
+                Output::Response(packet) => self.hub.publish(Event::Unmatched(packet)),
+                Output::Malformed(malformed) => self.hub.publish(Event::Malformed(malformed)),
+                Output::Closed(reason) => {
+                    if let Some(login) = inner.login.take() {
+                        let _ = login.try_send(Err(reason.clone()));
+                    }
+                    if let Some(shut) = inner.shut.take() {
+                        shut();
+                    }
+                    let retry = inner.can_reconnect && !inner.closed && retryable(&reason);
+                    if !std::mem::replace(&mut inner.down, true) {
+                        self.hub.publish(Event::Disconnected(reason));
+                    }
+                    if !retry {
+                        inner.closed = true;
+                        self.hub.close();
+                    }
+                    self.wake.notify_all();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Starts an action with `start` and waits for its completion.
+    pub(crate) fn call(
+        &self,
+        start: impl FnOnce(&mut Connection, Instant) -> Result<ActionId, ami_proto::Error>,
+    ) -> Result<Reply, Error> {
+        let (slot, reply) = std::sync::mpsc::sync_channel(1);
+        {
+            let mut inner = self.lock();
+            let id = start(&mut inner.conn, Instant::now())?;
+            inner.slots.insert(id, slot);
+            self.drain(&mut inner);
+        }
+        self.wait(&reply)
+    }
+
+    /// Waits for a slot, never without a deadline: shortly after the core's next
+    /// deadline the caller runs the core's timer itself, so a stuck reader thread
+    /// cannot make it hang.
+    pub(crate) fn wait<T>(
+        &self,
+        reply: &Receiver<Result<T, ami_proto::Error>>,
+    ) -> Result<T, Error> {
+        loop {
+            let at = self.lock().conn.poll_timeout();
+            let wait = at.map_or(IDLE_WAIT, |at| at.saturating_duration_since(Instant::now()));
+            match reply.recv_timeout(wait + MARGIN) {
+                Ok(result) => return result.map_err(Error::from),
+                Err(RecvTimeoutError::Timeout) => {
+                    let mut inner = self.lock();
+                    inner.conn.handle_timeout(Instant::now());
+                    self.drain(&mut inner);
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(Error::Closed(ami_proto::Error::Io(
+                        "session replaced".into(),
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Closes for good: fails every pending action, ends the event streams.
+    pub(crate) fn close(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.conn.close();
+        self.drain(&mut inner);
+        if let Some(shut) = inner.shut.take() {
+            shut();
+        }
+        self.hub.close();
+        self.wake.notify_all();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Runs one session's transport until its core closes: spawns the writer and
+    /// reads on this thread. Returns the close reason.
+    pub(crate) fn session<S: Socket>(
+        self: &Arc<Self>,
+        stream: S,
+        generation: u64,
+    ) -> ami_proto::Error {
+        match stream.split() {
+            Ok(writer) => {
+                let shared = Arc::clone(self);
+                let spawned = thread::Builder::new()
+                    .name("ami-writer".into())
+                    .spawn(move || shared.write_loop(writer, generation));
+                if let Err(error) = spawned {
+                    self.fail(generation, error);
+                }
+            }
+            Err(error) => self.fail(generation, error),
+        }
+        self.read_loop(stream, generation);
+        self.session_reason()
+    }
+
+    /// Why the current session closed.
+    pub(crate) fn session_reason(&self) -> ami_proto::Error {
+        match self.lock().conn.state() {
+            State::Closed(reason) => reason.clone(),
+            _ => ami_proto::Error::Io("session replaced".into()),
+        }
+    }
+
+    pub(crate) fn fail(&self, generation: u64, error: std::io::Error) {
+        let mut inner = self.lock();
+        if inner.generation == generation {
+            inner.conn.handle_io_error(error);
+            self.drain(&mut inner);
+        }
+    }
+
+    fn read_loop<S: Socket>(&self, mut stream: S, generation: u64) {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let wait = {
+                let inner = self.lock();
+                if inner.generation != generation || matches!(inner.conn.state(), State::Closed(_))
+                {
+                    return;
+                }
+                let at = inner.conn.poll_timeout();
+                at.map(|at| at.saturating_duration_since(Instant::now()).max(MIN_WAIT))
+            };
+            let result = stream
+                .set_read_timeout(wait)
+                .and_then(|()| stream.read(&mut buf));
+            let mut inner = self.lock();
+            if inner.generation != generation {
+                return;
+            }
+            let now = Instant::now();
+            match result {
+                Ok(0) => inner.conn.handle_eof(),
+                Ok(n) => inner.on_bytes(&buf[..n], now),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    inner.conn.handle_timeout(now)
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => inner.conn.handle_io_error(e),
+            }
+            self.drain(&mut inner);
+        }
+    }
+
+    fn write_loop<S: Socket>(&self, mut stream: S, generation: u64) {
+        let mut bytes = Vec::new();
+        loop {
+            {
+                let mut inner = self.lock();
+                loop {
+                    if inner.generation != generation {
+                        return;
+                    }
+                    if !inner.out.is_empty() {
+                        std::mem::swap(&mut bytes, &mut inner.out);
+                        break;
+                    }
+                    if matches!(inner.conn.state(), State::Closed(_)) {
+                        return;
+                    }
+                    inner = self
+                        .wake
+                        .wait(inner)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+            if let Err(error) = stream.write_all(&bytes).and_then(|()| stream.flush()) {
+                return self.fail(generation, error);
+            }
+            bytes.clear();
+        }
+    }
+
+    /// The reader thread of `connect`: sessions, and reconnects between them.
+    pub(crate) fn run(self: Arc<Self>, mut stream: TcpStream, dialer: Dialer) {
+        let mut generation = 0;
+        let mut failed = 0u32;
+        loop {
+            let reason = self.session(stream, generation);
+            let (retry, ready) = {
+                let inner = self.lock();
+                (!inner.closed, inner.ready)
+            };
+            let Some(policy) = self
+                .config
+                .reconnect
+                .filter(|_| retry && retryable(&reason))
+            else {
+                return self.finish();
+            };
+            failed = if ready { 0 } else { failed + 1 };
+            loop {
+                if !policy.allows(failed) || !self.sleep(policy.delay(failed, ami_proto::entropy()))
+                {
+                    return self.finish();
+                }
+                let Ok((next, session)) = dialer.dial() else {
+                    failed += 1;
+                    continue;
+                };
+                let Ok(shutter) = next.try_clone() else {
+                    failed += 1;
+                    continue;
+                };
+                match self.attach(Box::new(move || shutter.shut()), session, None, true) {
+                    Some(next_generation) => generation = next_generation,
+                    None => return,
+                }
+                stream = next;
+                break;
+            }
+        }
+    }
+
+    /// Waits `delay` unless the client is closed first; true when still open.
+    fn sleep(&self, delay: Duration) -> bool {
+        let deadline = Instant::now() + delay;
+        let mut inner = self.lock();
+        while !inner.closed {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            inner = self
+                .wake
+                .wait_timeout(inner, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        false
+    }
+
+    /// No more sessions: close for good.
+    pub(crate) fn finish(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        self.hub.close();
+        self.wake.notify_all();
+        drop(inner.shut.take());
+    }
+}
+
+impl Inner {
+    fn on_bytes(&mut self, data: &[u8], now: Instant) {
+        let Some(session) = &mut self.tls else {
+            if !data.is_empty() {
+                self.conn.feed(data, now);
+            }
+            return;
+        };
+        match tls::feed(session, data, &mut self.conn, now) {
+            Ok(false) => {}
+            Ok(true) => self.conn.handle_eof(),
+            Err(message) => self.conn.handle_io_error(format!("TLS: {message}")),
+        }
+    }
+}
+
+/// How `connect`/`connect_tls` dial, kept for reconnects.
+pub(crate) struct Dialer {
+    pub(crate) addrs: Vec<SocketAddr>,
+    pub(crate) tls: Option<(String, Arc<rustls::ClientConfig>)>,
+    pub(crate) timeout: Duration,
+    pub(crate) write_timeout: Duration,
+}
+
+impl Dialer {
+    /// A connected (and, for TLS, handshaken) socket.
+    pub(crate) fn dial(&self) -> Result<(TcpStream, Option<ClientConnection>), Error> {
+        let mut last = std::io::Error::new(ErrorKind::InvalidInput, "no address to connect to");
+        for addr in &self.addrs {
+            match TcpStream::connect_timeout(addr, self.timeout) {
+                Ok(mut stream) => {
+                    let _ = stream.set_nodelay(true);
+                    let session = match &self.tls {
+                        Some((name, config)) => Some(tls::handshake(
+                            &mut stream,
+                            name,
+                            Arc::clone(config),
+                            self.timeout,
+                        )?),
+                        None => None,
+                    };
+                    stream
+                        .set_write_timeout(Some(self.write_timeout))
+                        .map_err(Error::Io)?;
+                    return Ok((stream, session));
+                }
+                Err(error) => last = error,
+            }
+        }
+        Err(Error::Connect(last))
+    }
+}

@@ -1,0 +1,184 @@
+//! The `Client` handle and the `Driver` future of a user-supplied stream.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use async_channel::Sender;
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::driver::{self, Command, Dial, Io, Link, Reason, Slot};
+use crate::events::{Events, Hub};
+use crate::{Action, Config, Error, List, OriginateOutcome, Reply};
+
+/// What the handles and the driver share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) hub: Hub,
+    /// Why the connection is down (between a loss and the next login), if it is.
+    down: Mutex<Option<Reason>>,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn set_down(&self, reason: Option<Reason>) {
+        *self.down.lock().unwrap_or_else(PoisonError::into_inner) = reason;
+    }
+
+    fn down(&self) -> Option<Reason> {
+        self.down
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Closed for good: no more connections, every event stream ends.
+    pub(crate) fn finish(&self, reason: Reason) {
+        self.set_down(Some(reason));
+        self.closed.store(true, Ordering::SeqCst);
+        self.hub.close();
+    }
+}
+
+/// A handle to one AMI session (and its reconnects), usable from many tasks at once.
+///
+/// Cheap to clone; every clone talks to the same driver. When the last clone is
+/// dropped (or [`close`](Client::close) is called) the connection closes.
+#[derive(Clone)]
+pub struct Client {
+    commands: Sender<Command>,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Wraps a stream the caller already has (plain TCP, TLS, a Unix socket ...):
+    /// returns the handle and the [`Driver`] future that moves its bytes, which the
+    /// caller spawns on any executor (`smol::spawn(driver).detach()`,
+    /// `async_std::task::spawn(driver)`). Nothing happens until the driver runs.
+    ///
+    /// The session logs in as soon as the banner arrives; actions sent before that
+    /// are written after login. There is no reconnect for a user stream:
+    /// `config.reconnect` is ignored, and the client closes with the stream.
+    pub fn from_stream<S>(stream: S, config: Config) -> (Client, Driver)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (client, driver) = start(stream, config, None, None);
+        (client, Driver(Box::pin(driver)))
+    }
+
+    /// Sends an action and waits for its reply. A `Response: Error` is data:
+    /// `Ok(Reply::Response(..))`. The deadline is the action's
+    /// [`timeout`](Action::timeout), else `config.connection.action_timeout`.
+    pub async fn send(&self, action: Action) -> Result<Reply, Error> {
+        self.call(|slot| Command::Send(action, slot)).await
+    }
+
+    /// Sends a list action (`CoreShowChannels`, `QueueStatus` ...) and returns the
+    /// whole list.
+    pub async fn list(&self, action: Action) -> Result<List, Error> {
+        ami_proto::expect_list(self.send(action).await?)
+    }
+
+    /// Runs a CLI command and returns its output lines (old and new formats).
+    pub async fn command(&self, command: &str) -> Result<Vec<String>, Error> {
+        ami_proto::expect_command_output(self.send(ami_proto::command_action(command)).await?)
+    }
+
+    /// Sends an `Originate` and waits for the call's outcome (its
+    /// `OriginateResponse`), within `config.connection.originate_timeout`.
+    pub async fn originate(&self, action: Action) -> Result<OriginateOutcome, Error> {
+        ami_proto::expect_originate(self.send(action.wait_for_originate(true)).await?)
+    }
+
+    /// Ends the session with `Logoff`; the client is closed for good afterwards.
+    pub async fn logoff(&self) -> Result<(), Error> {
+        self.call(Command::Logoff).await.map(drop)
+    }
+
+    /// A new subscriber to every [`Event`](crate::Event) from now on.
+    pub fn events(&self) -> Events {
+        self.shared.hub.subscribe()
+    }
+
+    /// Closes the connection at once, without `Logoff`: pending actions fail with
+    /// `Error::Closed(ClosedByClient)`, no reconnect follows.
+    pub fn close(&self) {
+        self.commands.close();
+    }
+
+    /// Whether the client is closed for good (while a reconnect is pending, it is
+    /// not; actions then fail fast with the reason of the loss).
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::SeqCst)
+    }
+
+    async fn call(&self, command: impl FnOnce(Slot) -> Command) -> Result<Reply, Error> {
+        if let Some(reason) = self.shared.down() {
+            return Err(reason.into());
+        }
+        let (slot, reply) = async_channel::bounded(1);
+        if self.commands.send(command(slot)).await.is_err() {
+            return Err(self.gone());
+        }
+        match reply.recv().await {
+            Ok(result) => result.map_err(Error::from),
+            Err(_) => Err(self.gone()), // the driver is gone
+        }
+    }
+
+    fn gone(&self) -> Error {
+        self.shared
+            .down()
+            .unwrap_or_else(|| Reason::Io("the driver stopped".into()))
+            .into()
+    }
+}
+
+/// Creates the handle and the driver future; `ready` hears of the first login.
+pub(crate) fn start<S: Io>(
+    stream: S,
+    config: Config,
+    dial: Option<Dial<S>>,
+    ready: Option<Sender<Result<(), Reason>>>,
+) -> (Client, impl Future<Output = ()> + Send + 'static) {
+    let (commands, receiver) = async_channel::bounded(1024);
+    let shared = Arc::new(Shared {
+        hub: Hub::new(config.event_capacity),
+        down: Mutex::new(None),
+        closed: AtomicBool::new(false),
+    });
+    let link = Link::new(receiver, shared.clone(), ready);
+    let driver = driver::drive(stream, config, dial, link);
+    (Client { commands, shared }, driver)
+}
+
+/// The future that drives a [`Client::from_stream`] connection; spawn it on any
+/// executor. It completes when the connection is closed for good.
+#[must_use = "the connection does nothing unless its driver runs"]
+pub struct Driver(Pin<Box<dyn Future<Output = ()> + Send>>);
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Driver")
+    }
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}

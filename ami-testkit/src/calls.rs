@@ -329,8 +329,8 @@ fn call_events(
             .header("AppData", &first.data);
         events.push(newexten);
         let mut calls = lock(&shared.calls);
-        calls.channels.extend(second);
         calls.channels.push(first);
+        calls.channels.extend(second);
     }
     events
 }

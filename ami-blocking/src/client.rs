@@ -79,7 +79,8 @@ impl Client {
 
     /// Sends an `Originate` and waits for the call's outcome (the
     /// `OriginateResponse` event), up to `config.connection.originate_timeout`
-    /// after the server queued it.
+    /// after the server queued it. Give the action `Async: true`: Asterisk sends
+    /// `OriginateResponse` only for async originates.
     pub fn originate(&self, action: Action) -> Result<OriginateOutcome, Error> {
         expect_originate(self.send(action.wait_for_originate(true))?)
     }

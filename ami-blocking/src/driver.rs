@@ -31,7 +31,6 @@ pub(crate) struct Inner {
     tls: Option<ClientConnection>,
     /// Bytes ready for the socket, taken by the writer thread.
     out: Vec<u8>,
-    plain: Vec<u8>,
     slots: HashMap<ActionId, Slot<Reply>>,
     login: Option<Slot<()>>,
     /// Shuts the current socket down, unblocking its reader and writer.
@@ -70,7 +69,6 @@ impl Shared {
                 conn: Connection::new(config.connection.clone(), Instant::now()),
                 tls: None,
                 out: Vec::new(),
-                plain: Vec::new(),
                 slots: HashMap::new(),
                 login: None,
                 shut: None,
@@ -123,14 +121,14 @@ impl Shared {
     /// Moves the core's outputs: bytes to the writer, replies to their slots,
     /// everything else to the event subscribers.
     pub(crate) fn drain(&self, inner: &mut Inner) {
-        let mut plain = std::mem::take(&mut inner.plain);
-        inner.conn.poll_transmit(&mut plain);
         match &mut inner.tls {
-            Some(session) => tls::encrypt(session, &plain, &mut inner.out),
-            None => inner.out.extend_from_slice(&plain),
+            Some(session) => {
+                let mut plain = Vec::new();
+                inner.conn.poll_transmit(&mut plain);
+                tls::encrypt(session, &plain, &mut inner.out);
+            }
+            None => _ = inner.conn.poll_transmit(&mut inner.out),
         }
-        plain.clear();
-        inner.plain = plain;
         if !inner.out.is_empty() {
             self.wake.notify_all();
         }

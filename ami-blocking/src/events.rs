@@ -92,44 +92,42 @@ impl Events {
     /// The next event, waiting at most `timeout`. `Disconnected` means the client
     /// is closed for good and every buffered event was taken.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
-        let deadline = Instant::now() + timeout;
+        self.recv(Some(Instant::now() + timeout))
+    }
+
+    /// The next event if one is buffered.
+    pub fn try_recv(&mut self) -> Result<Event, TryRecvError> {
+        self.recv(Some(Instant::now())).map_err(|e| match e {
+            RecvTimeoutError::Timeout => TryRecvError::Empty,
+            RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
+        })
+    }
+
+    fn recv(&mut self, deadline: Option<Instant>) -> Result<Event, RecvTimeoutError> {
         let mut queue = lock(&self.subscriber.queue);
         loop {
-            if let Some(event) = take(&mut queue) {
+            if queue.lagged > 0 {
+                return Ok(Event::Lagged(std::mem::take(&mut queue.lagged)));
+            }
+            if let Some(event) = queue.items.pop_front() {
                 return Ok(event);
             }
             if queue.closed {
                 return Err(RecvTimeoutError::Disconnected);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(RecvTimeoutError::Timeout);
-            }
-            queue = self
-                .subscriber
-                .ready
-                .wait_timeout(queue, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            let ready = &self.subscriber.ready;
+            queue = match deadline.map(|at| at.saturating_duration_since(Instant::now())) {
+                None => ready.wait(queue).unwrap_or_else(PoisonError::into_inner),
+                Some(left) if left.is_zero() => return Err(RecvTimeoutError::Timeout),
+                Some(left) => {
+                    ready
+                        .wait_timeout(queue, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
         }
     }
-
-    /// The next event if one is buffered.
-    pub fn try_recv(&mut self) -> Result<Event, TryRecvError> {
-        let mut queue = lock(&self.subscriber.queue);
-        match take(&mut queue) {
-            Some(event) => Ok(event),
-            None if queue.closed => Err(TryRecvError::Disconnected),
-            None => Err(TryRecvError::Empty),
-        }
-    }
-}
-
-fn take(queue: &mut Queue) -> Option<Event> {
-    if queue.lagged > 0 {
-        return Some(Event::Lagged(std::mem::take(&mut queue.lagged)));
-    }
-    queue.items.pop_front()
 }
 
 impl Iterator for Events {
@@ -137,29 +135,12 @@ impl Iterator for Events {
 
     /// Blocks until the next event; `None` once the client is closed for good.
     fn next(&mut self) -> Option<Event> {
-        let mut queue = lock(&self.subscriber.queue);
-        loop {
-            if let Some(event) = take(&mut queue) {
-                return Some(event);
-            }
-            if queue.closed {
-                return None;
-            }
-            queue = self
-                .subscriber
-                .ready
-                .wait(queue)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
+        self.recv(None).ok()
     }
 }
 
 impl std::fmt::Debug for Events {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let queue = lock(&self.subscriber.queue);
-        f.debug_struct("Events")
-            .field("buffered", &queue.items.len())
-            .field("closed", &queue.closed)
-            .finish()
+        f.debug_struct("Events").finish_non_exhaustive()
     }
 }

@@ -152,7 +152,10 @@ pub(crate) fn start<S: Io>(
     config: Config,
     dial: Option<Dial<S>>,
     ready: Option<Sender<Result<(), Reason>>>,
-) -> (Client, impl Future<Output = ()> + Send + 'static) {
+) -> (
+    Client,
+    impl Future<Output = Result<(), Error>> + Send + 'static,
+) {
     let (commands, receiver) = async_channel::bounded(1024);
     let shared = Arc::new(Shared {
         hub: Hub::new(config.event_capacity),
@@ -165,9 +168,11 @@ pub(crate) fn start<S: Io>(
 }
 
 /// The future that drives a [`Client::from_stream`] connection; spawn it on any
-/// executor. It completes when the connection is closed for good.
+/// executor. It resolves when the client is closed for good: `Ok(())` after a
+/// logoff, [`Client::close`] or when every `Client` is dropped; otherwise the error
+/// that ended the connection. Dropping it fails every waiting call at once.
 #[must_use = "the connection does nothing unless its driver runs"]
-pub struct Driver(Pin<Box<dyn Future<Output = ()> + Send>>);
+pub struct Driver(Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>);
 
 impl fmt::Debug for Driver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -176,9 +181,9 @@ impl fmt::Debug for Driver {
 }
 
 impl Future for Driver {
-    type Output = ();
+    type Output = Result<(), Error>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.0.as_mut().poll(cx)
     }
 }

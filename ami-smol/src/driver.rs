@@ -100,7 +100,7 @@ pub(crate) async fn drive<S: Io>(
     config: Config,
     dial: Option<Dial<S>>,
     mut link: Link,
-) {
+) -> Result<(), Error> {
     let mut failed = 0u32;
     let reason = loop {
         link.up = false;
@@ -122,7 +122,11 @@ pub(crate) async fn drive<S: Io>(
             None => break reason,
         }
     };
-    link.shared.finish(reason);
+    link.shared.finish(reason.clone());
+    match reason {
+        Reason::LoggedOff | Reason::ClosedByClient => Ok(()),
+        other => Err(other.into()),
+    }
 }
 
 /// Waits the backoff and dials until a transport opens or the policy gives up;

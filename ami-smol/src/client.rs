@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use async_channel::Sender;
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::driver::{self, Command, Dial, Io, Link, Reason, Slot};
+use crate::driver::{self, Command, Dial, Io, Link, Reason};
 use crate::events::{Events, Hub};
 use crate::{Action, Config, Error, List, OriginateOutcome, Reply};
 
@@ -82,7 +82,17 @@ impl Client {
     /// `Ok(Reply::Response(..))`. The deadline is the action's
     /// [`timeout`](Action::timeout), else `config.connection.action_timeout`.
     pub async fn send(&self, action: Action) -> Result<Reply, Error> {
-        self.call(|slot| Command::Send(action, slot)).await
+        if let Some(reason) = self.shared.down() {
+            return Err(reason.into()); // down or closed: fail fast, never queue
+        }
+        let (slot, reply) = async_channel::bounded(1);
+        if self.commands.send((action, slot)).await.is_err() {
+            return Err(self.gone());
+        }
+        match reply.recv().await {
+            Ok(result) => result.map_err(Error::from),
+            Err(_) => Err(self.gone()), // the driver is gone
+        }
     }
 
     /// Sends a list action (`CoreShowChannels`, `QueueStatus` ...) and returns the
@@ -104,7 +114,7 @@ impl Client {
 
     /// Ends the session with `Logoff`; the client is closed for good afterwards.
     pub async fn logoff(&self) -> Result<(), Error> {
-        self.call(Command::Logoff).await.map(drop)
+        self.send(Action::new("Logoff")).await.map(drop)
     }
 
     /// A new subscriber to every [`Event`](crate::Event) from now on.
@@ -115,6 +125,8 @@ impl Client {
     /// Closes the connection at once, without `Logoff`: pending actions fail with
     /// `Error::Closed(ClosedByClient)`, no reconnect follows.
     pub fn close(&self) {
+        self.shared.set_down(Some(Reason::ClosedByClient));
+        self.shared.closed.store(true, Ordering::SeqCst);
         self.commands.close();
     }
 
@@ -122,20 +134,6 @@ impl Client {
     /// not; actions then fail fast with the reason of the loss).
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::SeqCst)
-    }
-
-    async fn call(&self, command: impl FnOnce(Slot) -> Command) -> Result<Reply, Error> {
-        if let Some(reason) = self.shared.down() {
-            return Err(reason.into());
-        }
-        let (slot, reply) = async_channel::bounded(1);
-        if self.commands.send(command(slot)).await.is_err() {
-            return Err(self.gone());
-        }
-        match reply.recv().await {
-            Ok(result) => result.map_err(Error::from),
-            Err(_) => Err(self.gone()), // the driver is gone
-        }
     }
 
     fn gone(&self) -> Error {

@@ -29,18 +29,8 @@ pub(crate) type Dial<S> =
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for S {}
 
-/// What a `Client` asks of the driver.
-pub(crate) enum Command {
-    Send(Action, Slot),
-    Logoff(Slot),
-}
-
-impl Command {
-    fn fail(self, reason: Reason) {
-        let (Command::Send(_, slot) | Command::Logoff(slot)) = self;
-        let _ = slot.try_send(Err(reason));
-    }
-}
+/// What a `Client` asks of the driver: send this action, complete that slot.
+pub(crate) type Command = (Action, Slot);
 
 /// Rounds of work per poll before yielding to other tasks.
 const BUDGET: usize = 64;
@@ -94,7 +84,8 @@ impl Link {
 }
 
 /// Runs connections until one closes for good: the first over `stream`, then, with
-/// `dial` and `config.reconnect`, new ones after a loss.
+/// `dial` and `config.reconnect`, new ones after a loss. `Ok` after a logoff or a
+/// close, else why the last connection ended.
 pub(crate) async fn drive<S: Io>(
     mut stream: S,
     config: Config,
@@ -149,8 +140,8 @@ async fn redial<S: Io>(
         None
     };
     let refuse = async {
-        while let Ok(command) = cmds.recv().await {
-            command.fail(reason.clone());
+        while let Ok((_, slot)) = cmds.recv().await {
+            let _ = slot.try_send(Err(reason.clone()));
         }
         None // closed, or every Client dropped
     };
@@ -211,9 +202,16 @@ impl<S: Io> Session<'_, S> {
 
     /// Polls each source once (commands, write, read, timer); whether any moved.
     fn step(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.link.cmds.is_closed() {
+            self.conn.close(); // Client::close, or every Client dropped
+            return true;
+        }
         let mut progress = match self.link.cmds.as_mut().poll_next(cx) {
-            Poll::Ready(Some(command)) => {
-                self.command(command);
+            Poll::Ready(Some((action, slot))) => {
+                match self.conn.send_action(action, Instant::now()) {
+                    Ok(id) => drop(self.slots.insert(id, slot)),
+                    Err(reason) => drop(slot.try_send(Err(reason))),
+                }
                 true
             }
             Poll::Ready(None) => {
@@ -278,22 +276,6 @@ impl<S: Io> Session<'_, S> {
         progress
     }
 
-    fn command(&mut self, command: Command) {
-        let now = Instant::now();
-        let (sent, slot) = match command {
-            Command::Send(action, slot) => (self.conn.send_action(action, now), slot),
-            Command::Logoff(slot) => (self.conn.logoff(now), slot),
-        };
-        match sent {
-            Ok(id) => {
-                self.slots.insert(id, slot);
-            }
-            Err(reason) => {
-                let _ = slot.try_send(Err(reason));
-            }
-        }
-    }
-
     /// Drains the core in the contract's order: transmit, outputs, timer.
     fn drain(&mut self) {
         self.conn.poll_transmit(&mut self.wbuf);
@@ -314,6 +296,9 @@ impl<S: Io> Session<'_, S> {
                 Output::Malformed(malformed) => Event::Malformed(malformed),
                 Output::Closed(reason) => {
                     self.link.on_closed(&reason);
+                    if self.link.ever_up && !self.link.up {
+                        continue; // a failed reconnect: the gap is already marked
+                    }
                     Event::Disconnected(reason)
                 }
                 _ => continue, // Connected; ListItem (stream_list is not offered)

@@ -53,6 +53,7 @@ on_both!(
     tls,
     from_stream_and_dropped_driver,
     close_fails_pending,
+    flood_while_sending,
 );
 
 fn config() -> Config {
@@ -434,4 +435,54 @@ async fn close_fails_pending(rt: Rt) {
         "{failed:?}"
     );
     until("closed", || client.is_closed()).await;
+}
+
+/// Reading and writing at once: the server floods events while 1,000 actions are
+/// written; every action is answered, and the slow subscriber's memory stays
+/// bounded, every missed event counted.
+async fn flood_while_sending(rt: Rt) {
+    let fake = FakeAsterisk::start();
+    let mut config = config();
+    config.event_capacity = 64;
+    let client = ami_smol::connect(fake.addr(), config).await.unwrap();
+    client.send(Action::new("Ping")).await.unwrap(); // login chatter is out
+    let mut events = client.events();
+    let packets = (0..20_000)
+        .map(|i| format!("Event: Flood\r\nPrivilege: user,all\r\nN: {i}\r\n\r\n").into_bytes())
+        .collect();
+    let flood = fake.flood(packets, ami_testkit::Rate::Unlimited);
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let client = client.clone();
+            let action = ami_proto::command_action(&format!("echo {i}"));
+            (rt.spawn)(Box::pin(async move { client.send(action).await }))
+        })
+        .collect();
+    for (i, task) in tasks.into_iter().enumerate() {
+        let reply = task.await.unwrap();
+        let first = reply
+            .response()
+            .command_output()
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(first.contains(&format!("'echo {i}'")), "reply {i}: {first}");
+    }
+    let written = flood.wait();
+    assert_eq!(written, 20_000);
+    client.send(Action::new("Ping")).await.unwrap(); // after the whole flood
+    let (mut seen, mut missed, mut last) = (0u64, 0u64, None);
+    while let Some(Some(event)) = futures_lite::future::poll_once(events.next()).await {
+        match event {
+            Event::Lagged(n) => missed += n,
+            Event::Event(p) => {
+                seen += 1;
+                last = p.get("N").map(|n| n.to_string());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(seen <= 64, "bounded: {seen}");
+    assert_eq!(seen + missed, written);
+    assert_eq!(last.as_deref(), Some("19999"));
 }

@@ -1,7 +1,6 @@
 //! The [`Client`] handle: cheap to clone, usable from many tasks at once.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -44,20 +43,13 @@ impl Shared {
 /// `config.connection.action_timeout`), or with [`Error::Closed`] as soon as the
 /// connection is lost. While a reconnecting client is disconnected, calls fail at
 /// once with `Closed(reason)`: actions are never queued across a reconnect nor
-/// re-sent.
-#[derive(Clone)]
+/// re-sent (once the new connection is up, actions sent during its re-login wait
+/// for it inside the core, within their own deadline).
+#[derive(Clone, Debug)]
 pub struct Client {
     commands: mpsc::UnboundedSender<Command>,
     events: broadcast::WeakSender<Event>,
     shared: Arc<Shared>,
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("closed", &self.is_closed())
-            .finish_non_exhaustive()
-    }
 }
 
 /// A client and the pump that serves it, not yet running.
@@ -93,7 +85,8 @@ impl Client {
     /// e.g. `tokio::spawn(driver)`; nothing moves until it does.
     ///
     /// Actions sent before the login completes wait inside the core and are
-    /// written once logged in. `config.reconnect` is ignored: the adapter cannot
+    /// written once logged in. The driver stops when every `Client` handle is
+    /// dropped. `config.reconnect` is ignored: the adapter cannot
     /// re-open a stream it did not open.
     pub fn from_stream<S>(stream: S, config: Config) -> (Client, Driver)
     where

@@ -1,7 +1,6 @@
 //! A subscriber's event stream: tokio's broadcast (bounded, drop-oldest per
 //! subscriber) with its lag turned into [`Event::Lagged`].
 
-use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -15,6 +14,7 @@ use crate::Event;
 /// The events of a [`Client`](crate::Client), from the moment of subscribing; a
 /// [`Stream`] and, without extra imports, [`Events::next`]. Ends when the client is
 /// closed for good.
+#[derive(Debug)]
 pub struct Events {
     inner: BroadcastStream<Event>,
 }
@@ -42,11 +42,5 @@ impl Stream for Events {
                 Err(BroadcastStreamRecvError::Lagged(missed)) => Event::Lagged(missed),
             })
         })
-    }
-}
-
-impl fmt::Debug for Events {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Events").finish_non_exhaustive()
     }
 }

@@ -543,3 +543,12 @@ async fn from_stream_wraps_a_user_stream() {
     within(client.logoff()).await.unwrap();
     assert!(within(driver).await.unwrap().is_ok());
 }
+
+#[tokio::test]
+async fn login_deadline_when_the_server_never_speaks() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = plain();
+    config.connection.login_timeout = Duration::from_millis(100);
+    let result = within(ami_tokio::connect(silent.local_addr().unwrap(), config)).await;
+    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+}

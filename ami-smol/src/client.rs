@@ -81,6 +81,8 @@ impl Client {
     /// Sends an action and waits for its reply. A `Response: Error` is data:
     /// `Ok(Reply::Response(..))`. The deadline is the action's
     /// [`timeout`](Action::timeout), else `config.connection.action_timeout`.
+    /// While the connection is down (from a loss until the next login) or closed,
+    /// fails at once with the reason: nothing is queued or re-sent later.
     pub async fn send(&self, action: Action) -> Result<Reply, Error> {
         if let Some(reason) = self.shared.down() {
             return Err(reason.into()); // down or closed: fail fast, never queue

@@ -89,7 +89,8 @@ pub struct Malformed {
     pub reason: MalformedReason,
     /// How many bytes it had, including those that never needed to be buffered.
     pub size: usize,
-    /// Up to the first 64 bytes of the packet, to tell which packet it was.
+    /// Up to 64 bytes of the packet's first line (e.g. `Event: Name`), to tell
+    /// which packet it was.
     pub head: Bytes,
 }
 
@@ -235,16 +236,20 @@ impl Parser {
     }
 
     fn read_banner(&mut self) -> Step {
+        let too_large = MalformedReason::TooLarge {
+            limit: self.limits.max_packet_bytes,
+        };
         let Some(nl) = memchr::memchr(b'\n', &self.buf) else {
-            if self.buf.len() > self.limits.max_packet_bytes {
-                let reason = MalformedReason::TooLarge {
-                    limit: self.limits.max_packet_bytes,
-                };
-                self.start_discard(reason, false, true);
+            if self.buf.len() + 1 > self.limits.max_packet_bytes {
+                self.start_discard(too_large, false, true);
                 return Step::Continue;
             }
             return Step::NeedMore;
         };
+        if nl + 1 > self.limits.max_packet_bytes {
+            self.start_discard(too_large, false, true);
+            return Step::Continue;
+        }
         let line = self.buf.split_to(nl + 1).freeze();
         let end = content_end(&line, 0, nl);
         self.state = State::Lines;
@@ -259,7 +264,7 @@ impl Parser {
         loop {
             let Some(offset) = memchr::memchr(b'\n', &self.buf[pos..]) else {
                 self.pos = pos;
-                if self.buf.len() > self.limits.max_packet_bytes {
+                if self.partial_line_over_limit() {
                     let reason = MalformedReason::TooLarge {
                         limit: self.limits.max_packet_bytes,
                     };
@@ -294,6 +299,15 @@ impl Parser {
                 return Step::Continue;
             }
         }
+    }
+
+    /// Whether the incomplete line at `pos` already makes the packet too large.
+    /// Decided exactly as the complete line will be, so that the outcome never
+    /// depends on how the input was chunked: a lone `\r` may still turn out to be
+    /// the empty line that ends the packet, which is not counted.
+    fn partial_line_over_limit(&self) -> bool {
+        let partial = &self.buf[self.pos..];
+        !partial.is_empty() && partial != b"\r" && self.buf.len() + 1 > self.limits.max_packet_bytes
     }
 
     fn over_limit(&self, packet_len: usize) -> Option<MalformedReason> {
@@ -338,6 +352,16 @@ impl Parser {
             return Step::NeedMore;
         };
         let marker = marker_scan + found;
+        let marker_end = marker + END_COMMAND.len();
+        if marker_end > self.limits.max_packet_bytes {
+            // Drop through the marker; what follows it is read as after a kept body.
+            self.pos = marker_end;
+            let reason = MalformedReason::TooLarge {
+                limit: self.limits.max_packet_bytes,
+            };
+            self.start_discard(reason, false, false);
+            return Step::Continue;
+        }
         let body_start = self.index_legacy_headers(marker);
         self.body = Some((body_start as u32, marker as u32));
         // What follows the marker is read as ordinary lines up to the empty line.
@@ -376,7 +400,11 @@ impl Parser {
 
     /// Drops the packet read so far and switches to dropping the rest of it.
     fn start_discard(&mut self, reason: MalformedReason, in_follows: bool, banner: bool) {
-        self.dropped_head = Bytes::copy_from_slice(&self.buf[..self.buf.len().min(64)]);
+        let first_line_end = match memchr::memchr(b'\n', &self.buf) {
+            Some(nl) => content_end(&self.buf, 0, nl),
+            None => self.buf.len(),
+        };
+        self.dropped_head = Bytes::copy_from_slice(&self.buf[..first_line_end.min(64)]);
         // Keep what the discard scan still needs: the unscanned tail of lines, or
         // enough bytes to find an end marker split across two reads.
         let drop = if in_follows {
@@ -410,8 +438,9 @@ impl Parser {
             let end = found + END_COMMAND.len();
             discard.dropped += end;
             self.buf.advance(end);
+            // As for a kept body, the rest of the marker's line may be the empty line.
             discard.in_follows = false;
-            discard.mid_line = true;
+            discard.mid_line = false;
         }
         while let Some(nl) = memchr::memchr(b'\n', &self.buf) {
             let empty = !discard.mid_line && content_end(&self.buf, 0, nl) == 0;

@@ -1,0 +1,239 @@
+//! Real Asterisk quirks, each with a test: bare LF, `\r\n\n`, stray LF in values,
+//! legacy command bodies, repeated and odd keys, opaque lines, limits.
+
+use ami_proto::{Limits, Line, MalformedReason, Packet, Parsed, Parser};
+
+fn packets(input: &[u8]) -> Vec<Packet> {
+    let mut parser = Parser::without_banner();
+    parser.feed(input);
+    std::iter::from_fn(|| parser.next())
+        .map(|item| match item {
+            Parsed::Packet(p) => p,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn bare_lf_line_ends_are_accepted() {
+    let got = packets(b"Event: A\nKey: v\n\nEvent: B\n\n");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].get("Key").unwrap(), "v");
+}
+
+#[test]
+fn crlf_lf_packet_end_does_not_merge_packets() {
+    let got =
+        packets(b"Event: CoreShowChannelMapComplete\r\nListItems: 0\r\n\nEvent: Next\r\n\r\n");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].event_name().unwrap(), "Next");
+}
+
+#[test]
+fn trailing_lf_in_a_value_loses_nothing() {
+    let got =
+        packets(b"Response: Error\r\nMessage: No endpoints found\n\r\n\r\nEvent: After\r\n\r\n");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].message().unwrap(), "No endpoints found");
+    assert_eq!(got[1].event_name().unwrap(), "After");
+}
+
+#[test]
+fn repeated_keys_keep_wire_order_and_original_spelling() {
+    let got = packets(b"Response: Success\r\nOutput: one\r\noutput: two\r\nOUTPUT: three\r\n\r\n");
+    let all: Vec<_> = got[0].get_all("Output").map(|v| v.to_string()).collect();
+    assert_eq!(all, ["one", "two", "three"]);
+    let keys: Vec<_> = got[0].fields().map(|f| f.key.to_vec()).collect();
+    assert_eq!(keys[2], b"output");
+}
+
+#[test]
+fn odd_keys_split_at_the_first_colon_space() {
+    let got = packets(
+        b"Event: X\r\n100rel: yes\r\nCause-txt: Normal\r\nKey(0): a\r\nChanVariable(IAX2/host:4569-1): FOO=bar\r\nTrail: sp  \r\nEmpty: \r\n\r\n",
+    );
+    let p = &got[0];
+    assert_eq!(p.get("100rel").unwrap(), "yes");
+    assert_eq!(p.get("cause-TXT").unwrap(), "Normal");
+    assert_eq!(p.get("Key(0)").unwrap(), "a");
+    assert_eq!(p.get("Trail").unwrap(), "sp  ", "trailing spaces are data");
+    assert_eq!(p.get("Empty").unwrap(), "");
+    let vars: Vec<_> = p
+        .variables()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(vars, [("FOO".to_string(), "bar".to_string())]);
+}
+
+#[test]
+fn lines_without_separator_are_kept_as_opaque() {
+    let got = packets(b"Event: X\r\njust text\r\nKey:novalue\r\n\r\n");
+    let lines: Vec<_> = got[0].lines().collect();
+    assert_eq!(lines[1], Line::Opaque(b"just text"));
+    assert_eq!(lines[2], Line::Opaque(b"Key:novalue"));
+}
+
+#[test]
+fn values_are_bytes_with_lossy_text() {
+    let got = packets(b"Event: X\r\nCallerIDName: Jos\xe9 O\\'Brien\r\n\r\n");
+    let name = got[0].get("CallerIDName").unwrap();
+    assert_eq!(name.as_str(), None);
+    assert_eq!(name.to_str_lossy(), "Jos\u{fffd} O\\'Brien");
+    assert_eq!(&*name.unescaped(), b"Jos\xe9 O'Brien");
+}
+
+#[test]
+fn empty_packets_are_ignored() {
+    let got = packets(b"\r\n\r\n\nEvent: A\r\n\r\n\r\n\n");
+    assert_eq!(got.len(), 1);
+}
+
+#[test]
+fn legacy_follows_body_keeps_blank_lines_and_lookalike_headers() {
+    let input = b"Response: Follows\r\nPrivilege: Command\r\nActionID: c1\r\n\
+Channel              Location             State   Application(Data)\n\
+\n\
+Key: not a header\n\
+0 active channels--END COMMAND--\r\n\r\nEvent: Next\r\n\r\n";
+    let got = packets(input);
+    assert_eq!(got.len(), 2);
+    let reply = &got[0];
+    assert_eq!(reply.response().unwrap(), "Follows");
+    assert_eq!(reply.action_id().unwrap(), "c1");
+    assert_eq!(reply.get("Key"), None, "body lines are not headers");
+    let lines: Vec<_> = reply.command_output().map(|l| l.to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            "Channel              Location             State   Application(Data)",
+            "",
+            "Key: not a header",
+            "0 active channels"
+        ]
+    );
+    assert_eq!(got[1].event_name().unwrap(), "Next");
+}
+
+#[test]
+fn legacy_follows_marker_split_across_reads() {
+    let input: &[u8] = b"Response: Follows\r\nPrivilege: Command\r\nline\n--END COMMAND--\r\n\r\n";
+    for split in 1..input.len() {
+        let mut parser = Parser::without_banner();
+        parser.feed(&input[..split]);
+        let mut items: Vec<_> = std::iter::from_fn(|| parser.next()).collect();
+        parser.feed(&input[split..]);
+        items.extend(std::iter::from_fn(|| parser.next()));
+        assert_eq!(items.len(), 1, "split at {split}");
+        let Parsed::Packet(p) = &items[0] else {
+            panic!()
+        };
+        assert_eq!(p.command_text(), "line", "split at {split}");
+    }
+}
+
+fn small_limits() -> Limits {
+    Limits {
+        max_packet_bytes: 256,
+        max_lines: 8,
+    }
+}
+
+fn parse_all(parser: &mut Parser, input: &[u8], chunk: usize) -> Vec<Parsed> {
+    let mut items = Vec::new();
+    for piece in input.chunks(chunk) {
+        parser.feed(piece);
+        items.extend(std::iter::from_fn(|| parser.next()));
+        assert!(parser.buffered() <= 256 + chunk, "memory stays bounded");
+    }
+    items
+}
+
+#[test]
+fn oversized_packet_is_dropped_reported_and_the_next_one_parses() {
+    let big = format!("Event: Big\r\nData: {}\r\n\r\n", "y".repeat(100_000));
+    let input = [
+        b"Event: Before\r\n\r\n".as_slice(),
+        big.as_bytes(),
+        b"Event: After\r\n\r\n",
+    ]
+    .concat();
+    for chunk in [1, 7, 4096, input.len()] {
+        let mut parser = Parser::with_limits(small_limits());
+        parser.feed(b"Asterisk Call Manager/11.0.0\r\n");
+        assert!(matches!(parser.next(), Some(Parsed::Banner(_))));
+        let items = parse_all(&mut parser, &input, chunk);
+        assert_eq!(items.len(), 3, "chunk {chunk}: {items:?}");
+        let Parsed::Malformed(m) = &items[1] else {
+            panic!("{:?}", items[1])
+        };
+        assert_eq!(m.reason, MalformedReason::TooLarge { limit: 256 });
+        assert_eq!(m.size, big.len(), "chunk {chunk}");
+        assert!(matches!(&items[2], Parsed::Packet(p) if p.event_name().unwrap() == "After"));
+    }
+}
+
+#[test]
+fn too_many_lines_is_dropped_and_reported() {
+    let many: String = (0..20).map(|i| format!("K{i}: v\r\n")).collect();
+    let input = format!("Event: Many\r\n{many}\r\nEvent: After\r\n\r\n");
+    let mut parser = Parser::with_limits(small_limits());
+    parser.feed(b"banner\r\n");
+    let items = parse_all(&mut parser, input.as_bytes(), 3);
+    let reasons: Vec<_> = items
+        .iter()
+        .filter_map(|i| match i {
+            Parsed::Malformed(m) => Some(m.reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, [MalformedReason::TooManyLines { limit: 8 }]);
+    assert!(matches!(items.last(), Some(Parsed::Packet(p)) if p.event_name().unwrap() == "After"));
+}
+
+#[test]
+fn oversized_legacy_body_is_dropped_up_to_its_marker() {
+    let body = "z\n".repeat(10_000);
+    let input = format!(
+        "Response: Follows\r\nPrivilege: Command\r\n{body}--END COMMAND--\r\n\r\nEvent: After\r\n\r\n"
+    );
+    for chunk in [5, 1000] {
+        let mut parser = Parser::with_limits(small_limits());
+        parser.feed(b"banner\n");
+        let items = parse_all(&mut parser, input.as_bytes(), chunk);
+        assert!(matches!(items[1], Parsed::Malformed(_)), "{items:?}");
+        assert!(
+            matches!(items.last(), Some(Parsed::Packet(p)) if p.event_name().unwrap() == "After")
+        );
+    }
+}
+
+#[test]
+fn a_megabyte_command_reply_fed_bytewise_parses_in_linear_time() {
+    // Quadratic rescanning would take ~10^12 steps here and never finish.
+    let mut input = b"Response: Success\r\nMessage: Command output follows\r\n".to_vec();
+    while input.len() < 1 << 20 {
+        input.extend_from_slice(b"Output: 0x7f19 PJSIP/100-00000001 Up Dial(PJSIP/200)\r\n");
+    }
+    input.extend_from_slice(b"\r\n");
+    let mut parser = Parser::without_banner();
+    let mut got = None;
+    for byte in input.chunks(1) {
+        parser.feed(byte);
+        if let Some(item) = parser.next() {
+            got = Some(item);
+        }
+    }
+    let Some(Parsed::Packet(reply)) = got else {
+        panic!()
+    };
+    assert!(reply.command_output().count() > 18_000);
+}
+
+#[test]
+fn over_long_banner_is_reported_and_packets_follow() {
+    let mut parser = Parser::with_limits(small_limits());
+    let input = [vec![b'b'; 1000], b"\r\nEvent: A\r\n\r\n".to_vec()].concat();
+    let items = parse_all(&mut parser, &input, 64);
+    assert!(matches!(items[0], Parsed::Malformed(_)));
+    assert!(matches!(&items[1], Parsed::Packet(p) if p.event_name().unwrap() == "A"));
+}

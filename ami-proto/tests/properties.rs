@@ -1,0 +1,218 @@
+//! Property tests: round trips, chunking invariance, robustness, and "every action
+//! completes exactly once".
+
+mod harness;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ami_proto::{Action, ActionId, Config, Keepalive, Limits, Output, Parsed, Parser};
+use proptest::prelude::*;
+
+fn parse_in_chunks(input: &[u8], chunks: &[usize], limits: Limits) -> (Vec<Parsed>, usize) {
+    let mut parser = Parser::with_limits(limits);
+    let mut items = Vec::new();
+    let mut peak = 0;
+    let mut at = 0;
+    let mut sizes = chunks.iter().cycle();
+    while at < input.len() {
+        let size = (*sizes.next().unwrap()).clamp(1, input.len() - at);
+        parser.feed(&input[at..at + size]);
+        at += size;
+        items.extend(std::iter::from_fn(|| parser.next()));
+        peak = peak.max(parser.buffered());
+    }
+    (items, peak)
+}
+
+fn key() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9_()/.-]{1,24}".prop_filter("reserved", |k| !k.eq_ignore_ascii_case("ActionID"))
+}
+
+fn value() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..80).prop_map(|mut bytes| {
+        bytes.retain(|b| !matches!(b, b'\r' | b'\n' | 0));
+        while matches!(bytes.first(), Some(b' ' | b'\t')) {
+            bytes.remove(0);
+        }
+        bytes
+    })
+}
+
+/// Bytes drawn mostly from the characters that matter to framing.
+fn framing_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        Just(b'\r'),
+        Just(b'\n'),
+        Just(b':'),
+        Just(b' '),
+        Just(b'-'),
+        Just(b'a'),
+        any::<u8>(),
+    ];
+    let token = prop_oneof![
+        proptest::collection::vec(byte, 1..8),
+        Just(b"Response: Follows\r\n".to_vec()),
+        Just(b"--END COMMAND--".to_vec()),
+        Just(b"Event: X\r\n".to_vec()),
+        Just(b"\r\n\r\n".to_vec()),
+    ];
+    proptest::collection::vec(token, 0..120).prop_map(|tokens| tokens.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn serialize_then_parse_is_the_identity(
+        name in "[A-Za-z]{1,20}",
+        headers in proptest::collection::vec((key(), value()), 0..20),
+        id in "[A-Za-z0-9._-]{1,20}",
+    ) {
+        let mut action = Action::new(name.clone());
+        for (k, v) in &headers {
+            action = action.header(k, v);
+        }
+        prop_assert!(action.check().is_ok());
+        let mut wire = Vec::new();
+        action.encode(&id, &mut wire).unwrap();
+        let (items, _) = parse_in_chunks(&wire, &[wire.len()], Limits::default());
+        let mut parser = Parser::without_banner();
+        parser.feed(&wire);
+        let Some(Parsed::Packet(packet)) = parser.next() else {
+            return Err(TestCaseError::fail(format!("no packet: {items:?}")));
+        };
+        let fields: Vec<(Vec<u8>, Vec<u8>)> = packet
+            .fields()
+            .map(|f| (f.key.to_vec(), f.value.as_bytes().to_vec()))
+            .collect();
+        let mut expected = vec![
+            (b"Action".to_vec(), name.into_bytes()),
+            (b"ActionID".to_vec(), id.into_bytes()),
+        ];
+        expected.extend(headers.into_iter().map(|(k, v)| (k.into_bytes(), v)));
+        prop_assert_eq!(fields, expected);
+        prop_assert_eq!(packet.len(), packet.fields().count(), "no opaque lines");
+        prop_assert!(parser.next().is_none());
+    }
+
+    #[test]
+    fn any_chunking_gives_the_same_items(
+        input in framing_bytes(),
+        chunks in proptest::collection::vec(1usize..64, 1..16),
+    ) {
+        let limits = Limits { max_packet_bytes: 128, max_lines: 6 };
+        let (whole, _) = parse_in_chunks(&input, &[input.len().max(1)], limits);
+        let (chunked, _) = parse_in_chunks(&input, &chunks, limits);
+        prop_assert_eq!(whole, chunked);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_memory_stays_bounded(
+        input in prop_oneof![framing_bytes(), proptest::collection::vec(any::<u8>(), 0..4096)],
+        chunk in 1usize..512,
+    ) {
+        let limits = Limits { max_packet_bytes: 256, max_lines: 16 };
+        let (items, peak) = parse_in_chunks(&input, &[chunk], limits);
+        // A packet never holds more than the limit plus one read; a dropped one
+        // keeps at most a marker-sized tail.
+        prop_assert!(peak <= 256 + chunk, "peak {peak}");
+        for item in items {
+            if let Parsed::Packet(p) = item {
+                prop_assert!(p.as_bytes().len() <= 256 + 2);
+                prop_assert!(p.len() <= 16);
+            }
+        }
+    }
+}
+
+/// One step of a random session.
+#[derive(Debug, Clone)]
+enum Step {
+    Send {
+        timeout_ms: u64,
+        list: bool,
+    },
+    /// The server answers the n-th oldest unanswered action.
+    Answer(usize),
+    /// The server answers a list action with items.
+    AnswerList(usize, u8),
+    Garbage(Vec<u8>),
+    Advance(u64),
+    Eof,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (1u64..5000, any::<bool>()).prop_map(|(timeout_ms, list)| Step::Send { timeout_ms, list }),
+        3 => (0usize..4).prop_map(Step::Answer),
+        1 => (0usize..4, 0u8..4).prop_map(|(n, items)| Step::AnswerList(n, items)),
+        1 => proptest::collection::vec(any::<u8>(), 0..40).prop_map(Step::Garbage),
+        2 => (0u64..3000).prop_map(Step::Advance),
+        1 => Just(Step::Eof),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn every_action_completes_exactly_once(steps in proptest::collection::vec(step(), 0..60)) {
+        let config = Config {
+            keepalive: Some(Keepalive { interval: Duration::from_secs(2), timeout: Duration::from_secs(1) }),
+            max_in_flight: 3,
+            ..harness::config()
+        };
+        let mut pair = harness::Pair::logged_in(config, harness::login_only_server());
+        let mut sent: Vec<ActionId> = Vec::new();
+        for step in steps {
+            match step {
+                Step::Send { timeout_ms, list } => {
+                    let mut action = Action::new(if list { "CoreShowChannels" } else { "Ping" })
+                        .timeout(Duration::from_millis(timeout_ms));
+                    if list {
+                        action = action.expect_list();
+                    }
+                    match pair.conn.send_action(action, pair.now) {
+                        Ok(id) => sent.push(id),
+                        Err(_) => prop_assert!(matches!(pair.conn.state(), ami_proto::State::Closed(_))),
+                    }
+                    pair.drive();
+                }
+                Step::Answer(n) | Step::AnswerList(n, _) if pair.server.received.len() > 1 => {
+                    let index = 1 + n % (pair.server.received.len() - 1);
+                    let id = pair.server.received[index].action_id().unwrap().to_string();
+                    let mut bytes = format!("Response: Success\r\nActionID: {id}\r\n\r\n").into_bytes();
+                    if let Step::AnswerList(_, items) = step {
+                        for _ in 0..items {
+                            bytes.extend(format!("Event: Item\r\nActionID: {id}\r\n\r\n").bytes());
+                        }
+                        bytes.extend(format!("Event: ListComplete\r\nActionID: {id}\r\nEventList: Complete\r\n\r\n").bytes());
+                    }
+                    pair.deliver(&bytes);
+                }
+                Step::Answer(_) | Step::AnswerList(..) => {}
+                Step::Garbage(bytes) => pair.deliver(&bytes),
+                Step::Advance(ms) => pair.advance(Duration::from_millis(ms)),
+                Step::Eof => {
+                    pair.conn.handle_eof();
+                    pair.drive();
+                }
+            }
+        }
+        // Finally the connection dies: whatever was still pending must fail now.
+        pair.conn.handle_eof();
+        pair.drive();
+        let mut completions: HashMap<ActionId, usize> = HashMap::new();
+        for output in &pair.outputs {
+            if let Output::Reply { id, .. } = output {
+                *completions.entry(*id).or_default() += 1;
+            }
+        }
+        for id in &sent {
+            prop_assert_eq!(completions.get(id).copied(), Some(1), "action {} completions", id);
+        }
+        prop_assert_eq!(completions.len(), sent.len(), "no completion for an unknown id");
+        prop_assert_eq!(pair.conn.in_flight(), 0);
+    }
+}

@@ -101,7 +101,7 @@ impl Client {
     /// ([`Action::stream_list`] items are not delivered by this adapter).
     pub async fn send(&self, action: Action) -> Result<Reply, Error> {
         let (reply, rx) = oneshot::channel();
-        if self.commands.send(Command::Send { action, reply }).is_err() {
+        if self.is_closed() || self.commands.send(Command::Send { action, reply }).is_err() {
             return Err(self.closed_error());
         }
         match rx.await {
@@ -151,6 +151,9 @@ impl Client {
     /// Closes the connection: pending actions fail with `Closed(ClosedByClient)`,
     /// event streams end. No reconnect follows.
     pub fn close(&self) {
+        if !self.is_closed() {
+            self.shared.finish(ami_proto::Error::ClosedByClient); // fail fast from now on
+        }
         let _ = self.commands.send(Command::Close);
     }
 

@@ -479,6 +479,11 @@ async fn close_fails_pending_actions_and_ends_streams() {
     })
     .await;
     client.close();
+    assert!(client.is_closed(), "closed at once");
+    assert!(matches!(
+        client.send(Action::new("Ping")).await,
+        Err(Error::Closed(ami_proto::Error::ClosedByClient))
+    ));
     let result = within(pending).await.unwrap();
     assert!(
         matches!(result, Err(Error::Closed(ami_proto::Error::ClosedByClient))),

@@ -315,6 +315,27 @@ fn stalled_server_is_detected_by_keepalive() {
 }
 
 #[test]
+fn stall_is_detected_when_keepalive_timeout_exceeds_action_timeout() {
+    let fake = FakeAsterisk::start();
+    let mut config = config();
+    config.connection.action_timeout = Duration::from_millis(200);
+    config.connection.keepalive = Some(Keepalive {
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_millis(300),
+    });
+    let client = connect(fake.addr(), config).unwrap();
+    let mut events = client.events();
+    fake.set_fault(Fault::Stall {
+        read: true,
+        write: true,
+    });
+    wait_for(&mut events, |e| {
+        matches!(e, Event::Disconnected(ami_proto::Error::KeepaliveTimeout))
+    });
+    assert!(client.is_closed());
+}
+
+#[test]
 fn slow_consumer_is_told_it_lagged_and_replies_are_kept() {
     let fake = FakeAsterisk::start();
     let config = Config {

@@ -253,7 +253,9 @@ impl Action {
         Ok(())
     }
 
-    pub(crate) fn per_action_timeout(&self) -> Option<Duration> {
+    /// The deadline set with [`Action::timeout`], if any (adapters use it for a
+    /// backstop of their own).
+    pub fn requested_timeout(&self) -> Option<Duration> {
         self.timeout
     }
 

@@ -557,3 +557,33 @@ fn without_credentials_the_session_is_ready_after_the_banner() {
     assert!(pair.outputs.contains(&Output::Ready));
     assert!(pair.server.received.is_empty());
 }
+
+#[test]
+fn keepalive_with_default_timings_detects_a_silent_link() {
+    // Defaults: ping after 20 s of silence, dead 10 s later; the action timeout is
+    // also 10 s and must not retire the keepalive Ping.
+    let mut pair = Pair::logged_in(config(), login_only_server());
+    let pending = pair.send(Action::new("Command").timeout(Duration::from_secs(3600)));
+    pair.advance(Duration::from_secs(20));
+    assert_eq!(pair.server.actions().last().unwrap(), "Ping");
+    pair.advance(Duration::from_millis(9_999));
+    assert_eq!(pair.conn.state(), &State::Ready);
+    pair.advance(Duration::from_millis(1));
+    assert_eq!(pair.conn.state(), &State::Closed(Error::KeepaliveTimeout));
+    assert_eq!(pair.reply(pending), Some(Err(Error::KeepaliveTimeout)));
+}
+
+#[test]
+fn keepalive_tolerates_a_slow_reply_while_bytes_keep_arriving() {
+    let mut pair = Pair::logged_in(config(), login_only_server());
+    pair.advance(Duration::from_secs(20));
+    assert_eq!(pair.server.actions().last().unwrap(), "Ping");
+    // The Pong is stuck behind a long reply that trickles in: the link is alive.
+    for _ in 0..6 {
+        pair.advance(Duration::from_secs(8));
+        pair.deliver(b"Event: Trickle\r\n\r\n");
+    }
+    assert_eq!(pair.conn.state(), &State::Ready);
+    pair.advance(Duration::from_secs(10));
+    assert_eq!(pair.conn.state(), &State::Closed(Error::KeepaliveTimeout));
+}

@@ -279,7 +279,7 @@ impl Connection {
         action.check()?;
         let number = self.allocate_number();
         let timeout = action
-            .per_action_timeout()
+            .requested_timeout()
             .unwrap_or(self.config.action_timeout);
         let deadline = now + timeout;
         self.pending.insert(
@@ -299,8 +299,10 @@ impl Connection {
         Ok(ActionId(number))
     }
 
-    /// Sends `Logoff`. Its reply is the `Goodbye` response, after which the
-    /// connection closes with [`Error::LoggedOff`].
+    /// Sends `Logoff`: the same as `send_action(Action::new("Logoff"))`, so
+    /// adapters need no separate path. Its reply is the `Goodbye` response, after
+    /// which the connection closes with [`Error::LoggedOff`]: whatever is still
+    /// pending fails with that reason.
     pub fn logoff(&mut self, now: Instant) -> Result<ActionId, Error> {
         self.send_action(Action::new("Logoff"), now)
     }
@@ -593,7 +595,11 @@ impl Connection {
                 deadline,
             },
         );
-        self.deadlines.push(Reverse((deadline, number)));
+        // The keepalive Ping is bounded by the keepalive's own silence rule, not by
+        // an action deadline (which would quietly retire it and ping forever).
+        if internal != Internal::Ping {
+            self.deadlines.push(Reverse((deadline, number)));
+        }
         self.in_flight += 1;
         number
     }
@@ -659,9 +665,6 @@ impl Connection {
             };
             if pending.deadline != deadline {
                 continue; // superseded by a later deadline
-            }
-            if pending.origin == Origin::Internal(Internal::Ping) {
-                self.ping = None;
             }
             if pending.phase == Phase::AwaitingResponse {
                 self.in_flight -= 1;

@@ -79,10 +79,10 @@ impl Client {
 
     /// Sends an `Originate` and waits for the call's outcome (the
     /// `OriginateResponse` event), up to `config.connection.originate_timeout`
-    /// after the server queued it. Give the action `Async: true`: Asterisk sends
-    /// `OriginateResponse` only for async originates.
+    /// after the server queued it. `Async: true` is added unless the action has an
+    /// `Async` header: Asterisk sends `OriginateResponse` only for async originates.
     pub fn originate(&self, action: Action) -> Result<OriginateOutcome, Error> {
-        expect_originate(self.send(action.wait_for_originate(true))?)
+        expect_originate(self.send(ami_proto::originate_action(action))?)
     }
 
     /// Logs off; the session then ends for good (no reconnect).

@@ -53,20 +53,6 @@ pub(crate) struct Shared {
     config: Config,
 }
 
-/// Works around ami-proto: its keepalive Ping carries the ordinary action deadline,
-/// which `handle_timeout` expires before checking the keepalive, so with
-/// `keepalive.timeout >= action_timeout` (the defaults) a stall is never detected.
-/// Keep the keepalive deadline first, by a quarter of the action timeout, since a
-/// real clock wakes the reader a little late.
-fn session_config(config: &Config) -> ami_proto::Config {
-    let mut session = config.connection.clone();
-    let latest = session.action_timeout - session.action_timeout / 4;
-    if let Some(keepalive) = session.keepalive.as_mut() {
-        keepalive.timeout = keepalive.timeout.min(latest);
-    }
-    session
-}
-
 /// Whether a lost session may be replaced by a new one.
 fn retryable(reason: &ami_proto::Error) -> bool {
     use ami_proto::Error as E;
@@ -80,7 +66,7 @@ impl Shared {
     pub(crate) fn new(config: Config, can_reconnect: bool) -> Arc<Self> {
         Arc::new(Shared {
             inner: Mutex::new(Inner {
-                conn: Connection::new(session_config(&config), Instant::now()),
+                conn: Connection::new(config.connection.clone(), Instant::now()),
                 tls: None,
                 out: Vec::new(),
                 slots: HashMap::new(),
@@ -117,7 +103,7 @@ impl Shared {
             return None;
         }
         if renew {
-            inner.conn = Connection::new(session_config(&self.config), Instant::now());
+            inner.conn = Connection::new(self.config.connection.clone(), Instant::now());
             inner.generation += 1;
             inner.ready = false;
             inner.out.clear();

@@ -224,6 +224,21 @@ impl Action {
         self
     }
 
+    /// Whether a header named `key` (ASCII case-insensitive) was added.
+    ///
+    /// ```
+    /// let action = ami_proto::Action::new("Originate").header("Async", "true");
+    /// assert!(action.has_header("async"));
+    /// assert!(!action.has_header("Channel"));
+    /// ```
+    pub fn has_header(&self, key: &str) -> bool {
+        self.lines.split(|&b| b == b'\n').any(|line| {
+            line.len() > key.len()
+                && line[..key.len()].eq_ignore_ascii_case(key.as_bytes())
+                && line[key.len()] == b':'
+        })
+    }
+
     /// The action name.
     pub fn name(&self) -> &str {
         &self.name

@@ -254,6 +254,23 @@ fn unexpected(wanted: &str, got: &Reply) -> ClientError {
     ClientError::UnexpectedReply(format!("wanted {wanted}, got {shape}"))
 }
 
+/// Makes `action` an async Originate whose reply is the call's outcome: adds
+/// `Async: true` unless an `Async` header is there (Asterisk only sends
+/// `OriginateResponse` for async originates) and waits for the outcome.
+///
+/// ```
+/// let action = ami_proto::originate_action(ami_proto::Action::new("Originate"));
+/// assert!(action.has_header("Async"));
+/// ```
+pub fn originate_action(action: crate::Action) -> crate::Action {
+    let action = if action.has_header("Async") {
+        action
+    } else {
+        action.header("Async", "true")
+    };
+    action.wait_for_originate(true)
+}
+
 /// The action `Command` with its CLI command line.
 ///
 /// ```

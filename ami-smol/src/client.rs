@@ -110,8 +110,10 @@ impl Client {
 
     /// Sends an `Originate` and waits for the call's outcome (its
     /// `OriginateResponse`), within `config.connection.originate_timeout`.
+    /// `Async: true` is added unless the action has an `Async` header: Asterisk
+    /// sends `OriginateResponse` only for async originates.
     pub async fn originate(&self, action: Action) -> Result<OriginateOutcome, Error> {
-        ami_proto::expect_originate(self.send(action.wait_for_originate(true)).await?)
+        ami_proto::expect_originate(self.send(ami_proto::originate_action(action)).await?)
     }
 
     /// Ends the session with `Logoff`; the client is closed for good afterwards.

@@ -123,10 +123,10 @@ impl Client {
 
     /// Sends an `Originate` and waits for the call's outcome (the
     /// `OriginateResponse` event), up to `config.connection.originate_timeout`
-    /// after the server queued it. Add `Async: true` yourself: a synchronous
-    /// Originate blocks the whole session until the call is answered.
+    /// after the server queued it. `Async: true` is added unless the action has an
+    /// `Async` header: Asterisk sends `OriginateResponse` only for async originates.
     pub async fn originate(&self, action: Action) -> Result<OriginateOutcome, Error> {
-        ami_proto::expect_originate(self.send(action.wait_for_originate(true)).await?)
+        ami_proto::expect_originate(self.send(ami_proto::originate_action(action)).await?)
     }
 
     /// Logs off; the connection then closes for good (no reconnect).

@@ -152,7 +152,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
     /// Drives one transport until the core closes; returns the reason and whether
     /// the session got logged in.
     async fn session(&mut self, stream: S) -> (ami_proto::Error, bool) {
-        let mut conn = Connection::new(session_config(&self.config.connection), now());
+        let mut conn = Connection::new(self.config.connection.clone(), now());
         let (mut rd, mut wr) = tokio::io::split(stream);
         let (mut out, mut written, mut dirty) = (Vec::new(), 0, false);
         let mut ready = false;
@@ -275,22 +275,6 @@ async fn write_some<W: AsyncWrite + Unpin>(wr: &mut W, pending: &[u8]) -> std::i
         0 => Err(std::io::ErrorKind::WriteZero.into()),
         n => Ok(n),
     }
-}
-
-/// Works around ami-proto: the keepalive Ping is sent with the action deadline
-/// (`action_timeout`), which `handle_timeout` expires before it checks the
-/// keepalive, clearing the probe; with `keepalive.timeout >= action_timeout` (the
-/// defaults: 10 s and 10 s) a stalled server would never be detected. Keep the
-/// keepalive deadline strictly first.
-fn session_config(config: &ami_proto::Config) -> ami_proto::Config {
-    let mut config = config.clone();
-    let latest = config
-        .action_timeout
-        .saturating_sub(Duration::from_millis(1));
-    if let Some(keepalive) = config.keepalive.as_mut() {
-        keepalive.timeout = keepalive.timeout.min(latest);
-    }
-    config
 }
 
 /// Whether a lost connection may be re-established: not after a logoff, a local

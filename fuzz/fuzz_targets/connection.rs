@@ -28,14 +28,21 @@ enum Op {
     Banner,
     /// A well-formed server packet for ActionID `f-<to>` (internal login and
     /// keepalive ids included), shaped by `kind`.
-    Reply { to: u8, kind: u8 },
+    Reply {
+        to: u8,
+        kind: u8,
+    },
     /// An event with no ActionID.
     Event,
     /// The application sends an action, shaped by `kind`.
-    Send { kind: u8 },
+    Send {
+        kind: u8,
+    },
     Logoff,
     /// The clock jumps forward by `quarter_seconds / 4` s, then `handle_timeout`.
-    Advance { quarter_seconds: u8 },
+    Advance {
+        quarter_seconds: u8,
+    },
     /// The timer fires exactly at `poll_timeout()`.
     FireTimer,
     Eof,
@@ -63,7 +70,9 @@ fn action(kind: u8) -> Action {
     match kind % 6 {
         0 => Action::new("Ping"),
         1 => Action::new("CoreShowChannels"),
-        2 => Action::new("Originate").header("Channel", "Local/1@test").header("Async", "true"),
+        2 => Action::new("Originate")
+            .header("Channel", "Local/1@test")
+            .header("Async", "true"),
         3 => Action::new("Command").header("Command", "core show uptime"),
         4 => Action::new("Status").expect_list(),
         _ => Action::new("CoreShowChannels").stream_list(),
@@ -88,7 +97,10 @@ impl Harness {
             match output {
                 Output::Reply { id, .. } => {
                     assert!(!self.closed, "a reply after Closed");
-                    assert!(self.sent.contains(&id), "completion of an id never handed out: {id:?}");
+                    assert!(
+                        self.sent.contains(&id),
+                        "completion of an id never handed out: {id:?}"
+                    );
                     assert!(self.done.insert(id), "{id:?} completed twice");
                 }
                 Output::ListItem { id, .. } => {
@@ -143,7 +155,10 @@ fuzz_target!(|input: Input| {
             Op::Raw(bytes) => h.conn.feed(&bytes, h.now),
             Op::Banner => h.conn.feed(b"Asterisk Call Manager/11.0.0\r\n", h.now),
             Op::Reply { to, kind } => h.conn.feed(&reply_bytes(to, kind), h.now),
-            Op::Event => h.conn.feed(b"Event: FullyBooted\r\nPrivilege: system,all\r\n\r\n", h.now),
+            Op::Event => h.conn.feed(
+                b"Event: FullyBooted\r\nPrivilege: system,all\r\n\r\n",
+                h.now,
+            ),
             Op::Send { kind } => {
                 let result = h.conn.send_action(action(kind), h.now);
                 h.sent(result);

@@ -17,7 +17,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, data)) = data.split_first() else {
         return;
     };
-    let limits = if mode & 2 == 0 { LIMITS } else { Limits::default() };
+    let limits = if mode & 2 == 0 {
+        LIMITS
+    } else {
+        Limits::default()
+    };
     let mut parser = Parser::with_limits(limits);
     if mode & 1 == 1 {
         // Server side: no banner. `without_banner` has default limits only, so a
@@ -62,25 +66,39 @@ fn strict() -> bool {
 }
 
 fn check_packet(packet: &ami_proto::Packet, limits: Limits) {
-    assert!(!packet.is_empty(), "the parser never returns an empty packet");
+    assert!(
+        !packet.is_empty(),
+        "the parser never returns an empty packet"
+    );
     assert!(packet.len() <= limits.max_lines, "line limit exceeded");
     let size = packet.as_bytes().len();
     if strict() {
-        assert!(size <= limits.max_packet_bytes, "size limit exceeded: {size}");
-    } else if packet.legacy_body().is_none() {
+        assert!(
+            size <= limits.max_packet_bytes,
+            "size limit exceeded: {size}"
+        );
+    } else {
         // Known issue 1: the empty line that ends a packet is not counted, so a
-        // packet may be 2 bytes over. Known issue 2: a legacy body that arrives in
-        // one read is never checked against the limit.
-        assert!(size <= limits.max_packet_bytes + 2, "size limit exceeded: {size}");
+        // packet may be 2 bytes over.
+        assert!(
+            size <= limits.max_packet_bytes + 2,
+            "size limit exceeded: {size}"
+        );
     }
     for line in packet.lines() {
         let raw = match line {
             Line::Field(field) => {
-                assert!(!field.key.windows(2).any(|w| w == b": "), "key holds the separator");
+                assert!(
+                    !field.key.windows(2).any(|w| w == b": "),
+                    "key holds the separator"
+                );
                 field.value.as_bytes()
             }
             Line::Opaque(raw) => {
-                assert!(!raw.windows(2).any(|w| w == b": "), "opaque line with a separator");
+                assert!(
+                    !raw.windows(2).any(|w| w == b": "),
+                    "opaque line with a separator"
+                );
                 raw
             }
         };

@@ -38,7 +38,11 @@ fuzz_target!(|input: Input| {
                     (b"Action".to_vec(), a.name.as_bytes().to_vec()),
                     (b"ActionID".to_vec(), a.action_id.as_bytes().to_vec()),
                 ];
-                fields.extend(a.headers.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.clone())));
+                fields.extend(
+                    a.headers
+                        .iter()
+                        .map(|(k, v)| (k.as_bytes().to_vec(), v.clone())),
+                );
                 expected.push(fields);
             }
             Err(_) => assert_eq!(wire.len(), before, "a refused action wrote bytes"),

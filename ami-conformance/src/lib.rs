@@ -1,1 +1,56 @@
-//! Placeholder: being written.
+//! One conformance suite for every runtime adapter of the AMI client.
+//!
+//! The scenarios in [`scenarios`] are written once, against the blocking
+//! [`Adapter`] interface, and run over real sockets against
+//! [`ami_testkit::FakeAsterisk`]. [`conformance_suite!`] turns them into one
+//! `#[test]` per scenario for one adapter; `tests/*.rs` invoke it once per adapter
+//! (and per runtime, for `ami-smol`), so `cargo test -p ami-conformance` lists
+//! every scenario × adapter by name.
+
+mod adapter;
+pub mod adapters;
+pub mod scenarios;
+
+pub use adapter::{Adapter, Next};
+
+/// Expands to `mod $module { #[test] fn <scenario>() { .. } ... }`: one test per
+/// scenario of [`scenarios`], run against `$adapter`.
+///
+/// ```
+/// // In tests/tokio.rs: `tokio::plain_login`, `tokio::tls`, ...
+/// ami_conformance::conformance_suite!(tokio, ami_conformance::adapters::Tokio);
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! conformance_suite {
+    ($module:ident, $adapter:ty) => {
+        $crate::conformance_suite!(
+            @tests $module, $adapter;
+            plain_login,
+            md5_login,
+            auth_failure,
+            thousand_concurrent_actions,
+            list_while_events_arrive,
+            command_both_formats,
+            async_originate_outcome,
+            unknown_action_ids_are_events,
+            per_action_timeout,
+            server_closes_mid_action,
+            server_stall_keepalive_closes,
+            server_stall_keepalive_longer_than_action_timeout,
+            slow_consumer_lagged,
+            reconnect_after_restart,
+            tls
+        );
+    };
+    (@tests $module:ident, $adapter:ty; $($scenario:ident),* $(,)?) => {
+        mod $module {
+            $(
+                #[test]
+                fn $scenario() {
+                    $crate::scenarios::$scenario::<$adapter>();
+                }
+            )*
+        }
+    };
+}

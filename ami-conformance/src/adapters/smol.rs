@@ -1,0 +1,163 @@
+//! `ami-smol`, run twice: once with smol as the caller's runtime, once with
+//! async-std. The driver itself always runs on smol's global executor (that is
+//! the adapter's design); what changes is who polls the caller's futures, spawns
+//! the concurrent tasks and runs the timers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ami_proto::{Action, ClientConfig, ClientError, List, OriginateOutcome, Reply};
+use ami_testkit::rustls;
+use futures_lite::future;
+
+use crate::{Adapter, Next};
+
+/// `ami-smol` called from smol (`smol::block_on`, `smol::spawn`, `smol::Timer`).
+#[derive(Debug)]
+pub struct SmolOnSmol;
+
+/// `ami-smol` called from async-std (`async_std::task::block_on`/`spawn`,
+/// `async_std::future::timeout`).
+#[derive(Debug)]
+pub struct SmolOnAsyncStd;
+
+/// How one caller runtime runs futures.
+trait CallerRuntime {
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T;
+    fn spawn_all<T: Send + 'static>(
+        futures: Vec<impl std::future::Future<Output = T> + Send + 'static>,
+    ) -> Vec<T>;
+    fn next_event(events: &mut ami_smol::Events, timeout: Duration) -> Next;
+}
+
+impl CallerRuntime for SmolOnSmol {
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        smol::block_on(future)
+    }
+
+    fn spawn_all<T: Send + 'static>(
+        futures: Vec<impl std::future::Future<Output = T> + Send + 'static>,
+    ) -> Vec<T> {
+        let tasks: Vec<_> = futures.into_iter().map(smol::spawn).collect();
+        smol::block_on(async {
+            let mut results = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                results.push(task.await);
+            }
+            results
+        })
+    }
+
+    fn next_event(events: &mut ami_smol::Events, timeout: Duration) -> Next {
+        smol::block_on(future::or(
+            async {
+                match events.next().await {
+                    Some(event) => Next::Event(event),
+                    None => Next::Ended,
+                }
+            },
+            async {
+                smol::Timer::after(timeout).await;
+                Next::Timeout
+            },
+        ))
+    }
+}
+
+impl CallerRuntime for SmolOnAsyncStd {
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        async_std::task::block_on(future)
+    }
+
+    fn spawn_all<T: Send + 'static>(
+        futures: Vec<impl std::future::Future<Output = T> + Send + 'static>,
+    ) -> Vec<T> {
+        let tasks: Vec<_> = futures.into_iter().map(async_std::task::spawn).collect();
+        async_std::task::block_on(async {
+            let mut results = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                results.push(task.await);
+            }
+            results
+        })
+    }
+
+    fn next_event(events: &mut ami_smol::Events, timeout: Duration) -> Next {
+        async_std::task::block_on(async {
+            match async_std::future::timeout(timeout, events.next()).await {
+                Ok(Some(event)) => Next::Event(event),
+                Ok(None) => Next::Ended,
+                Err(_) => Next::Timeout,
+            }
+        })
+    }
+}
+
+impl<R: CallerRuntime + 'static> Adapter for R {
+    type Client = ami_smol::Client;
+    type Events = ami_smol::Events;
+
+    fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Self::Client, ClientError> {
+        R::block_on(ami_smol::connect(addr, config))
+    }
+
+    fn connect_tls(
+        addr: SocketAddr,
+        server_name: &str,
+        tls: Arc<rustls::ClientConfig>,
+        config: ClientConfig,
+    ) -> Result<Self::Client, ClientError> {
+        R::block_on(ami_smol::connect_tls(addr, server_name, tls, config))
+    }
+
+    fn send(client: &Self::Client, action: Action) -> Result<Reply, ClientError> {
+        R::block_on(client.send(action))
+    }
+
+    fn list(client: &Self::Client, action: Action) -> Result<List, ClientError> {
+        R::block_on(client.list(action))
+    }
+
+    fn command(client: &Self::Client, command: &str) -> Result<Vec<String>, ClientError> {
+        R::block_on(client.command(command))
+    }
+
+    fn originate(client: &Self::Client, action: Action) -> Result<OriginateOutcome, ClientError> {
+        R::block_on(client.originate(action))
+    }
+
+    fn logoff(client: &Self::Client) -> Result<(), ClientError> {
+        R::block_on(client.logoff())
+    }
+
+    fn close(client: &Self::Client) {
+        client.close();
+    }
+
+    fn is_closed(client: &Self::Client) -> bool {
+        client.is_closed()
+    }
+
+    fn events(client: &Self::Client) -> Self::Events {
+        client.events()
+    }
+
+    fn next_event(events: &mut Self::Events, timeout: Duration) -> Next {
+        R::next_event(events, timeout)
+    }
+
+    fn concurrent_sends(
+        client: &Self::Client,
+        actions: Vec<Action>,
+    ) -> Vec<Result<Reply, ClientError>> {
+        let futures: Vec<_> = actions
+            .into_iter()
+            .map(|action| {
+                let client = client.clone();
+                async move { client.send(action).await }
+            })
+            .collect();
+        R::spawn_all(futures)
+    }
+}

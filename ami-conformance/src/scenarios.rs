@@ -1,0 +1,896 @@
+//! The scenarios, written once for every [`Adapter`].
+//!
+//! Each is a plain function generic over the adapter; [`conformance_suite!`]
+//! (crate::conformance_suite) makes one `#[test]` of each. Rules kept throughout:
+//! real sockets to [`FakeAsterisk`]; exact outcomes asserted (replies matched to
+//! their requests, counts, error variants); no sleep is ever used to order events:
+//! every wait is on a condition, bounded by [`WAIT`] (generous, for a loaded 2-core
+//! CI machine), and a failed wait panics saying what did not happen.
+
+use std::collections::{HashMap, HashSet};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ami_proto::{
+    md5_key, Action, ClientConfig, ClientError, ClientEvent, Credentials, Error, Keepalive, Packet,
+    Reconnect, Reply,
+};
+use ami_testkit::{Builder, Event, FakeAsterisk, Fault, Rate};
+
+use crate::{Adapter, Next};
+
+/// The longest any single condition may take to come true.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+// ----- helpers -----
+
+/// The default user, logging in with MD5.
+fn config() -> ClientConfig {
+    ClientConfig::new(Credentials::md5("admin", "amp111"))
+}
+
+/// A fake Asterisk that also serves `Action: Echo`: `Response: Success` with
+/// `Echo: <the request's Payload>`, so each reply proves which request it answers.
+fn fake() -> Builder {
+    FakeAsterisk::builder().handler("Echo", |request, reply| {
+        let payload = text(request, "Payload").unwrap_or_default();
+        reply.respond("Success", &[("Echo", &payload)]);
+    })
+}
+
+fn echo(payload: &str) -> Action {
+    Action::new("Echo").header("Payload", payload)
+}
+
+/// The value of `key`, exactly as received (lossy UTF-8).
+fn text(packet: &Packet, key: &str) -> Option<String> {
+    packet.get(key).map(|v| v.to_str_lossy().into_owned())
+}
+
+/// Asserts that `result` is the reply to `echo(payload)`.
+#[track_caller]
+fn assert_echo(result: Result<Reply, ClientError>, payload: &str) {
+    let reply = result.unwrap_or_else(|e| panic!("Echo {payload:?} failed: {e:?}"));
+    let response = reply.response();
+    assert!(response.is("Response", "Success"), "{response:?}");
+    assert_eq!(
+        text(response, "Echo").as_deref(),
+        Some(payload),
+        "{response:?}"
+    );
+}
+
+#[track_caller]
+fn ping<A: Adapter>(client: &A::Client) {
+    let reply = A::send(client, Action::new("Ping")).expect("Ping");
+    assert!(reply.response().is("Response", "Success"), "{reply:?}");
+    assert_eq!(text(reply.response(), "Ping").as_deref(), Some("Pong"));
+}
+
+#[track_caller]
+fn connect<A: Adapter>(fake: &FakeAsterisk, config: ClientConfig) -> A::Client {
+    A::connect(fake.addr(), config).unwrap_or_else(|e| panic!("connect: {e:?}"))
+}
+
+/// Waits until `condition` holds, polling; panics after [`WAIT`].
+#[track_caller]
+fn until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(2)); // a polling interval, not an ordering
+    }
+}
+
+/// The next event for which `wanted` holds, skipping others; panics on any event
+/// for which `forbidden` holds, when the stream ends, or after [`WAIT`].
+#[track_caller]
+fn wait_for<A: Adapter>(
+    events: &mut A::Events,
+    what: &str,
+    wanted: impl Fn(&ClientEvent) -> bool,
+    forbidden: impl Fn(&ClientEvent) -> bool,
+) -> ClientEvent {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match A::next_event(events, left) {
+            Next::Event(event) if wanted(&event) => return event,
+            Next::Event(event) if forbidden(&event) => {
+                panic!("while waiting for {what}: unexpected {event:?}")
+            }
+            Next::Event(_) => {}
+            other => panic!("while waiting for {what}: {other:?}"),
+        }
+    }
+}
+
+/// Skips events until the stream ends; panics after [`WAIT`].
+#[track_caller]
+fn wait_for_end<A: Adapter>(events: &mut A::Events) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match A::next_event(events, left) {
+            Next::Ended => return,
+            Next::Event(_) => {}
+            Next::Timeout => panic!("the event stream did not end"),
+        }
+    }
+}
+
+/// How many actions named `name` connection `index` has sent to the fake.
+fn sent(fake: &FakeAsterisk, index: usize, name: &str) -> usize {
+    fake.recorded_actions(index)
+        .iter()
+        .filter(|a| a.is("Action", name))
+        .count()
+}
+
+/// Whether the closed-by-server reason is one of the two a dropped TCP
+/// connection can legitimately produce (FIN, or a reset racing it).
+fn dropped_by_server(reason: &Error) -> bool {
+    matches!(reason, Error::Eof | Error::Io(_))
+}
+
+fn fast_reconnect() -> Reconnect {
+    Reconnect {
+        initial_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_attempts: Some(100),
+    }
+}
+
+// ----- scenarios -----
+
+/// Plain login: `Secret` on the wire, no challenge; the session works; `logoff`
+/// ends it for good and later calls fail with `Closed(LoggedOff)`.
+pub fn plain_login<A: Adapter>() {
+    let fake = fake().start();
+    let client = connect::<A>(
+        &fake,
+        ClientConfig::new(Credentials::plain("admin", "amp111")),
+    );
+    ping::<A>(&client);
+    let actions = fake.recorded_actions(0);
+    let login = actions
+        .iter()
+        .find(|a| a.is("Action", "Login"))
+        .expect("a Login action");
+    assert_eq!(text(login, "Username").as_deref(), Some("admin"));
+    assert_eq!(text(login, "Secret").as_deref(), Some("amp111"));
+    assert!(!actions.iter().any(|a| a.is("Action", "Challenge")));
+    let info = &fake.clients()[0];
+    assert!(info.logged_in && info.user.as_deref() == Some("admin"));
+
+    A::logoff(&client).expect("logoff");
+    match A::send(&client, Action::new("Ping")) {
+        Err(ClientError::Closed(Error::LoggedOff)) => {}
+        other => panic!("a call after logoff: {other:?}"),
+    }
+    until("is_closed after logoff", || A::is_closed(&client));
+    until("the server to see the session end", || {
+        !fake.clients()[0].open
+    });
+}
+
+/// MD5 login: `Challenge`, then `Key` = md5(challenge + secret); the secret never
+/// crosses the wire.
+pub fn md5_login<A: Adapter>() {
+    let fake = fake().challenge("204268188").start();
+    let client = connect::<A>(&fake, config());
+    ping::<A>(&client);
+    let actions = fake.recorded_actions(0);
+    let challenge = actions
+        .iter()
+        .position(|a| a.is("Action", "Challenge"))
+        .expect("a Challenge action");
+    assert!(actions[challenge].is("AuthType", "MD5"));
+    let login = actions
+        .iter()
+        .position(|a| a.is("Action", "Login"))
+        .expect("a Login action");
+    assert!(challenge < login, "Challenge must precede Login");
+    let login = &actions[login];
+    assert!(login.is("AuthType", "MD5"));
+    assert_eq!(text(login, "Username").as_deref(), Some("admin"));
+    assert_eq!(
+        text(login, "Key"),
+        Some(md5_key("204268188", "amp111")),
+        "{login:?}"
+    );
+    assert_eq!(
+        text(login, "Key").as_deref(),
+        Some("abc7dfc1ebc295b1cc97ea619e592a58")
+    );
+    let wire = fake.recorded(0);
+    assert!(
+        !wire.windows(6).any(|w| w == b"amp111"),
+        "the secret was sent"
+    );
+    A::logoff(&client).expect("logoff");
+}
+
+/// A refused login fails `connect` with `Auth(<server message>)`: wrong plain
+/// secret, wrong MD5 secret (with reconnect configured, which must not retry a
+/// refused login into success or hang), and a server refusing every login.
+pub fn auth_failure<A: Adapter>() {
+    let server = fake().start();
+    let cases = [
+        (
+            "plain, wrong secret",
+            Credentials::plain("admin", "nope"),
+            None,
+        ),
+        (
+            "md5, wrong secret, reconnect on",
+            Credentials::md5("admin", "nope"),
+            Some(fast_reconnect()),
+        ),
+        ("unknown user", Credentials::md5("mallory", "amp111"), None),
+    ];
+    for (case, credentials, reconnect) in cases {
+        let config = ClientConfig {
+            reconnect,
+            ..ClientConfig::new(credentials)
+        };
+        match A::connect(server.addr(), config) {
+            Err(ClientError::Auth(message)) => {
+                assert_eq!(message, "Authentication failed", "{case}")
+            }
+            other => panic!("{case}: {other:?}"),
+        }
+    }
+    let refusing = fake().fault(Fault::RefuseLogins).start();
+    match A::connect(refusing.addr(), config()) {
+        Err(ClientError::Auth(message)) => assert_eq!(message, "Authentication failed"),
+        other => panic!("RefuseLogins: {other:?}"),
+    }
+}
+
+/// 1,000 actions from 1,000 tasks (or a pool of threads) at once: each caller
+/// gets the reply to its own request, and each request went out exactly once
+/// with its own ActionID.
+pub fn thousand_concurrent_actions<A: Adapter>() {
+    const N: usize = 1000;
+    let fake = fake().start();
+    let client = connect::<A>(&fake, config());
+    let payloads: Vec<String> = (0..N).map(|i| format!("payload-{i:04}")).collect();
+    let results = A::concurrent_sends(&client, payloads.iter().map(|p| echo(p)).collect());
+    assert_eq!(results.len(), N);
+
+    // The ActionID each payload went out with, from the server's side.
+    let mut sent_ids: HashMap<String, String> = HashMap::new();
+    for action in fake.recorded_actions(0) {
+        if action.is("Action", "Echo") {
+            let payload = text(&action, "Payload").expect("a Payload");
+            let id = text(&action, "ActionID").expect("an ActionID");
+            assert!(
+                sent_ids.insert(payload.clone(), id).is_none(),
+                "{payload} sent twice"
+            );
+        }
+    }
+    assert_eq!(sent_ids.len(), N, "every action sent exactly once");
+    let distinct: HashSet<&String> = sent_ids.values().collect();
+    assert_eq!(distinct.len(), N, "ActionIDs are unique");
+
+    for (payload, result) in payloads.iter().zip(results) {
+        let reply = result.unwrap_or_else(|e| panic!("{payload}: {e:?}"));
+        let response = reply.response();
+        assert_eq!(text(response, "Echo").as_deref(), Some(payload.as_str()));
+        assert_eq!(
+            text(response, "ActionID").as_ref(),
+            Some(&sent_ids[payload]),
+            "{payload} answered with another action's response"
+        );
+    }
+    ping::<A>(&client);
+}
+
+/// A list collected whole while unrelated events keep arriving: every list has
+/// exactly its items, and every event reaches the event stream, in order, with no
+/// list item leaking into it.
+pub fn list_while_events_arrive<A: Adapter>() {
+    const NOISE: usize = 300;
+    const LISTS: usize = 30;
+    let fake = fake().start();
+    let client = connect::<A>(&fake, config());
+    for i in 0..3 {
+        let outcome = A::originate(
+            &client,
+            Action::new("Originate")
+                .header("Channel", format!("Local/{i}@default"))
+                .header("Application", "Wait")
+                .header("Async", "true"),
+        )
+        .expect("originate");
+        assert!(outcome.is_success());
+    }
+    let mut events = A::events(&client);
+    thread::scope(|scope| {
+        let pusher = scope.spawn(|| {
+            for seq in 0..NOISE {
+                let noise = Event::new("Noise")
+                    .header("Privilege", "user,all")
+                    .header("Seq", seq.to_string());
+                assert_eq!(fake.push_event(&noise), 1);
+            }
+        });
+        for _ in 0..LISTS {
+            let list = A::list(&client, Action::new("CoreShowChannels")).expect("list");
+            list.verify().expect("declared count = received");
+            assert_eq!(list.items.len(), 6, "3 Local calls = 6 channels");
+            assert_eq!(list.received, 6);
+            assert!(list.response.is("EventList", "start"));
+            assert!(list.complete.is("Event", "CoreShowChannelsComplete"));
+            let id = text(&list.response, "ActionID").expect("an ActionID");
+            for item in &list.items {
+                assert!(item.is("Event", "CoreShowChannel"), "{item:?}");
+                assert_eq!(text(item, "ActionID").as_ref(), Some(&id));
+            }
+        }
+        pusher.join().expect("the pusher");
+    });
+    let mut next = 0;
+    while next < NOISE {
+        let event = wait_for::<A>(
+            &mut events,
+            &format!("Noise {next}"),
+            |e| matches!(e, ClientEvent::Event(p) if p.is("Event", "Noise")),
+            |e| match e {
+                ClientEvent::Event(p) => p
+                    .event_name()
+                    .is_some_and(|n| n == "CoreShowChannel" || n == "CoreShowChannelsComplete"),
+                _ => true,
+            },
+        );
+        let ClientEvent::Event(packet) = event else {
+            unreachable!()
+        };
+        assert_eq!(text(&packet, "Seq"), Some(next.to_string()));
+        next += 1;
+    }
+}
+
+/// `Command` output in both formats: Asterisk 14+ `Output:` lines and the legacy
+/// `Response: Follows` body, both to the same lines (a line that looks like a
+/// header, an empty line and leading spaces included). An unknown command is
+/// `Rejected` with the new format; the legacy format has no error status.
+pub fn command_both_formats<A: Adapter>() {
+    let output = "Fruit: apple\nbanana\n\n  indented\nlast line";
+    let expected = ["Fruit: apple", "banana", "", "  indented", "last line"];
+    let unknown = "No such command 'core show nothing' (type 'core show help core show' \
+                   for other possible commands)";
+    for legacy in [false, true] {
+        let fake = fake()
+            .legacy_command(legacy)
+            .command_output("core show fruit", output)
+            .start();
+        let client = connect::<A>(&fake, config());
+        let lines = A::command(&client, "core show fruit").expect("command");
+        assert_eq!(lines, expected, "legacy={legacy}");
+        let version = A::command(&client, "core show version").expect("command");
+        assert_eq!(
+            version,
+            ["Asterisk 22.10.1 built by ami-testkit @ fake on a x86_64 running Linux"],
+            "legacy={legacy}"
+        );
+        match (legacy, A::command(&client, "core show nothing")) {
+            (false, Err(ClientError::Rejected(packet))) => {
+                assert_eq!(
+                    packet
+                        .command_output()
+                        .map(|l| l.to_str_lossy().into_owned())
+                        .collect::<Vec<_>>(),
+                    [unknown]
+                );
+            }
+            (true, Ok(lines)) => assert_eq!(lines, [unknown]),
+            (legacy, other) => panic!("unknown command, legacy={legacy}: {other:?}"),
+        }
+        // The session is still in step after the raw body.
+        assert_echo(A::send(&client, echo("after")), "after");
+    }
+}
+
+/// Async `Originate`: `originate` waits for the call's `OriginateResponse` and
+/// returns the one of its own request, also when several run at once and every
+/// session receives every outcome.
+pub fn async_originate_outcome<A: Adapter>() {
+    let fake = fake().start();
+    let client = connect::<A>(&fake, config());
+    let call = |channel: &str| {
+        Action::new("Originate")
+            .header("Channel", channel)
+            .header("Application", "Wait")
+            .header("Data", "5")
+            .header("Async", "true")
+    };
+    let answered = A::originate(&client, call("Local/100@default")).expect("originate");
+    assert!(answered.is_success());
+    assert_eq!(answered.reason(), Some(4));
+    let event = answered.event.as_ref().expect("the OriginateResponse");
+    assert!(event.is("Event", "OriginateResponse"));
+    assert_eq!(
+        text(event, "ActionID"),
+        text(&answered.response, "ActionID"),
+        "the outcome of this request"
+    );
+    assert!(answered
+        .response
+        .is("Message", "Originate successfully queued"));
+    for (channel, reason) in [("PJSIP/busy", 5), ("PJSIP/noanswer", 3), ("PJSIP/fail", 0)] {
+        let outcome = A::originate(&client, call(channel)).expect("originate");
+        assert!(!outcome.is_success(), "{channel}");
+        assert_eq!(outcome.reason(), Some(reason), "{channel}");
+    }
+    match A::originate(
+        &client,
+        Action::new("Originate")
+            .header("Application", "Wait")
+            .header("Async", "true"),
+    ) {
+        Err(ClientError::Rejected(packet)) => {
+            assert_eq!(
+                text(&packet, "Message").as_deref(),
+                Some("Channel not specified")
+            )
+        }
+        other => panic!("Originate without Channel: {other:?}"),
+    }
+
+    // Several at once, from several tasks: each gets its own outcome.
+    let channels: Vec<String> = (0..10)
+        .map(|i| match i % 2 {
+            0 => format!("Local/{i}@default"),
+            _ => format!("PJSIP/busy-{i}"),
+        })
+        .collect();
+    let results = A::concurrent_sends(&client, channels.iter().map(|c| call(c)).collect());
+    for (channel, result) in channels.iter().zip(results) {
+        let Ok(Reply::Originate(outcome)) = result else {
+            panic!("{channel}: {result:?}");
+        };
+        let event = outcome.event.as_ref().expect("the OriginateResponse");
+        let target = text(event, "Channel").expect("a Channel");
+        assert!(
+            target.starts_with(channel.as_str()),
+            "{channel} got {target}"
+        );
+        let busy = channel.contains("busy");
+        assert_eq!(outcome.is_success(), !busy, "{channel}");
+        assert_eq!(
+            outcome.reason(),
+            Some(if busy { 5 } else { 4 }),
+            "{channel}"
+        );
+    }
+}
+
+/// Packets with ActionIDs this client never used are passed through on the event
+/// stream (a response as `Unmatched`, events as `Event`), including the echo of
+/// its own `UserEvent` and another session's; the session goes on.
+pub fn unknown_action_ids_are_events<A: Adapter>() {
+    let fake = fake().start();
+    let client = connect::<A>(&fake, config());
+    let mut events = A::events(&client);
+    ping::<A>(&client);
+    let not_unmatched = |e: &ClientEvent| matches!(e, ClientEvent::Disconnected(_));
+
+    assert_eq!(
+        fake.push_raw(b"Response: Success\r\nActionID: someone-else-1\r\nMessage: hi\r\n\r\n"),
+        1
+    );
+    let event = wait_for::<A>(
+        &mut events,
+        "the foreign response",
+        |e| matches!(e, ClientEvent::Unmatched(_)),
+        not_unmatched,
+    );
+    let ClientEvent::Unmatched(packet) = event else {
+        unreachable!()
+    };
+    assert_eq!(text(&packet, "ActionID").as_deref(), Some("someone-else-1"));
+    assert_eq!(text(&packet, "Message").as_deref(), Some("hi"));
+
+    assert_eq!(
+        fake.push_raw(
+            b"Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: someone-else-2\r\n\
+              Response: Success\r\nReason: 4\r\n\r\n"
+        ),
+        1
+    );
+    wait_for::<A>(
+        &mut events,
+        "the foreign OriginateResponse",
+        |e| matches!(e, ClientEvent::Event(p) if p.is("ActionID", "someone-else-2")),
+        not_unmatched,
+    );
+
+    // Its own UserEvent comes back as an event carrying its (finished) ActionID.
+    let reply = A::send(
+        &client,
+        Action::new("UserEvent")
+            .header("UserEvent", "Mine")
+            .header("Body", "x"),
+    )
+    .expect("UserEvent");
+    assert!(reply.response().is("Message", "Event Sent"));
+    let own_id = text(reply.response(), "ActionID").expect("an ActionID");
+    let event = wait_for::<A>(
+        &mut events,
+        "the echo of its own UserEvent",
+        |e| matches!(e, ClientEvent::Event(p) if p.is("UserEvent", "Mine")),
+        not_unmatched,
+    );
+    let ClientEvent::Event(packet) = event else {
+        unreachable!()
+    };
+    assert_eq!(text(&packet, "ActionID"), Some(own_id));
+
+    // Another session's UserEvent, with that session's ActionID.
+    let other = connect::<A>(&fake, config());
+    A::send(
+        &other,
+        Action::new("UserEvent").header("UserEvent", "Theirs"),
+    )
+    .expect("UserEvent");
+    wait_for::<A>(
+        &mut events,
+        "another session's UserEvent",
+        |e| matches!(e, ClientEvent::Event(p) if p.is("UserEvent", "Theirs") && p.get("ActionID").is_some()),
+        not_unmatched,
+    );
+    assert_echo(A::send(&client, echo("still here")), "still here");
+}
+
+/// An unanswered action fails with `Timeout` at its own deadline (per action, and
+/// from `config.connection.action_timeout`); the session goes on.
+pub fn per_action_timeout<A: Adapter>() {
+    let fake = fake().fault(Fault::NoReplyTo("Status".into())).start();
+    let client = connect::<A>(
+        &fake,
+        ClientConfig {
+            connection: ami_proto::Config {
+                action_timeout: Duration::from_secs(30),
+                ..config().connection
+            },
+            ..config()
+        },
+    );
+    let started = Instant::now();
+    let result = A::send(
+        &client,
+        Action::new("Status").timeout(Duration::from_millis(300)),
+    );
+    let took = started.elapsed();
+    assert!(matches!(result, Err(ClientError::Timeout)), "{result:?}");
+    assert!(took >= Duration::from_millis(300), "too early: {took:?}");
+    assert!(took < WAIT, "too late: {took:?}");
+    assert_echo(A::send(&client, echo("after")), "after");
+
+    // The configured default deadline.
+    let short = connect::<A>(
+        &fake,
+        ClientConfig {
+            connection: ami_proto::Config {
+                action_timeout: Duration::from_millis(300),
+                ..config().connection
+            },
+            ..config()
+        },
+    );
+    let started = Instant::now();
+    let result = A::send(&short, Action::new("Status"));
+    let took = started.elapsed();
+    assert!(matches!(result, Err(ClientError::Timeout)), "{result:?}");
+    assert!(took >= Duration::from_millis(300), "too early: {took:?}");
+    assert!(took < WAIT, "too late: {took:?}");
+    assert_echo(A::send(&short, echo("after")), "after");
+    assert!(!A::is_closed(&short));
+}
+
+/// The server closes the connection (mid-packet) while 10 actions wait: all fail
+/// at once with `Closed(Eof)`, long before their 60 s deadline; the stream reports
+/// `Disconnected` and ends (no reconnect configured); later calls fail fast.
+pub fn server_closes_mid_action<A: Adapter>() {
+    const PENDING: usize = 10;
+    let fake = fake().fault(Fault::NoReplyTo("Status".into())).start();
+    let client = connect::<A>(&fake, config());
+    let mut events = A::events(&client);
+    let waiting = {
+        let client = client.clone();
+        let actions = (0..PENDING)
+            .map(|_| Action::new("Status").timeout(Duration::from_secs(60)))
+            .collect();
+        thread::spawn(move || A::concurrent_sends(&client, actions))
+    };
+    until("10 Status actions at the server", || {
+        sent(&fake, 0, "Status") == PENDING
+    });
+    let started = Instant::now();
+    fake.add_fault(Fault::CloseMidPacket);
+    assert_eq!(
+        fake.push_event(&Event::new("Trigger").header("Cut", "here")),
+        1
+    );
+    let results = waiting.join().expect("the waiting calls");
+    let took = started.elapsed();
+    assert_eq!(results.len(), PENDING);
+    for result in results {
+        assert!(
+            matches!(result, Err(ClientError::Closed(Error::Eof))),
+            "{result:?}"
+        );
+    }
+    assert!(took < WAIT, "pending calls failed only after {took:?}");
+    wait_for::<A>(
+        &mut events,
+        "Disconnected(Eof)",
+        |e| matches!(e, ClientEvent::Disconnected(Error::Eof)),
+        |e| matches!(e, ClientEvent::Reconnected),
+    );
+    wait_for_end::<A>(&mut events);
+    until("is_closed", || A::is_closed(&client));
+    let started = Instant::now();
+    let late = A::send(&client, Action::new("Ping"));
+    assert!(
+        matches!(late, Err(ClientError::Closed(Error::Eof))),
+        "{late:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "late call waited"
+    );
+}
+
+fn keepalive_config(action_timeout: Duration, keepalive: Keepalive) -> ClientConfig {
+    let mut config = config();
+    config.connection.action_timeout = action_timeout;
+    config.connection.keepalive = Some(keepalive);
+    config
+}
+
+/// The server stalls (reads and writes nothing, socket open): the keepalive
+/// (interval 200 ms, timeout 300 ms) declares the link dead, so a waiting call
+/// fails with `Closed(KeepaliveTimeout)` well before its own 30 s deadline.
+pub fn server_stall_keepalive_closes<A: Adapter>() {
+    let fake = fake().start();
+    let client = connect::<A>(
+        &fake,
+        keepalive_config(
+            Duration::from_secs(10),
+            Keepalive {
+                interval: Duration::from_millis(200),
+                timeout: Duration::from_millis(300),
+            },
+        ),
+    );
+    let mut events = A::events(&client);
+    ping::<A>(&client);
+    fake.set_fault(Fault::Stall {
+        read: true,
+        write: true,
+    });
+    let started = Instant::now();
+    let result = A::send(
+        &client,
+        Action::new("Ping").timeout(Duration::from_secs(30)),
+    );
+    let took = started.elapsed();
+    assert!(
+        matches!(result, Err(ClientError::Closed(Error::KeepaliveTimeout))),
+        "{result:?} after {took:?}"
+    );
+    assert!(took < WAIT, "detected only after {took:?}");
+    wait_for::<A>(
+        &mut events,
+        "Disconnected(KeepaliveTimeout)",
+        |e| matches!(e, ClientEvent::Disconnected(Error::KeepaliveTimeout)),
+        |e| matches!(e, ClientEvent::Disconnected(_) | ClientEvent::Reconnected),
+    );
+    until("is_closed", || A::is_closed(&client));
+    fake.clear_faults();
+}
+
+/// The same stall with a keepalive timeout longer than the action timeout (as
+/// with the defaults, 10 s and 10 s): the keepalive Ping must not be retired by
+/// the action deadline, and the dead link must still be detected, with no call
+/// pending.
+pub fn server_stall_keepalive_longer_than_action_timeout<A: Adapter>() {
+    let fake = fake().start();
+    let client = connect::<A>(
+        &fake,
+        keepalive_config(
+            Duration::from_millis(200),
+            Keepalive {
+                interval: Duration::from_millis(200),
+                timeout: Duration::from_millis(500),
+            },
+        ),
+    );
+    let mut events = A::events(&client);
+    ping::<A>(&client);
+    fake.set_fault(Fault::Stall {
+        read: true,
+        write: true,
+    });
+    wait_for::<A>(
+        &mut events,
+        "Disconnected(KeepaliveTimeout)",
+        |e| matches!(e, ClientEvent::Disconnected(Error::KeepaliveTimeout)),
+        |e| matches!(e, ClientEvent::Disconnected(_) | ClientEvent::Reconnected),
+    );
+    let late = A::send(&client, Action::new("Ping"));
+    assert!(
+        matches!(late, Err(ClientError::Closed(Error::KeepaliveTimeout))),
+        "{late:?}"
+    );
+    fake.clear_faults();
+}
+
+/// A subscriber that does not read while 20,000 events flood in: it is told
+/// `Lagged(n)`, then gets only the newest events (at most `event_capacity`, in
+/// order, none lost in between: n + received = 20,000), while actions sent during
+/// the flood all get their own replies.
+pub fn slow_consumer_lagged<A: Adapter>() {
+    const CAPACITY: usize = 16;
+    const FLOOD: usize = 20_000;
+    const ACTIONS: usize = 200;
+    let fake = fake().start();
+    let client = connect::<A>(
+        &fake,
+        ClientConfig {
+            event_capacity: CAPACITY,
+            ..config()
+        },
+    );
+    ping::<A>(&client); // the login's own events are in by now
+    let mut events = A::events(&client);
+    let packets: Vec<Vec<u8>> = (0..FLOOD)
+        .map(|seq| {
+            Event::new("Flood")
+                .header("Privilege", "user,all")
+                .header("Seq", seq.to_string())
+                .to_bytes()
+        })
+        .collect();
+    let flood = fake.flood(packets, Rate::Unlimited);
+    let payloads: Vec<String> = (0..ACTIONS).map(|i| format!("during-flood-{i}")).collect();
+    let results = A::concurrent_sends(&client, payloads.iter().map(|p| echo(p)).collect());
+    for (payload, result) in payloads.iter().zip(results) {
+        assert_echo(result, payload);
+    }
+    assert_eq!(flood.wait(), FLOOD as u64, "the flood reached the client");
+    // This reply comes after every flood event on the wire: all are published.
+    ping::<A>(&client);
+
+    let lagged = match A::next_event(&mut events, WAIT) {
+        Next::Event(ClientEvent::Lagged(n)) => n,
+        other => panic!("expected Lagged first, got {other:?}"),
+    };
+    assert!(lagged > 0);
+    let mut received = Vec::new();
+    while received.last() != Some(&(FLOOD - 1)) {
+        match A::next_event(&mut events, WAIT) {
+            Next::Event(ClientEvent::Event(p)) if p.is("Event", "Flood") => {
+                let seq = text(&p, "Seq").and_then(|s| s.parse().ok()).expect("a Seq");
+                received.push(seq);
+            }
+            other => panic!(
+                "after Lagged({lagged}), {} events in: {other:?}",
+                received.len()
+            ),
+        }
+    }
+    assert!(
+        received.len() <= CAPACITY,
+        "{} events buffered for a subscriber of capacity {CAPACITY}",
+        received.len()
+    );
+    let first = received[0];
+    assert_eq!(
+        received,
+        (first..FLOOD).collect::<Vec<_>>(),
+        "the newest events, in order, without gaps"
+    );
+    assert_eq!(
+        lagged + received.len() as u64,
+        FLOOD as u64,
+        "Lagged counts every lost event"
+    );
+    match A::next_event(&mut events, Duration::from_millis(50)) {
+        Next::Timeout => {}
+        other => panic!("nothing more expected: {other:?}"),
+    }
+}
+
+/// Reconnect after a server restart: the action pending at the drop fails with
+/// `Closed`, the stream says `Disconnected` then `Reconnected`, and the client
+/// works again on a new, logged-in connection.
+pub fn reconnect_after_restart<A: Adapter>() {
+    let fake = fake().fault(Fault::NoReplyTo("Status".into())).start();
+    let client = connect::<A>(
+        &fake,
+        ClientConfig {
+            reconnect: Some(fast_reconnect()),
+            ..config()
+        },
+    );
+    let mut events = A::events(&client);
+    assert_echo(A::send(&client, echo("before")), "before");
+    let pending = {
+        let client = client.clone();
+        thread::spawn(move || {
+            A::send(
+                &client,
+                Action::new("Status").timeout(Duration::from_secs(60)),
+            )
+        })
+    };
+    until("the Status action at the server", || {
+        sent(&fake, 0, "Status") == 1
+    });
+    let started = Instant::now();
+    fake.restart();
+    let result = pending.join().expect("the pending call");
+    assert!(
+        matches!(&result, Err(ClientError::Closed(reason)) if dropped_by_server(reason)),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < WAIT);
+    wait_for::<A>(
+        &mut events,
+        "Disconnected",
+        |e| matches!(e, ClientEvent::Disconnected(reason) if dropped_by_server(reason)),
+        |e| matches!(e, ClientEvent::Reconnected | ClientEvent::Disconnected(_)),
+    );
+    wait_for::<A>(
+        &mut events,
+        "Reconnected",
+        |e| matches!(e, ClientEvent::Reconnected),
+        |e| matches!(e, ClientEvent::Disconnected(_)),
+    );
+    assert!(!A::is_closed(&client));
+    assert_echo(A::send(&client, echo("after")), "after");
+    assert_eq!(fake.client_count(), 2, "one new connection");
+    let second = &fake.clients()[1];
+    assert!(second.logged_in && second.open);
+    assert!(fake
+        .recorded_actions(1)
+        .iter()
+        .any(|a| a.is("Action", "Echo") && a.is("Payload", "after")));
+    A::logoff(&client).expect("logoff");
+    until("is_closed after logoff", || A::is_closed(&client));
+}
+
+/// AMI over TLS: `connect_tls` with the fake's certificate; actions, commands and
+/// events work; a certificate for another name is refused with `Tls`.
+pub fn tls<A: Adapter>() {
+    let fake = fake().tls(true).start();
+    let tls = fake.tls_client_config().expect("a TLS config");
+    let client = A::connect_tls(fake.addr(), "localhost", tls.clone(), config())
+        .unwrap_or_else(|e| panic!("connect_tls: {e:?}"));
+    let mut events = A::events(&client);
+    ping::<A>(&client);
+    assert_echo(A::send(&client, echo("over tls")), "over tls");
+    let version = A::command(&client, "core show version").expect("command");
+    assert_eq!(version.len(), 1);
+    assert_eq!(
+        fake.push_event(&Event::new("Secret").header("Privilege", "user,all")),
+        1
+    );
+    wait_for::<A>(
+        &mut events,
+        "an event over TLS",
+        |e| matches!(e, ClientEvent::Event(p) if p.is("Event", "Secret")),
+        |e| matches!(e, ClientEvent::Disconnected(_)),
+    );
+    A::logoff(&client).expect("logoff");
+
+    match A::connect_tls(fake.addr(), "example.com", tls, config()) {
+        Err(ClientError::Tls(_)) => {}
+        other => panic!("a certificate for another name: {other:?}"),
+    }
+}

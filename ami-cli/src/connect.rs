@@ -1,0 +1,174 @@
+//! Connection options -> a target address, a TLS config and a `ClientConfig`, and
+//! the connection the CLI's own commands use.
+//!
+//! `send`, `command` and `events` use **ami-blocking**: a command-line tool does one
+//! thing at a time and waits for it, so threads are the plainest fit. There is no
+//! runtime to build, `events` is a plain iterator, and errors are the same
+//! `ClientError` every adapter returns. (`tour` and `bench` drive all three.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ami_proto::{ClientConfig, Credentials};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+
+use crate::cli::ConnArgs;
+use crate::error::{CliError, Context, Exit, Phase};
+
+/// Where to connect and how.
+#[derive(Clone)]
+pub struct Target {
+    /// `host:port`, brackets around an IPv6 address.
+    pub addr: String,
+    /// TLS: the server name to check and the rustls config.
+    pub tls: Option<(String, Arc<rustls::ClientConfig>)>,
+    /// For error messages.
+    pub context: Context,
+}
+
+impl Target {
+    /// The target described by the options; `host` is `--host` or a default.
+    pub fn new(args: &ConnArgs, host: &str, user: &str) -> Result<Target, CliError> {
+        let port = args.port.unwrap_or(if args.tls { 5039 } else { 5038 });
+        let addr = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let tls = if args.tls {
+            let name = args.tls_name.clone().unwrap_or_else(|| {
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned()
+            });
+            Some((name, tls_config(args)?))
+        } else {
+            if args.ca.is_some() || args.tls_name.is_some() {
+                return Err(CliError::usage("--ca and --tls-name need --tls"));
+            }
+            None
+        };
+        Ok(Target {
+            context: Context {
+                addr: addr.clone(),
+                user: user.to_owned(),
+                timeout: timeout(args)?,
+            },
+            addr,
+            tls,
+        })
+    }
+}
+
+/// The `--timeout` as a duration.
+pub fn timeout(args: &ConnArgs) -> Result<Duration, CliError> {
+    Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| CliError::usage("--timeout must be a positive number of seconds"))
+}
+
+/// The user and secret, from flags or the environment.
+pub fn credentials(args: &ConnArgs) -> Result<Credentials, CliError> {
+    let user = args
+        .user
+        .clone()
+        .ok_or_else(|| CliError::usage("no user: pass --user NAME or set AMI_USER"))?;
+    let secret = match (&args.secret, &args.secret_env) {
+        (_, Some(var)) => std::env::var(var).map_err(|_| {
+            CliError::usage(format!(
+                "--secret-env {var}: that variable is not set (or not UTF-8)"
+            ))
+        })?,
+        (Some(secret), None) => secret.clone(),
+        (None, None) => {
+            return Err(CliError::usage(
+                "no secret: set AMI_SECRET, or pass --secret-env NAME or --secret",
+            ))
+        }
+    };
+    Ok(if args.md5 {
+        Credentials::md5(user, secret)
+    } else {
+        Credentials::plain(user, secret)
+    })
+}
+
+/// The adapter configuration: these credentials, `--timeout` for the connection,
+/// the login and every reply, and no reconnect.
+pub fn client_config(args: &ConnArgs, credentials: Credentials) -> Result<ClientConfig, CliError> {
+    let timeout = timeout(args)?;
+    let mut config = ClientConfig::new(credentials);
+    config.connect_timeout = timeout;
+    config.connection.login_timeout = timeout;
+    config.connection.action_timeout = timeout;
+    Ok(config)
+}
+
+/// A rustls config (ring provider) trusting `--ca`, or the system's roots.
+fn tls_config(args: &ConnArgs) -> Result<Arc<rustls::ClientConfig>, CliError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &args.ca {
+        Some(path) => {
+            let shown = path.display();
+            let bytes = std::fs::read(path)
+                .map_err(|e| CliError::new(Exit::Tls, format!("cannot read --ca {shown}: {e}")))?;
+            let mut certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
+                .filter_map(Result::ok)
+                .collect();
+            if certs.is_empty() {
+                certs.push(CertificateDer::from(bytes)); // maybe DER
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| {
+                    CliError::new(
+                        Exit::Tls,
+                        format!("--ca {shown}: not a usable certificate: {e}"),
+                    )
+                })?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+            if roots.is_empty() {
+                return Err(CliError::new(
+                    Exit::Tls,
+                    "no system CA certificates found: pass the server's CA with --ca FILE",
+                ));
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| CliError::new(Exit::Tls, e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Everything `send`, `command` and `events` need: a target and a config, with
+/// `--host` defaulting to 127.0.0.1.
+pub fn resolve(args: &ConnArgs) -> Result<(Target, ClientConfig), CliError> {
+    let credentials = credentials(args)?;
+    let host = args.host.as_deref().unwrap_or("127.0.0.1");
+    let target = Target::new(args, host, &credentials.username)?;
+    let config = client_config(args, credentials)?;
+    Ok((target, config))
+}
+
+/// Connects with ami-blocking and logs in.
+pub fn connect_blocking(
+    target: &Target,
+    config: ClientConfig,
+) -> Result<ami_blocking::Client, CliError> {
+    let result = match &target.tls {
+        Some((name, tls)) => {
+            ami_blocking::connect_tls(target.addr.as_str(), name, tls.clone(), config)
+        }
+        None => ami_blocking::connect(target.addr.as_str(), config),
+    };
+    result.map_err(|e| target.context.describe(e, Phase::Connect))
+}

@@ -1,0 +1,94 @@
+//! `ami events [--filter Key=regex ...] [--json]`: events as they arrive.
+//!
+//! Filters run in this client, not on the server: Asterisk's own `Filter` action
+//! matches a regex against the whole packet text, cannot be removed, and differs
+//! between versions; a client-side `Key=regex` says exactly what it matches and
+//! needs no permission on the server.
+
+use std::io::Write;
+
+use ami_blocking::Event;
+use ami_proto::{ClientError, Packet};
+use regex::bytes::Regex;
+
+use crate::cli::{ConnArgs, EventsArgs};
+use crate::connect::{connect_blocking, resolve};
+use crate::error::{CliError, Phase};
+use crate::output::{write_json, write_text};
+
+/// One `--filter Key=regex`.
+#[derive(Debug)]
+pub struct Filter {
+    key: String,
+    regex: Regex,
+}
+
+impl Filter {
+    /// Parses `Key=regex` (split at the first `=`).
+    pub fn parse(text: &str) -> Result<Filter, CliError> {
+        let (key, pattern) = text
+            .split_once('=')
+            .filter(|(key, _)| !key.is_empty())
+            .ok_or_else(|| CliError::usage(format!("--filter {text:?} is not KEY=REGEX")))?;
+        let regex = Regex::new(pattern)
+            .map_err(|e| CliError::usage(format!("--filter {text:?}: bad regex: {e}")))?;
+        Ok(Filter {
+            key: key.to_owned(),
+            regex,
+        })
+    }
+
+    /// True when some header `key` (case-insensitive) has a matching value.
+    pub fn matches(&self, packet: &Packet) -> bool {
+        packet
+            .get_all(&self.key)
+            .any(|value| self.regex.is_match(value.as_bytes()))
+    }
+}
+
+/// Runs `ami events` until interrupted or the connection ends.
+pub fn run(conn: &ConnArgs, args: &EventsArgs) -> Result<(), CliError> {
+    let filters = args
+        .filter
+        .iter()
+        .map(|f| Filter::parse(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (target, mut config) = resolve(conn)?;
+    config.connection.events = Some(args.mask.clone().unwrap_or_else(|| "on".into()));
+    config.event_capacity = 16 * 1024;
+    let client = connect_blocking(&target, config)?;
+    let events = client.events();
+    eprintln!(
+        "ami: connected to {}, printing events (Ctrl-C to stop)",
+        target.addr
+    );
+    let mut out = std::io::stdout().lock();
+    for event in events {
+        match event {
+            Event::Event(packet) => {
+                if filters.iter().all(|f| f.matches(&packet)) {
+                    let written = if args.json {
+                        write_json(&mut out, &packet)
+                    } else {
+                        write_text(&mut out, &packet)
+                    };
+                    if crate::stdout_closed(written.and_then(|()| out.flush()))? {
+                        client.close();
+                        return Ok(());
+                    }
+                }
+            }
+            Event::Lagged(missed) => eprintln!("ami: fell behind, {missed} events were lost"),
+            Event::Disconnected(reason) => {
+                return Err(target
+                    .context
+                    .describe(ClientError::Closed(reason), Phase::Action("events")));
+            }
+            _ => {}
+        }
+    }
+    Err(target.context.describe(
+        ClientError::Closed(ami_proto::Error::Eof),
+        Phase::Action("events"),
+    ))
+}

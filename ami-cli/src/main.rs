@@ -1,0 +1,58 @@
+//! `ami`: a command-line client for the Asterisk Manager Interface, built on the
+//! ami-proto core and its three runtime adapters. `ami tour` shows the library at
+//! work with no Asterisk at hand; `send`, `command` and `events` do real work
+//! against a server; `bench` measures throughput. See README.md and `ami --help`.
+
+mod adapters;
+mod bench;
+mod cli;
+mod command;
+mod connect;
+mod error;
+mod events;
+mod output;
+mod send;
+mod tour;
+
+use std::io;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::{CliError, Exit};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse(); // usage errors exit 2, --help and --version 0
+    let result = match &cli.command {
+        Command::Tour(args) => tour::run(&cli.conn, args),
+        Command::Send(args) => send::run(&cli.conn, args),
+        Command::Command(args) => command::run(&cli.conn, args),
+        Command::Events(args) => events::run(&cli.conn, args),
+        Command::Bench(args) => bench::run(&cli.conn, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ami: {error}");
+            ExitCode::from(error.exit as u8)
+        }
+    }
+}
+
+/// A write to stdout: a closed pipe (`ami events | head`) is a normal end.
+pub(crate) fn stdout_result(result: io::Result<()>) -> Result<(), CliError> {
+    stdout_closed(result).map(drop)
+}
+
+/// Like [`stdout_result`], telling whether the reader went away.
+pub(crate) fn stdout_closed(result: io::Result<()>) -> Result<bool, CliError> {
+    match result {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(true),
+        Err(e) => Err(CliError::new(
+            Exit::Other,
+            format!("cannot write output: {e}"),
+        )),
+    }
+}

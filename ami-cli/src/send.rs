@@ -1,0 +1,80 @@
+//! `ami send ACTION Key=Value ...`: one action, its whole reply printed.
+
+use std::io::Write;
+
+use ami_proto::{Action, Packet, Reply};
+
+use crate::cli::{ConnArgs, SendArgs};
+use crate::connect::{connect_blocking, resolve};
+use crate::error::{refused, CliError, Exit, Phase};
+use crate::output::{write_json, write_text};
+
+/// Builds the action from the command line, refusing bad input before any
+/// connection is made.
+pub fn action(name: &str, headers: &[String]) -> Result<Action, CliError> {
+    let mut action = Action::new(name);
+    for header in headers {
+        let Some((key, value)) = header.split_once('=') else {
+            return Err(CliError::usage(format!(
+                "header {header:?} is not KEY=VALUE"
+            )));
+        };
+        action = action.header(key, value);
+    }
+    action.check().map_err(refused)?;
+    Ok(action)
+}
+
+/// The packets of a reply in wire order: the response, then list items and the
+/// closing event, or the `OriginateResponse` event.
+pub fn packets(reply: &Reply) -> Vec<&Packet> {
+    match reply {
+        Reply::Response(packet) => vec![packet],
+        Reply::List(list) => std::iter::once(&list.response)
+            .chain(&list.items)
+            .chain(std::iter::once(&list.complete))
+            .collect(),
+        Reply::Originate(outcome) => std::iter::once(&outcome.response)
+            .chain(&outcome.event)
+            .collect(),
+    }
+}
+
+/// Runs `ami send`.
+pub fn run(conn: &ConnArgs, args: &SendArgs) -> Result<(), CliError> {
+    let action = action(&args.action, &args.headers)?;
+    let (target, config) = resolve(conn)?;
+    let client = connect_blocking(&target, config)?;
+    let reply = match client.send(action) {
+        Ok(reply) => reply,
+        Err(error) => {
+            client.close();
+            return Err(target.context.describe(error, Phase::Action(&args.action)));
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for packet in packets(&reply) {
+        let written = if args.json {
+            write_json(&mut out, packet)
+        } else {
+            write_text(&mut out, packet)
+        };
+        crate::stdout_result(written.and_then(|()| out.flush()))?;
+    }
+    drop(out);
+    if !args.action.eq_ignore_ascii_case("Logoff") {
+        let _ = client.logoff();
+    }
+    let response = reply.response();
+    if response.is_error() {
+        let message = response
+            .message()
+            .map(|m| m.to_str_lossy().into_owned())
+            .unwrap_or_else(|| "no message".into());
+        return Err(CliError::new(
+            Exit::ServerError,
+            format!("the server answered Error: {message}"),
+        ));
+    }
+    Ok(())
+}

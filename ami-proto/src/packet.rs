@@ -21,23 +21,19 @@ pub enum PacketKind {
     Other,
 }
 
-/// Marker for a line that has no `": "` separator.
-const NO_SEPARATOR: u32 = u32::MAX;
-
-/// Offsets of one line inside a packet's bytes, line ending excluded.
+/// Offsets of one line inside a packet's bytes, line ending excluded. Where its
+/// `": "` is gets found when the line is read, not while parsing: most lines of
+/// most packets are never looked at, and lookups by key need no separator at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LineIndex {
     pub(crate) start: u32,
-    /// Offset of the `:` of the first `": "`, or [`NO_SEPARATOR`].
-    pub(crate) colon: u32,
     pub(crate) end: u32,
 }
 
 impl LineIndex {
-    pub(crate) fn new(start: usize, colon: Option<usize>, end: usize) -> Self {
+    pub(crate) fn new(start: usize, end: usize) -> Self {
         LineIndex {
             start: start as u32,
-            colon: colon.map_or(NO_SEPARATOR, |c| c as u32),
             end: end as u32,
         }
     }
@@ -95,18 +91,22 @@ impl Packet {
     /// The value of the first header named `key` (ASCII case-insensitive).
     pub fn get(&self, key: &str) -> Option<Value<'_>> {
         let key = key.as_bytes();
-        self.lines.iter().find_map(|index| match self.line(index) {
-            Line::Field(field) if field.key.eq_ignore_ascii_case(key) => Some(field.value),
-            _ => None,
-        })
+        if !is_possible_key(key) {
+            return None;
+        }
+        self.lines
+            .iter()
+            .find_map(|index| value_of(self.raw_line(index), key))
     }
 
     /// Every value of headers named `key`, in wire order.
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = Value<'a>> + 'a {
         let key = key.as_bytes();
-        self.fields()
-            .filter(move |field| field.key.eq_ignore_ascii_case(key))
-            .map(|field| field.value)
+        let possible = is_possible_key(key);
+        self.lines
+            .iter()
+            .filter(move |_| possible)
+            .filter_map(move |index| value_of(self.raw_line(index), key))
     }
 
     /// True when the header `key` is present and its value equals `value`, both
@@ -140,16 +140,19 @@ impl Packet {
         self.lines.is_empty()
     }
 
+    fn raw_line(&self, index: &LineIndex) -> &[u8] {
+        &self.bytes[index.start as usize..index.end as usize]
+    }
+
     fn line(&self, index: &LineIndex) -> Line<'_> {
-        let (start, end) = (index.start as usize, index.end as usize);
-        if index.colon == NO_SEPARATOR {
-            return Line::Opaque(&self.bytes[start..end]);
+        let line = self.raw_line(index);
+        match find_separator(line) {
+            Some(colon) => Line::Field(Field {
+                key: &line[..colon],
+                value: Value(&line[colon + 2..]),
+            }),
+            None => Line::Opaque(line),
         }
-        let colon = index.colon as usize;
-        Line::Field(Field {
-            key: &self.bytes[start..colon],
-            value: Value(&self.bytes[colon + 2..end]),
-        })
     }
 
     /// The `Event` header's value, for event packets.
@@ -251,19 +254,61 @@ impl Packet {
 }
 
 fn kind_of(bytes: &[u8], first: &LineIndex) -> PacketKind {
-    if first.colon == NO_SEPARATOR {
-        return PacketKind::Other;
-    }
-    let key = &bytes[first.start as usize..first.colon as usize];
-    if key.eq_ignore_ascii_case(b"Response") {
+    let line = &bytes[first.start as usize..first.end as usize];
+    if value_of(line, b"Response").is_some() {
         PacketKind::Response
-    } else if key.eq_ignore_ascii_case(b"Event") {
+    } else if value_of(line, b"Event").is_some() {
         PacketKind::Event
-    } else if key.eq_ignore_ascii_case(b"Action") {
+    } else if value_of(line, b"Action").is_some() {
         PacketKind::Action
     } else {
         PacketKind::Other
     }
+}
+
+/// No line's key holds `": "`, since lines split at the first one.
+fn is_possible_key(key: &[u8]) -> bool {
+    memchr::memmem::find(key, b": ").is_none()
+}
+
+/// The value of `line` if its key is `key` (ASCII case-insensitive). A prefix test
+/// is enough: a key without `": "` is a line's key exactly when the line starts
+/// with it followed by `": "`.
+#[inline]
+fn value_of<'a>(line: &'a [u8], key: &[u8]) -> Option<Value<'a>> {
+    let rest = line.get(key.len()..)?;
+    if rest.starts_with(b": ") && line[..key.len()].eq_ignore_ascii_case(key) {
+        Some(Value(&rest[2..]))
+    } else {
+        None
+    }
+}
+
+/// Offset of the `:` of the first `": "` in a line. Keys are a dozen bytes, too
+/// short for a vectorised search to pay for its setup, so this tests eight bytes
+/// at a time in a `u64` (SWAR) and finishes byte by byte.
+#[inline]
+pub(crate) fn find_separator(line: &[u8]) -> Option<usize> {
+    const COLONS: u64 = u64::from_ne_bytes([b':'; 8]);
+    const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut at = 0;
+    while let Some(chunk) = line.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])) ^ COLONS;
+        // The lowest set high bit marks the first byte equal to ':'.
+        let hits = word.wrapping_sub(LOW) & !word & HIGH;
+        if hits == 0 {
+            at += 8;
+            continue;
+        }
+        let colon = at + (hits.trailing_zeros() / 8) as usize;
+        if line.get(colon + 1) == Some(&b' ') {
+            return Some(colon);
+        }
+        at = colon + 1;
+    }
+    let last = line.len().checked_sub(1)?;
+    (at..last).find(|&i| line[i] == b':' && line[i + 1] == b' ')
 }
 
 pub(crate) fn starts_with_ignore_case(haystack: &[u8], prefix: &[u8]) -> bool {

@@ -3,7 +3,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memmem;
 
-use crate::packet::{LineIndex, Packet};
+use crate::packet::{find_separator, LineIndex, Packet};
 
 /// The marker that ends a legacy `Response: Follows` body.
 const END_COMMAND: &[u8] = b"--END COMMAND--";
@@ -260,10 +260,25 @@ impl Parser {
 
     /// The hot path: index lines until an empty one ends the packet.
     fn read_lines(&mut self) -> Step {
-        let mut pos = self.pos;
-        loop {
-            let Some(offset) = memchr::memchr(b'\n', &self.buf[pos..]) else {
-                self.pos = pos;
+        match self.scan_lines() {
+            Scan::Packet(len) => Step::Item(Parsed::Packet(self.take_packet(len))),
+            Scan::EmptyPacket(len) => {
+                // E.g. the second LF of `\r\n\n`: nothing to report.
+                self.buf.advance(len);
+                self.pos = 0;
+                Step::Continue
+            }
+            Scan::OverLimit(reason) => {
+                self.start_discard(reason, false, false);
+                Step::Continue
+            }
+            Scan::LegacyBody => {
+                self.state = State::Follows {
+                    marker_scan: self.pos,
+                };
+                Step::Continue
+            }
+            Scan::NeedMore => {
                 if self.partial_line_over_limit() {
                     let reason = MalformedReason::TooLarge {
                         limit: self.limits.max_packet_bytes,
@@ -271,34 +286,45 @@ impl Parser {
                     self.start_discard(reason, false, false);
                     return Step::Continue;
                 }
-                return Step::NeedMore;
-            };
-            let nl = pos + offset;
-            let end = content_end(&self.buf, pos, nl);
+                Step::NeedMore
+            }
+        }
+    }
+
+    /// Indexes complete lines from `self.pos` on, in one pass of a line-end
+    /// iterator over the buffer, and says what stopped it. Leaves `self.pos` at the
+    /// first line not indexed.
+    fn scan_lines(&mut self) -> Scan {
+        let buf: &[u8] = &self.buf;
+        let start = self.pos;
+        let max_bytes = self.limits.max_packet_bytes;
+        let max_lines = self.limits.max_lines;
+        let mut pos = start;
+        for offset in memchr::memchr_iter(b'\n', &buf[start..]) {
+            let nl = start + offset;
+            let end = content_end(buf, pos, nl);
             let next = nl + 1;
             if end == pos {
                 if self.lines.is_empty() {
-                    // An empty packet (e.g. the second LF of `\r\n\n`): ignore it.
-                    self.buf.advance(next);
-                    pos = 0;
-                    continue;
+                    return Scan::EmptyPacket(next);
                 }
-                return Step::Item(Parsed::Packet(self.take_packet(next)));
+                return Scan::Packet(next);
             }
-            let colon = find_separator(&self.buf[pos..end]).map(|c| pos + c);
-            self.lines.push(LineIndex::new(pos, colon, end));
+            self.lines.push(LineIndex::new(pos, end));
+            let line_start = pos;
             pos = next;
-            if let Some(reason) = self.over_limit(next) {
-                self.pos = pos;
-                self.start_discard(reason, false, false);
-                return Step::Continue;
+            self.pos = pos;
+            if next > max_bytes {
+                return Scan::OverLimit(MalformedReason::TooLarge { limit: max_bytes });
             }
-            if self.lines.len() == 1 && self.opens_legacy_body(colon, end) {
-                self.pos = pos;
-                self.state = State::Follows { marker_scan: pos };
-                return Step::Continue;
+            if self.lines.len() > max_lines {
+                return Scan::OverLimit(MalformedReason::TooManyLines { limit: max_lines });
+            }
+            if line_start == 0 && buf[..end].eq_ignore_ascii_case(b"Response: Follows") {
+                return Scan::LegacyBody;
             }
         }
+        Scan::NeedMore
     }
 
     /// Whether the incomplete line at `pos` already makes the packet too large.
@@ -308,27 +334,6 @@ impl Parser {
     fn partial_line_over_limit(&self) -> bool {
         let partial = &self.buf[self.pos..];
         !partial.is_empty() && partial != b"\r" && self.buf.len() + 1 > self.limits.max_packet_bytes
-    }
-
-    fn over_limit(&self, packet_len: usize) -> Option<MalformedReason> {
-        if packet_len > self.limits.max_packet_bytes {
-            Some(MalformedReason::TooLarge {
-                limit: self.limits.max_packet_bytes,
-            })
-        } else if self.lines.len() > self.limits.max_lines {
-            Some(MalformedReason::TooManyLines {
-                limit: self.limits.max_lines,
-            })
-        } else {
-            None
-        }
-    }
-
-    /// True when the first line is `Response: Follows` (Asterisk 13 and older Command).
-    fn opens_legacy_body(&self, colon: Option<usize>, end: usize) -> bool {
-        let Some(colon) = colon else { return false };
-        self.buf[..colon].eq_ignore_ascii_case(b"Response")
-            && self.buf[colon + 2..end].eq_ignore_ascii_case(b"Follows")
     }
 
     /// Legacy body: CRLF header lines, then raw text up to `--END COMMAND--`.
@@ -379,9 +384,8 @@ impl Parser {
             let crlf = nl > pos && self.buf[nl - 1] == b'\r';
             let colon = find_separator(&self.buf[pos..nl]);
             match colon {
-                Some(colon) if crlf && self.lines.len() < self.limits.max_lines => {
-                    self.lines
-                        .push(LineIndex::new(pos, Some(pos + colon), nl - 1));
+                Some(_) if crlf && self.lines.len() < self.limits.max_lines => {
+                    self.lines.push(LineIndex::new(pos, nl - 1));
                     pos = nl + 1;
                 }
                 _ => break,
@@ -474,6 +478,18 @@ enum Step {
     NeedMore,
 }
 
+/// Why [`Parser::scan_lines`] stopped.
+enum Scan {
+    /// A packet of this many bytes is complete.
+    Packet(usize),
+    /// An empty line with no packet before it, of this many bytes.
+    EmptyPacket(usize),
+    OverLimit(MalformedReason),
+    /// The first line opened a legacy `Response: Follows` body.
+    LegacyBody,
+    NeedMore,
+}
+
 /// End of a line's content: `nl` minus a `\r` just before it.
 #[inline]
 fn content_end(buf: &[u8], start: usize, nl: usize) -> usize {
@@ -482,18 +498,4 @@ fn content_end(buf: &[u8], start: usize, nl: usize) -> usize {
     } else {
         nl
     }
-}
-
-/// Offset of the `:` of the first `": "` in a line.
-#[inline]
-fn find_separator(line: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(offset) = memchr::memchr(b':', &line[from..]) {
-        let colon = from + offset;
-        if line.get(colon + 1) == Some(&b' ') {
-            return Some(colon);
-        }
-        from = colon + 1;
-    }
-    None
 }

@@ -126,6 +126,43 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn lines_split_at_the_first_colon_space(
+        line in proptest::collection::vec(
+            prop_oneof![Just(b':'), Just(b' '), Just(b'a'), Just(0xbau8), any::<u8>()],
+            1..40,
+        ).prop_map(|mut l| { l.retain(|b| !matches!(b, b'\r' | b'\n')); l })
+         .prop_filter("not empty", |l| !l.is_empty()),
+    ) {
+        let input = [b"Event: X\r\n".as_slice(), &line, b"\r\n\r\n"].concat();
+        let mut parser = Parser::without_banner();
+        parser.feed(&input);
+        let Some(Parsed::Packet(packet)) = parser.next() else {
+            return Err(TestCaseError::fail("no packet"));
+        };
+        let got = packet.lines().nth(1).unwrap();
+        match line.windows(2).position(|w| w == b": ") {
+            Some(colon) => {
+                let key = std::str::from_utf8(&line[..colon]).ok();
+                prop_assert_eq!(
+                    got,
+                    ami_proto::Line::Field(ami_proto::Field {
+                        key: &line[..colon],
+                        value: ami_proto::Value::new(&line[colon + 2..]),
+                    })
+                );
+                if let Some(key) = key {
+                    prop_assert_eq!(packet.get(key).map(|v| v.as_bytes()), Some(&line[colon + 2..]));
+                }
+            }
+            None => prop_assert_eq!(got, ami_proto::Line::Opaque(&line)),
+        }
+    }
+}
+
 /// One step of a random session.
 #[derive(Debug, Clone)]
 enum Step {

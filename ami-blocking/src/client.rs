@@ -5,7 +5,7 @@ use std::sync::Arc;
 use ami_proto::{command_action, expect_command_output, expect_list, expect_originate};
 
 use crate::driver::Shared;
-use crate::{Action, Config, Error, Events, List, OriginateOutcome, Reply, Socket};
+use crate::{Action, Config, Error, Events, List, ListStream, OriginateOutcome, Reply, Socket};
 
 /// A handle to one AMI session, cheap to clone and usable from many threads.
 ///
@@ -60,7 +60,9 @@ impl Client {
     }
 
     /// Sends `action` and waits for its complete reply. A `Response: Error` from
-    /// the server is `Ok(Reply::Response(..))`: data, not an error.
+    /// the server is `Ok(Reply::Response(..))`: data, not an error. Lists are
+    /// collected; to receive the items of an [`Action::stream_list`] action, use
+    /// [`list_stream`](Self::list_stream) (here they would be counted, not kept).
     pub fn send(&self, action: Action) -> Result<Reply, Error> {
         self.shared()
             .call(|conn, now| conn.send_action(action, now))
@@ -70,6 +72,19 @@ impl Client {
     /// whole list.
     pub fn list(&self, action: Action) -> Result<List, Error> {
         expect_list(self.send(action)?)
+    }
+
+    /// Sends a list action with [`Action::stream_list`] and returns its items one
+    /// by one as they arrive, then the closing [`List`] from
+    /// [`ListStream::finish`]: for lists too large to collect. Fails at once
+    /// (like [`send`](Self::send)) when the client is closed or the action is
+    /// refused ([`Error::Invalid`]); everything later is told by `finish`.
+    ///
+    /// The action's deadline ([`Action::timeout`], else
+    /// `config.connection.action_timeout`) bounds the whole list.
+    pub fn list_stream(&self, action: Action) -> Result<ListStream, Error> {
+        let (reply, items) = self.shared().stream(action.stream_list())?;
+        Ok(ListStream::new(self.clone(), items, reply))
     }
 
     /// Runs a CLI command; its output lines (either server format).

@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ami_proto::{ActionId, Connection, Output, Reply, State};
+use ami_proto::{Action, ActionId, Connection, Output, Packet, Reply, State};
 use rustls::ClientConnection;
 
 use crate::events::Hub;
@@ -25,6 +25,8 @@ const MARGIN: Duration = Duration::from_millis(50);
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 
 type Slot<T> = SyncSender<Result<T, ami_proto::Error>>;
+/// A streamed list's reply and item queue, as its caller holds them.
+pub(crate) type StreamSlots = (Receiver<Result<Reply, ami_proto::Error>>, Receiver<Packet>);
 
 pub(crate) struct Inner {
     conn: Connection,
@@ -32,6 +34,9 @@ pub(crate) struct Inner {
     /// Bytes ready for the socket, taken by the writer thread.
     out: Vec<u8>,
     slots: HashMap<ActionId, Slot<Reply>>,
+    /// Streamed lists' item queues (unbounded: the memory is the caller's own
+    /// list), dropped with their action's completion.
+    items: HashMap<ActionId, Sender<Packet>>,
     login: Option<Slot<()>>,
     /// Shuts the current socket down, unblocking its reader and writer.
     shut: Option<Box<dyn Fn() + Send>>,
@@ -70,6 +75,7 @@ impl Shared {
                 tls: None,
                 out: Vec::new(),
                 slots: HashMap::new(),
+                items: HashMap::new(),
                 login: None,
                 shut: None,
                 generation: 0,
@@ -108,6 +114,7 @@ impl Shared {
             inner.ready = false;
             inner.out.clear();
             inner.slots.clear();
+            inner.items.clear();
         }
         inner.shut = Some(shut);
         inner.tls = tls;
@@ -135,8 +142,14 @@ impl Shared {
         while let Some(output) = inner.conn.poll_output() {
             match output {
                 Output::Reply { id, result } => {
+                    inner.items.remove(&id); // ends the list's item stream
                     if let Some(slot) = inner.slots.remove(&id) {
                         let _ = slot.try_send(result);
+                    }
+                }
+                Output::ListItem { id, item } => {
+                    if let Some(items) = inner.items.get(&id) {
+                        let _ = items.send(item); // a dropped ListStream no longer wants it
                     }
                 }
                 Output::Ready => {
@@ -188,6 +201,18 @@ impl Shared {
         self.wait(&reply)
     }
 
+    /// Sends a streamed list action: its reply slot and its item queue.
+    pub(crate) fn stream(&self, action: Action) -> Result<StreamSlots, Error> {
+        let (slot, reply) = std::sync::mpsc::sync_channel(1);
+        let (queue, items) = std::sync::mpsc::channel();
+        let mut inner = self.lock();
+        let id = inner.conn.send_action(action, Instant::now())?;
+        inner.slots.insert(id, slot);
+        inner.items.insert(id, queue);
+        self.drain(&mut inner);
+        Ok((reply, items))
+    }
+
     /// Waits for a slot, never without a deadline: shortly after the core's next
     /// deadline the caller runs the core's timer itself, so a stuck reader thread
     /// cannot make it hang.
@@ -195,21 +220,33 @@ impl Shared {
         &self,
         reply: &Receiver<Result<T, ami_proto::Error>>,
     ) -> Result<T, Error> {
+        match self.recv(reply) {
+            Some(result) => result.map_err(Error::from),
+            None => Err(Error::Closed(ami_proto::Error::Io(
+                "session replaced".into(),
+            ))),
+        }
+    }
+
+    /// The next message of `rx`, `None` once its sender is gone; waits like
+    /// [`wait`](Self::wait).
+    pub(crate) fn recv<T>(&self, rx: &Receiver<T>) -> Option<T> {
+        match rx.try_recv() {
+            Ok(message) => return Some(message),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {}
+        }
         loop {
             let at = self.lock().conn.poll_timeout();
             let wait = at.map_or(IDLE_WAIT, |at| at.saturating_duration_since(Instant::now()));
-            match reply.recv_timeout(wait + MARGIN) {
-                Ok(result) => return result.map_err(Error::from),
+            match rx.recv_timeout(wait + MARGIN) {
+                Ok(message) => return Some(message),
                 Err(RecvTimeoutError::Timeout) => {
                     let mut inner = self.lock();
                     inner.conn.handle_timeout(Instant::now());
                     self.drain(&mut inner);
                 }
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(Error::Closed(ami_proto::Error::Io(
-                        "session replaced".into(),
-                    )))
-                }
+                Err(RecvTimeoutError::Disconnected) => return None,
             }
         }
     }

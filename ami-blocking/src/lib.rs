@@ -3,6 +3,7 @@
 mod client;
 mod driver;
 mod events;
+mod list;
 mod tls;
 
 use std::io::{Read, Write};
@@ -17,6 +18,7 @@ pub use ami_proto::{
 };
 pub use client::{Client, Driver};
 pub use events::Events;
+pub use list::ListStream;
 
 use driver::{Dialer, Shared};
 

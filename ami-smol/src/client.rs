@@ -12,7 +12,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::driver::{self, Command, Dial, Io, Link, Reason};
 use crate::events::{Events, Hub};
-use crate::{Action, Config, Error, List, OriginateOutcome, Reply};
+use crate::{Action, Config, Error, List, ListStream, OriginateOutcome, Reply};
 
 /// What the handles and the driver share.
 #[derive(Debug)]
@@ -79,7 +79,9 @@ impl Client {
     }
 
     /// Sends an action and waits for its reply. A `Response: Error` is data:
-    /// `Ok(Reply::Response(..))`. The deadline is the action's
+    /// `Ok(Reply::Response(..))`. Lists are collected; to receive the items of an
+    /// [`Action::stream_list`] action, use [`list_stream`](Self::list_stream)
+    /// (here they would be counted, not kept). The deadline is the action's
     /// [`timeout`](Action::timeout), else `config.connection.action_timeout`.
     /// While the connection is down (from a loss until the next login) or closed,
     /// fails at once with the reason: nothing is queued or re-sent later.
@@ -88,7 +90,7 @@ impl Client {
             return Err(reason.into()); // down or closed: fail fast, never queue
         }
         let (slot, reply) = async_channel::bounded(1);
-        if self.commands.send((action, slot)).await.is_err() {
+        if self.commands.send((action, slot, None)).await.is_err() {
             return Err(self.gone());
         }
         match reply.recv().await {
@@ -101,6 +103,29 @@ impl Client {
     /// whole list.
     pub async fn list(&self, action: Action) -> Result<List, Error> {
         ami_proto::expect_list(self.send(action).await?)
+    }
+
+    /// Sends a list action with [`Action::stream_list`] and returns its items one
+    /// by one as they arrive, then the closing [`List`] from
+    /// [`ListStream::finish`]: for lists too large to collect. Fails at once
+    /// (like [`send`](Self::send)) when the client is down or closed, or the
+    /// action is refused ([`Error::Invalid`]); everything later is told by
+    /// `finish`.
+    ///
+    /// The action's deadline ([`Action::timeout`], else
+    /// `config.connection.action_timeout`) bounds the whole list.
+    pub async fn list_stream(&self, action: Action) -> Result<ListStream, Error> {
+        action.check()?;
+        if let Some(reason) = self.shared.down() {
+            return Err(reason.into()); // down or closed: fail fast, never queue
+        }
+        let (slot, reply) = async_channel::bounded(1);
+        let (items, queue) = async_channel::unbounded();
+        let command = (action.stream_list(), slot, Some(items));
+        if self.commands.send(command).await.is_err() {
+            return Err(self.gone());
+        }
+        Ok(ListStream::new(self.clone(), queue, reply))
     }
 
     /// Runs a CLI command and returns its output lines (old and new formats).
@@ -140,7 +165,7 @@ impl Client {
         self.shared.closed.load(Ordering::SeqCst)
     }
 
-    fn gone(&self) -> Error {
+    pub(crate) fn gone(&self) -> Error {
         self.shared
             .down()
             .unwrap_or_else(|| Reason::Io("the driver stopped".into()))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use ami_proto::{entropy, ActionId, Connection, Output, State};
+use ami_proto::{entropy, ActionId, Connection, Output, Packet, State};
 use async_channel::{Receiver, Sender};
 use async_io::Timer;
 use futures_core::Stream;
@@ -21,6 +21,9 @@ use crate::{Action, Config, Error, Event, Reconnect, Reply};
 pub(crate) type Reason = ami_proto::Error;
 /// Where an action's completion goes.
 pub(crate) type Slot = Sender<Result<Reply, Reason>>;
+/// Where a streamed list's items go (unbounded: the memory is the caller's own
+/// list, see [`ListStream`](crate::ListStream)).
+pub(crate) type ItemSlot = Sender<Packet>;
 /// Opens a new transport for a reconnect.
 pub(crate) type Dial<S> =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<S, Error>> + Send>> + Send + Sync>;
@@ -29,8 +32,9 @@ pub(crate) type Dial<S> =
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for S {}
 
-/// What a `Client` asks of the driver: send this action, complete that slot.
-pub(crate) type Command = (Action, Slot);
+/// What a `Client` asks of the driver: send this action, complete that slot (and,
+/// for `list_stream`, deliver the items there).
+pub(crate) type Command = (Action, Slot, Option<ItemSlot>);
 
 /// Rounds of work per poll before yielding to other tasks.
 const BUDGET: usize = 64;
@@ -80,6 +84,16 @@ impl Link {
         if let Some(ready) = self.ready.take() {
             let _ = ready.try_send(Err(reason.clone()));
         }
+    }
+}
+
+impl Drop for Link {
+    /// The driver is gone (done, or dropped): refuse further commands and drop
+    /// the ones still queued, so their callers hear `Closed` instead of waiting on
+    /// a channel the live `Client`s keep open.
+    fn drop(&mut self) {
+        self.cmds.close();
+        while self.cmds.try_recv().is_ok() {}
     }
 }
 
@@ -140,7 +154,7 @@ async fn redial<S: Io>(
         None
     };
     let refuse = async {
-        while let Ok((_, slot)) = cmds.recv().await {
+        while let Ok((_, slot, _)) = cmds.recv().await {
             let _ = slot.try_send(Err(reason.clone()));
         }
         None // closed, or every Client dropped
@@ -154,6 +168,7 @@ async fn run_session<S: Io>(io: S, conn: Connection, link: &mut Link) -> Reason 
         conn,
         link,
         slots: HashMap::new(),
+        items: HashMap::new(),
         rbuf: vec![0; READ_CHUNK],
         wbuf: Vec::new(),
         written: 0,
@@ -174,6 +189,8 @@ struct Session<'a, S> {
     conn: Connection,
     link: &'a mut Link,
     slots: HashMap<ActionId, Slot>,
+    /// Streamed lists' item queues, dropped with their action's completion.
+    items: HashMap<ActionId, ItemSlot>,
     rbuf: Vec<u8>,
     /// Bytes to write; `written` of them already are (partial writes).
     wbuf: Vec<u8>,
@@ -207,9 +224,14 @@ impl<S: Io> Session<'_, S> {
             return true;
         }
         let mut progress = match self.link.cmds.as_mut().poll_next(cx) {
-            Poll::Ready(Some((action, slot))) => {
+            Poll::Ready(Some((action, slot, items))) => {
                 match self.conn.send_action(action, Instant::now()) {
-                    Ok(id) => drop(self.slots.insert(id, slot)),
+                    Ok(id) => {
+                        self.slots.insert(id, slot);
+                        if let Some(items) = items {
+                            self.items.insert(id, items);
+                        }
+                    }
                     Err(reason) => drop(slot.try_send(Err(reason))),
                 }
                 true
@@ -282,8 +304,15 @@ impl<S: Io> Session<'_, S> {
         while let Some(output) = self.conn.poll_output() {
             let event = match output {
                 Output::Reply { id, result } => {
+                    self.items.remove(&id); // ends the list's item stream
                     if let Some(slot) = self.slots.remove(&id) {
                         let _ = slot.try_send(result);
+                    }
+                    continue;
+                }
+                Output::ListItem { id, item } => {
+                    if let Some(items) = self.items.get(&id) {
+                        let _ = items.try_send(item); // unbounded: fails only once dropped
                     }
                     continue;
                 }
@@ -301,7 +330,7 @@ impl<S: Io> Session<'_, S> {
                     }
                     Event::Disconnected(reason)
                 }
-                _ => continue, // Connected; ListItem (stream_list is not offered)
+                _ => continue, // Connected
             };
             self.link.shared.hub.publish(event);
         }

@@ -3,6 +3,7 @@
 mod client;
 mod driver;
 mod events;
+mod list;
 mod tls;
 
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ pub use ami_proto::{
 pub use async_net::AsyncToSocketAddrs;
 pub use client::{Client, Driver};
 pub use events::Events;
+pub use list::ListStream;
 pub use tls::connect_tls;
 
 use async_net::TcpStream;

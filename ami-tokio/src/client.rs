@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::driver::{Command, Dial, Driver, Pump};
-use crate::{Action, Config, Error, Event, Events, List, OriginateOutcome, Reply};
+use crate::driver::{Command, Dial, Driver, ItemSlot, Pump, ReplySlot};
+use crate::{Action, Config, Error, Event, Events, List, ListStream, OriginateOutcome, Reply};
 
 /// What the handles and the driver share: why the connection closed.
 #[derive(Debug, Default)]
@@ -74,6 +74,7 @@ pub(crate) fn build<S>(
         ready,
         dial,
         replies: HashMap::new(),
+        items: HashMap::new(),
         ever_ready: false,
     };
     (client, pump)
@@ -97,11 +98,12 @@ impl Client {
     }
 
     /// Sends an action and waits for its complete reply. A `Response: Error` is
-    /// `Ok(Reply::Response(..))`: data, not an error. Lists are collected
-    /// ([`Action::stream_list`] items are not delivered by this adapter).
+    /// `Ok(Reply::Response(..))`: data, not an error. Lists are collected; to
+    /// receive the items of an [`Action::stream_list`] action, use
+    /// [`list_stream`](Self::list_stream) (here they would be counted, not kept).
     pub async fn send(&self, action: Action) -> Result<Reply, Error> {
         let (reply, rx) = oneshot::channel();
-        if self.is_closed() || self.commands.send(Command::Send { action, reply }).is_err() {
+        if !self.submit(action, reply, None) {
             return Err(self.closed_error());
         }
         match rx.await {
@@ -114,6 +116,25 @@ impl Client {
     /// whole list; `Error::Rejected` if the server answered `Error`.
     pub async fn list(&self, action: Action) -> Result<List, Error> {
         ami_proto::expect_list(self.send(action).await?)
+    }
+
+    /// Sends a list action with [`Action::stream_list`] and returns its items one
+    /// by one as they arrive, then the closing [`List`] from
+    /// [`ListStream::finish`]: for lists too large to collect. Fails at once
+    /// (like [`send`](Self::send)) when the client is closed or the action is
+    /// refused ([`Error::Invalid`]); everything later is told by `finish`.
+    ///
+    /// The action's deadline ([`Action::timeout`], else
+    /// `config.connection.action_timeout`) bounds the whole list.
+    pub async fn list_stream(&self, action: Action) -> Result<ListStream, Error> {
+        action.check()?;
+        let (reply, rx) = oneshot::channel();
+        let (items, items_rx) = mpsc::unbounded_channel();
+        let action = action.stream_list();
+        if !self.submit(action, reply, Some(items)) {
+            return Err(self.closed_error());
+        }
+        Ok(ListStream::new(self.clone(), items_rx, rx))
     }
 
     /// Runs a CLI command and returns its output lines (either output format).
@@ -162,7 +183,17 @@ impl Client {
         self.shared.closed.load(Ordering::Acquire) || self.commands.is_closed()
     }
 
-    fn closed_error(&self) -> Error {
+    /// Hands an action to the driver; false when the client is closed.
+    fn submit(&self, action: Action, reply: ReplySlot, items: Option<ItemSlot>) -> bool {
+        let command = Command::Send {
+            action,
+            reply,
+            items,
+        };
+        !self.is_closed() && self.commands.send(command).is_ok()
+    }
+
+    pub(crate) fn closed_error(&self) -> Error {
         Error::Closed(self.shared.reason())
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ami_proto::{Action, ActionId, Connection, Output};
+use ami_proto::{Action, ActionId, Connection, Output, Packet};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -22,6 +22,10 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Where the driver sends an action's completion.
 pub(crate) type ReplySlot = oneshot::Sender<Result<Reply, ami_proto::Error>>;
 
+/// Where the driver sends the items of a streamed list (unbounded: the memory is
+/// the caller's own list, see [`ListStream`](crate::ListStream)).
+pub(crate) type ItemSlot = mpsc::UnboundedSender<Packet>;
+
 /// A boxed, sendable future.
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -30,7 +34,12 @@ pub(crate) type Dial<S> = Box<dyn FnMut() -> BoxFuture<Result<S, Error>> + Send>
 
 /// What a [`Client`](crate::Client) asks of its driver.
 pub(crate) enum Command {
-    Send { action: Action, reply: ReplySlot },
+    Send {
+        action: Action,
+        reply: ReplySlot,
+        /// Present for [`Client::list_stream`](crate::Client::list_stream).
+        items: Option<ItemSlot>,
+    },
     Close,
 }
 
@@ -83,6 +92,8 @@ pub(crate) struct Pump<S> {
     /// Present when the client may reconnect.
     pub(crate) dial: Option<Dial<S>>,
     pub(crate) replies: HashMap<ActionId, ReplySlot>,
+    /// Streamed lists' item senders, dropped with their action's completion.
+    pub(crate) items: HashMap<ActionId, ItemSlot>,
     pub(crate) ever_ready: bool,
 }
 
@@ -162,6 +173,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
                 if let Some(reason) = self.dispatch(output, &mut ready) {
                     // The core failed every pending action before `Closed`.
                     self.replies.clear();
+                    self.items.clear();
                     return (reason, ready);
                 }
             }
@@ -211,9 +223,16 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
 
     fn command(&mut self, conn: &mut Connection, command: Command) {
         match command {
-            Command::Send { action, reply } => match conn.send_action(action, now()) {
+            Command::Send {
+                action,
+                reply,
+                items,
+            } => match conn.send_action(action, now()) {
                 Ok(id) => {
                     self.replies.insert(id, reply);
+                    if let Some(items) = items {
+                        self.items.insert(id, items);
+                    }
                 }
                 Err(error) => {
                     let _ = reply.send(Err(error));
@@ -227,6 +246,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
     fn dispatch(&mut self, output: Output, ready: &mut bool) -> Option<ami_proto::Error> {
         let event = match output {
             Output::Reply { id, result } => {
+                self.items.remove(&id); // ends the list's item stream
                 if let Some(slot) = self.replies.remove(&id) {
                     let _ = slot.send(result);
                 }
@@ -243,6 +263,12 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
                     return None;
                 }
             }
+            Output::ListItem { id, item } => {
+                if let Some(items) = self.items.get(&id) {
+                    let _ = items.send(item); // a dropped ListStream no longer wants it
+                }
+                return None;
+            }
             Output::Event(packet) => Event::Event(packet),
             Output::Response(packet) => Event::Unmatched(packet),
             Output::Malformed(malformed) => Event::Malformed(malformed),
@@ -256,7 +282,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
                 }
                 return Some(reason);
             }
-            _ => return None, // Connected; ListItem (send() does not stream lists)
+            _ => return None, // Connected
         };
         // No subscriber is not an error; a slow one lags on its own.
         let _ = self.events.send(event);

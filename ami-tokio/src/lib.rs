@@ -6,12 +6,14 @@
 //! the socket concurrently, arms one timer at the core's `poll_timeout` (on
 //! tokio's clock, so `#[tokio::test(start_paused = true)]` drives the core's
 //! timeouts), completes each action through a oneshot and publishes every other
-//! output to a `tokio::sync::broadcast` channel. Login, ActionIDs, lists,
-//! timeouts, keepalive and filters all live in the core.
+//! output to a `tokio::sync::broadcast` channel, except the items of a streamed
+//! list ([`Client::list_stream`]), which go to their own call's queue. Login,
+//! ActionIDs, lists, timeouts, keepalive and filters all live in the core.
 
 mod client;
 mod driver;
 mod events;
+mod list;
 mod tls;
 
 use std::net::SocketAddr;
@@ -26,6 +28,7 @@ pub use ami_proto::{
 pub use client::Client;
 pub use driver::Driver;
 pub use events::Events;
+pub use list::ListStream;
 pub use tls::connect_tls;
 
 use driver::Dial;

@@ -16,8 +16,8 @@ const GROW_BLOCK: usize = 64 * 1024;
 /// connection: it is dropped, reported as [`Parsed::Malformed`], and parsing goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest packet, in bytes, line ends included. Default 4 MiB: real `Command`
-    /// replies reach several hundred KB.
+    /// Largest packet, in bytes, every line end and the final empty line included.
+    /// Default 4 MiB: real `Command` replies reach several hundred KB.
     pub max_packet_bytes: usize,
     /// Most lines in one packet. Default 65,536.
     pub max_lines: usize,
@@ -121,8 +121,9 @@ struct Discard {
 
 /// A streaming AMI parser.
 ///
-/// Feed it bytes in chunks of any size; take items with [`Parser::next`] until it
-/// returns `None` (which means "need more bytes", never an error). It accepts CRLF
+/// Feed it bytes in chunks of any size; take items with `next` (it is an
+/// [`Iterator`]) until it returns `None`, which means "need more bytes", never an
+/// error. It accepts CRLF
 /// and bare-LF line ends, packets ended by `\r\n\n`, legacy `Response: Follows` command
 /// bodies, and ignores empty packets. Scanning resumes where it stopped, so the cost
 /// is linear in the input whatever the chunk sizes.
@@ -173,8 +174,10 @@ impl Parser {
         parser
     }
 
-    /// A client-side parser with the given limits.
-    pub fn with_limits(limits: Limits) -> Self {
+    /// A client-side parser with the given limits. `max_packet_bytes` is capped
+    /// at 4 GiB - 1, since line offsets are stored in 32 bits.
+    pub fn with_limits(mut limits: Limits) -> Self {
+        limits.max_packet_bytes = limits.max_packet_bytes.min(u32::MAX as usize - 1);
         Parser {
             buf: BytesMut::new(),
             pos: 0,
@@ -217,9 +220,7 @@ impl Parser {
         self.buf.len()
     }
 
-    /// The next complete item, or `None` when more bytes are needed.
-    #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Option<Parsed> {
+    fn next_item(&mut self) -> Option<Parsed> {
         loop {
             let step = match self.state {
                 State::Banner => self.read_banner(),
@@ -262,6 +263,18 @@ impl Parser {
     fn read_lines(&mut self) -> Step {
         match self.scan_lines() {
             Scan::Packet(len) => Step::Item(Parsed::Packet(self.take_packet(len))),
+            Scan::CompleteButTooLarge(len) => {
+                let head = self.first_line_head();
+                self.buf.advance(len);
+                self.forget_packet();
+                Step::Item(Parsed::Malformed(Malformed {
+                    reason: MalformedReason::TooLarge {
+                        limit: self.limits.max_packet_bytes,
+                    },
+                    size: len,
+                    head,
+                }))
+            }
             Scan::EmptyPacket(len) => {
                 // E.g. the second LF of `\r\n\n`: nothing to report.
                 self.buf.advance(len);
@@ -308,6 +321,9 @@ impl Parser {
                 if self.lines.is_empty() {
                     return Scan::EmptyPacket(next);
                 }
+                if next > max_bytes {
+                    return Scan::CompleteButTooLarge(next);
+                }
                 return Scan::Packet(next);
             }
             self.lines.push(LineIndex::new(pos, end));
@@ -327,13 +343,20 @@ impl Parser {
         Scan::NeedMore
     }
 
-    /// Whether the incomplete line at `pos` already makes the packet too large.
-    /// Decided exactly as the complete line will be, so that the outcome never
-    /// depends on how the input was chunked: a lone `\r` may still turn out to be
-    /// the empty line that ends the packet, which is not counted.
+    /// Whether the incomplete line at `pos` already makes the packet too large:
+    /// whatever it turns out to be, its line end will take the packet past the
+    /// limit, so the outcome never depends on how the input was chunked.
     fn partial_line_over_limit(&self) -> bool {
-        let partial = &self.buf[self.pos..];
-        !partial.is_empty() && partial != b"\r" && self.buf.len() + 1 > self.limits.max_packet_bytes
+        self.buf.len() > self.pos && self.buf.len() + 1 > self.limits.max_packet_bytes
+    }
+
+    /// Up to 64 bytes of the first line of the packet at `buf[0]`.
+    fn first_line_head(&self) -> Bytes {
+        let first_line_end = match memchr::memchr(b'\n', &self.buf) {
+            Some(nl) => content_end(&self.buf, 0, nl),
+            None => self.buf.len(),
+        };
+        Bytes::copy_from_slice(&self.buf[..first_line_end.min(64)])
     }
 
     /// Legacy body: CRLF header lines, then raw text up to `--END COMMAND--`.
@@ -396,19 +419,21 @@ impl Parser {
 
     fn take_packet(&mut self, len: usize) -> Packet {
         let bytes = self.buf.split_to(len).freeze();
-        let packet = Packet::new(bytes, &self.lines, self.body.take());
-        self.lines.clear();
-        self.pos = 0;
+        let packet = Packet::new(bytes, &self.lines, self.body);
+        self.forget_packet();
         packet
+    }
+
+    /// Clears what was indexed of the packet just taken or dropped.
+    fn forget_packet(&mut self) {
+        self.lines.clear();
+        self.body = None;
+        self.pos = 0;
     }
 
     /// Drops the packet read so far and switches to dropping the rest of it.
     fn start_discard(&mut self, reason: MalformedReason, in_follows: bool, banner: bool) {
-        let first_line_end = match memchr::memchr(b'\n', &self.buf) {
-            Some(nl) => content_end(&self.buf, 0, nl),
-            None => self.buf.len(),
-        };
-        self.dropped_head = Bytes::copy_from_slice(&self.buf[..first_line_end.min(64)]);
+        self.dropped_head = self.first_line_head();
         // Keep what the discard scan still needs: the unscanned tail of lines, or
         // enough bytes to find an end marker split across two reads.
         let drop = if in_follows {
@@ -417,9 +442,7 @@ impl Parser {
             self.pos
         };
         self.buf.advance(drop);
-        self.pos = 0;
-        self.lines.clear();
-        self.body = None;
+        self.forget_packet();
         self.state = State::Discard(Discard {
             reason,
             dropped: drop,
@@ -472,6 +495,16 @@ impl Parser {
     }
 }
 
+/// Items in order; `None` means "feed more bytes", after which items may come
+/// again (the iterator is not fused).
+impl Iterator for Parser {
+    type Item = Parsed;
+
+    fn next(&mut self) -> Option<Parsed> {
+        self.next_item()
+    }
+}
+
 enum Step {
     Item(Parsed),
     Continue,
@@ -482,6 +515,9 @@ enum Step {
 enum Scan {
     /// A packet of this many bytes is complete.
     Packet(usize),
+    /// A packet of this many bytes is complete, but over the size limit only
+    /// because of the empty line that ends it.
+    CompleteButTooLarge(usize),
     /// An empty line with no packet before it, of this many bytes.
     EmptyPacket(usize),
     OverLimit(MalformedReason),

@@ -34,7 +34,7 @@ fn parse_chunked(data: &[u8], chunks: &[usize]) -> Vec<Parsed> {
         let size = (*sizes.next().unwrap()).max(1).min(data.len() - at);
         parser.feed(&data[at..at + size]);
         at += size;
-        while let Some(item) = parser.next() {
+        for item in parser.by_ref() {
             items.push(item);
         }
     }

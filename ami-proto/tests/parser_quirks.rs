@@ -237,3 +237,66 @@ fn over_long_banner_is_reported_and_packets_follow() {
     assert!(matches!(items[0], Parsed::Malformed(_)));
     assert!(matches!(&items[1], Parsed::Packet(p) if p.event_name().unwrap() == "A"));
 }
+
+#[test]
+fn the_size_limit_counts_the_empty_line_that_ends_a_packet() {
+    // A 62-byte line + CRLF is 64 bytes; the empty line makes the packet 66.
+    let packet = [
+        b"K: ".as_slice(),
+        &[b'x'; 59],
+        b"\r\n\r\nEvent: After\r\n\r\n",
+    ]
+    .concat();
+    for chunk in [1, 2, 3, 64, 65, 66, packet.len()] {
+        let mut parser = Parser::with_limits(Limits {
+            max_packet_bytes: 65,
+            max_lines: 8,
+        });
+        parser.feed(b"banner\r\n");
+        let items = parse_all_unbounded(&mut parser, &packet, chunk);
+        assert!(
+            matches!(items[1], Parsed::Malformed(ref m) if m.size == 66),
+            "chunk {chunk}: {items:?}"
+        );
+        assert!(matches!(&items[2], Parsed::Packet(p) if p.event_name().unwrap() == "After"));
+    }
+    let mut parser = Parser::with_limits(Limits {
+        max_packet_bytes: 66,
+        max_lines: 8,
+    });
+    parser.feed(b"banner\r\n");
+    let items = parse_all_unbounded(&mut parser, &packet, packet.len());
+    assert!(matches!(&items[1], Parsed::Packet(p) if p.as_bytes().len() == 66));
+}
+
+fn parse_all_unbounded(parser: &mut Parser, input: &[u8], chunk: usize) -> Vec<Parsed> {
+    let mut items = Vec::new();
+    for piece in input.chunks(chunk) {
+        parser.feed(piece);
+        items.extend(parser.by_ref());
+    }
+    items
+}
+
+#[test]
+fn a_legacy_body_dropped_for_size_leaves_nothing_behind() {
+    // Found by fuzzing: the body offsets of a legacy reply dropped at its final
+    // empty line were applied to the next packet.
+    let body = "x\n".repeat(40);
+    let dropped = format!("Response: Follows\r\nActionID: a\r\n{body}--END COMMAND--tail\r\n\r\n");
+    let input = format!("{dropped}Event: Next\r\nShort: y\r\n\r\n");
+    // Over the limit only by the final empty line: dropped when complete.
+    let limit = dropped.len() - 1;
+    let mut parser = Parser::with_limits(Limits {
+        max_packet_bytes: limit,
+        max_lines: 8,
+    });
+    parser.feed(b"banner\r\n");
+    let items = parse_all_unbounded(&mut parser, input.as_bytes(), input.len());
+    assert!(matches!(items[1], Parsed::Malformed(_)), "{items:?}");
+    let Parsed::Packet(next) = &items[2] else {
+        panic!("{items:?}")
+    };
+    assert_eq!(next.legacy_body(), None);
+    assert_eq!(next.command_output().count(), 0);
+}

@@ -119,7 +119,7 @@ proptest! {
         prop_assert!(peak <= 256 + chunk, "peak {peak}");
         for item in items {
             if let Parsed::Packet(p) = item {
-                prop_assert!(p.as_bytes().len() <= 256 + 2);
+                prop_assert!(p.as_bytes().len() <= 256);
                 prop_assert!(p.len() <= 16);
             }
         }

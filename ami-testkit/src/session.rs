@@ -103,7 +103,7 @@ pub(crate) fn run(shared: Arc<Shared>, conn: Arc<Conn>, mut source: Source) {
         }
         lock(&conn.recorded).extend_from_slice(&buf[..n]);
         parser.feed(&buf[..n]);
-        while let Some(item) = parser.next() {
+        for item in parser.by_ref() {
             // After a close (Logoff, failed login, fault) the client is only drained.
             if let Parsed::Packet(packet) = item {
                 if conn.is_open() && shared.config.replay.is_none() {

@@ -58,13 +58,6 @@ fuzz_target!(|data: &[u8]| {
     assert!(consumed <= data.len());
 });
 
-/// `AMI_FUZZ_STRICT=1` turns off the tolerances for known parser issues (see
-/// fuzz/README.md, "Known issues"), to reproduce them.
-fn strict() -> bool {
-    static STRICT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *STRICT.get_or_init(|| std::env::var_os("AMI_FUZZ_STRICT").is_some_and(|v| v == "1"))
-}
-
 fn check_packet(packet: &ami_proto::Packet, limits: Limits) {
     assert!(
         !packet.is_empty(),
@@ -72,19 +65,10 @@ fn check_packet(packet: &ami_proto::Packet, limits: Limits) {
     );
     assert!(packet.len() <= limits.max_lines, "line limit exceeded");
     let size = packet.as_bytes().len();
-    if strict() {
-        assert!(
-            size <= limits.max_packet_bytes,
-            "size limit exceeded: {size}"
-        );
-    } else {
-        // Known issue 1: the empty line that ends a packet is not counted, so a
-        // packet may be 2 bytes over.
-        assert!(
-            size <= limits.max_packet_bytes + 2,
-            "size limit exceeded: {size}"
-        );
-    }
+    assert!(
+        size <= limits.max_packet_bytes,
+        "size limit exceeded: {size}"
+    );
     for line in packet.lines() {
         let raw = match line {
             Line::Field(field) => {

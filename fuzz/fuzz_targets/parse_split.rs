@@ -47,7 +47,7 @@ fn parse(data: &[u8], sizes: &[usize], limits: Limits) -> Vec<Parsed> {
         let size = (*sizes.next().unwrap()).clamp(1, data.len() - at);
         parser.feed(&data[at..at + size]);
         at += size;
-        while let Some(item) = parser.next() {
+        for item in parser.by_ref() {
             items.push(item);
         }
     }

@@ -75,7 +75,7 @@ fuzz_target!(|input: Input| {
     let mut got = Vec::new();
     for chunk in wire.chunks(input.chunk as usize + 1) {
         parser.feed(chunk);
-        while let Some(item) = parser.next() {
+        for item in parser.by_ref() {
             let Parsed::Packet(packet) = item else {
                 panic!("not a packet: {item:?}");
             };

@@ -33,7 +33,7 @@ impl Server {
     pub fn handle(&mut self, bytes: &[u8]) -> Vec<u8> {
         self.parser.feed(bytes);
         let mut out = Vec::new();
-        while let Some(item) = self.parser.next() {
+        for item in self.parser.by_ref() {
             if let Parsed::Packet(packet) = item {
                 assert_eq!(packet.kind(), PacketKind::Action, "client wrote {packet:?}");
                 out.extend((self.script)(&packet));

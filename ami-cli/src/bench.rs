@@ -68,7 +68,8 @@ pub fn ours(data: &[u8]) -> u64 {
     let mut parser = Parser::new();
     parser.feed(data);
     let mut packets = 0;
-    while let Some(item) = parser.next() {
+    // Works whether `Parser::next` is inherent or `Iterator::next`.
+    for item in std::iter::from_fn(|| parser.next()) {
         if let Parsed::Packet(packet) = item {
             packets += 1;
             black_box(&packet);
@@ -311,12 +312,14 @@ fn flood_one<A: Adapter>(
     target: &Target,
     config: &ClientConfig,
     events: &[Vec<u8>],
+    runs: usize,
 ) -> Result<FloodResult, CliError> {
     let client = A::connect(target, config.clone())
         .map_err(|e| target.context.describe(e, Phase::Connect))?;
-    let result = flood(&client, fake, events);
+    let mut results: Vec<FloodResult> = (0..runs).map(|_| flood(&client, fake, events)).collect();
     let _ = client.logoff();
-    Ok(result)
+    results.sort_by(|a, b| a.per_second().total_cmp(&b.per_second()));
+    Ok(results.swap_remove(results.len() / 2))
 }
 
 /// Runs `ami bench`.
@@ -325,7 +328,7 @@ pub fn run(conn: &ConnArgs, args: &BenchArgs) -> Result<(), CliError> {
         eprintln!("ami: bench measures against the embedded server; --host is ignored");
     }
     let data = corpus(args.quick);
-    let runs = if args.quick { 3 } else { 7 };
+    let (runs, flood_runs) = if args.quick { (3, 1) } else { (7, 3) };
     let mut progress = Progress::new(6);
     progress.start("loading the corpus");
     let events = ami_testkit::event_packets(data);
@@ -333,18 +336,24 @@ pub fn run(conn: &ConnArgs, args: &BenchArgs) -> Result<(), CliError> {
     let (fake, target, config) = embedded();
     let mut floods = Vec::new();
     progress.start("tokio adapter: flood");
-    floods.push(flood_one::<Tokio>(&fake, &target, &config, &events)?);
+    floods.push(flood_one::<Tokio>(
+        &fake, &target, &config, &events, flood_runs,
+    )?);
     progress.step();
     progress.start("blocking adapter: flood");
-    floods.push(flood_one::<Blocking>(&fake, &target, &config, &events)?);
+    floods.push(flood_one::<Blocking>(
+        &fake, &target, &config, &events, flood_runs,
+    )?);
     progress.step();
     progress.start("smol adapter: flood");
-    floods.push(flood_one::<Smol>(&fake, &target, &config, &events)?);
+    floods.push(flood_one::<Smol>(
+        &fake, &target, &config, &events, flood_runs,
+    )?);
     progress.step();
     progress.finish();
 
     println!(
-        "ami bench: {:.1} MB of Asterisk 22.10.1 traffic, {} packets ({} events), median of {runs} runs{}",
+        "ami bench: {:.1} MB of Asterisk 22.10.1 traffic, {} packets ({} events); median of {runs} parser runs, {flood_runs} floods per adapter{}",
         data.len() as f64 / 1e6,
         thousands(ours(data)),
         thousands(events.len() as u64),

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::FalseyValueParser;
 use clap::{Args, Parser, Subcommand};
 
 const EXIT_CODES: &str = "\
@@ -17,7 +18,7 @@ Exit codes:
   8  the server answered `Response: Error` (send, command)
 
 Environment: AMI_HOST, AMI_PORT, AMI_USER, AMI_SECRET, AMI_MD5, AMI_TLS, AMI_CA,
-AMI_TIMEOUT stand for the options of the same name.
+AMI_TIMEOUT stand for the options of the same name (AMI_MD5/AMI_TLS: 1, true, yes).
 
 Try it with no Asterisk at hand:  ami tour";
 
@@ -30,12 +31,12 @@ pub struct Cli {
     pub conn: ConnArgs,
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Commands,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum Commands {
     /// Show the library at work: against an embedded fake Asterisk, or (with --host)
     /// the read-only parts against a real one.
     Tour(TourArgs),
@@ -71,10 +72,10 @@ pub struct ConnArgs {
     #[arg(long, global = true, value_name = "NAME", conflicts_with = "secret")]
     pub secret_env: Option<String>,
     /// Log in with an MD5 challenge: the secret never crosses the wire.
-    #[arg(long, global = true, env = "AMI_MD5")]
+    #[arg(long, global = true, env = "AMI_MD5", value_parser = FalseyValueParser::new())]
     pub md5: bool,
     /// Use AMI over TLS (Asterisk's `tlsenable`, usually port 5039).
-    #[arg(long, global = true, env = "AMI_TLS")]
+    #[arg(long, global = true, env = "AMI_TLS", value_parser = FalseyValueParser::new())]
     pub tls: bool,
     /// With --tls: trust the CA certificates in this PEM (or DER) file instead of
     /// the system's roots, e.g. the server's self-signed certificate.

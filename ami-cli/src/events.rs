@@ -65,17 +65,15 @@ pub fn run(conn: &ConnArgs, args: &EventsArgs) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     for event in events {
         match event {
-            Event::Event(packet) => {
-                if filters.iter().all(|f| f.matches(&packet)) {
-                    let written = if args.json {
-                        write_json(&mut out, &packet)
-                    } else {
-                        write_text(&mut out, &packet)
-                    };
-                    if crate::stdout_closed(written.and_then(|()| out.flush()))? {
-                        client.close();
-                        return Ok(());
-                    }
+            Event::Event(packet) if filters.iter().all(|f| f.matches(&packet)) => {
+                let written = if args.json {
+                    write_json(&mut out, &packet)
+                } else {
+                    write_text(&mut out, &packet)
+                };
+                if crate::stdout_closed(written.and_then(|()| out.flush()))? {
+                    client.close();
+                    return Ok(());
                 }
             }
             Event::Lagged(missed) => eprintln!("ami: fell behind, {missed} events were lost"),

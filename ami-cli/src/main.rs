@@ -19,17 +19,17 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Commands};
 use crate::error::{CliError, Exit};
 
 fn main() -> ExitCode {
     let cli = Cli::parse(); // usage errors exit 2, --help and --version 0
     let result = match &cli.command {
-        Command::Tour(args) => tour::run(&cli.conn, args),
-        Command::Send(args) => send::run(&cli.conn, args),
-        Command::Command(args) => command::run(&cli.conn, args),
-        Command::Events(args) => events::run(&cli.conn, args),
-        Command::Bench(args) => bench::run(&cli.conn, args),
+        Commands::Tour(args) => tour::run(&cli.conn, args),
+        Commands::Send(args) => send::run(&cli.conn, args),
+        Commands::Command(args) => command::run(&cli.conn, args),
+        Commands::Events(args) => events::run(&cli.conn, args),
+        Commands::Bench(args) => bench::run(&cli.conn, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -191,7 +191,9 @@ impl Action {
         self.header("Variable", pair)
     }
 
-    /// Sets this action's deadline, overriding the connection's default.
+    /// Sets this action's timeout, overriding the connection's default. The
+    /// action fails with `Timeout` this long after it was sent; for a list, this
+    /// long after its latest item, so a long list that keeps arriving completes.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

@@ -587,3 +587,30 @@ fn keepalive_tolerates_a_slow_reply_while_bytes_keep_arriving() {
     pair.advance(Duration::from_secs(10));
     assert_eq!(pair.conn.state(), &State::Closed(Error::KeepaliveTimeout));
 }
+
+#[test]
+fn a_list_that_keeps_arriving_outlives_its_timeout_and_a_stalled_one_does_not() {
+    let mut pair = Pair::logged_in(no_keepalive(), login_only_server());
+    let id = pair.send(Action::new("CoreShowChannels").timeout(Duration::from_secs(10)));
+    let wire = pair.wire_id(id);
+    pair.deliver(
+        format!("Response: Success\r\nActionID: {wire}\r\nEventList: start\r\n\r\n").as_bytes(),
+    );
+    for _ in 0..6 {
+        pair.advance(Duration::from_secs(8));
+        pair.deliver(format!("Event: CoreShowChannel\r\nActionID: {wire}\r\n\r\n").as_bytes());
+    }
+    assert_eq!(
+        pair.reply(id),
+        None,
+        "48 s in, still alive: items keep coming"
+    );
+    pair.advance(Duration::from_millis(9_999));
+    assert_eq!(pair.reply(id), None);
+    pair.advance(Duration::from_millis(1));
+    assert_eq!(
+        pair.reply(id),
+        Some(Err(Error::Timeout)),
+        "10 s after the last item"
+    );
+}

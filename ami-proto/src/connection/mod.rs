@@ -291,6 +291,7 @@ impl Connection {
                 stream_list: action.streams_list(),
                 blocking: is_sync_originate(&action),
                 deadline,
+                timeout,
             },
         );
         self.deadlines.push(Reverse((deadline, number)));
@@ -395,7 +396,7 @@ impl Connection {
     fn on_packet(&mut self, packet: Packet, now: Instant) {
         match packet.kind() {
             PacketKind::Response => self.on_response(packet, now),
-            PacketKind::Event => self.on_event(packet),
+            PacketKind::Event => self.on_event(packet, now),
             PacketKind::Action | PacketKind::Other => {
                 self.outputs.push_back(Output::Response(packet))
             }
@@ -450,7 +451,6 @@ impl Connection {
         if !failed && pending.expect == Expect::OriginateOutcome {
             pending.phase = Phase::Originate { response: packet };
             pending.deadline = now + self.config.originate_timeout;
-            self.deadlines.push(Reverse((pending.deadline, number)));
             return;
         }
         let reply = match pending.expect {
@@ -512,7 +512,7 @@ impl Connection {
         self.state = State::LoggingIn;
     }
 
-    fn on_event(&mut self, packet: Packet) {
+    fn on_event(&mut self, packet: Packet, now: Instant) {
         let Some(number) = self.own_number(&packet) else {
             self.outputs.push_back(Output::Event(packet));
             return;
@@ -537,6 +537,7 @@ impl Connection {
                     self.complete(number, Ok(Reply::List(list)));
                 } else {
                     *received += 1;
+                    pending.deadline = now + pending.timeout;
                     if pending.stream_list {
                         self.outputs.push_back(Output::ListItem {
                             id: ActionId(number),
@@ -593,6 +594,7 @@ impl Connection {
                 stream_list: false,
                 blocking: false,
                 deadline,
+                timeout: self.config.action_timeout,
             },
         );
         // The keepalive Ping is bounded by the keepalive's own silence rule, not by
@@ -663,8 +665,10 @@ impl Connection {
             let Some(pending) = self.pending.get_mut(number) else {
                 continue;
             };
-            if pending.deadline != deadline {
-                continue; // superseded by a later deadline
+            if pending.deadline > deadline {
+                // Moved later (list progress, originate queued): wake again then.
+                self.deadlines.push(Reverse((pending.deadline, number)));
+                continue;
             }
             if pending.phase == Phase::AwaitingResponse {
                 self.in_flight -= 1;

@@ -5,7 +5,7 @@
 //! with thousands of actions in flight.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::action::Expect;
 use crate::packet::Packet;
@@ -52,7 +52,12 @@ pub(crate) struct Pending {
     pub(crate) stream_list: bool,
     /// A synchronous Originate: the server writes nothing else until it answers.
     pub(crate) blocking: bool,
+    /// When the action fails with `Timeout`. Only ever moves later; the
+    /// connection's timer heap may still hold an earlier entry for it.
     pub(crate) deadline: Instant,
+    /// The action's own timeout: a list's deadline moves to this long after its
+    /// latest item, so a long list that keeps arriving never times out.
+    pub(crate) timeout: Duration,
 }
 
 #[derive(Debug, Default)]

@@ -71,7 +71,7 @@ pub fn ours_chunked(data: &[u8], chunk: usize) -> Outcome {
 }
 
 fn drain(parser: &mut Parser, out: &mut Outcome) -> Outcome {
-    while let Some(item) = parser.next() {
+    for item in parser.by_ref() {
         if let Parsed::Packet(packet) = item {
             out.packets += 1;
             out.checksum = out.checksum.rotate_left(5) ^ packet.len() as u64;

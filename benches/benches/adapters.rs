@@ -1,0 +1,628 @@
+//! End to end over loopback, against ami-testkit's fake Asterisk:
+//!
+//! - **events/s**: the corpus' events flooded as fast as the socket takes them
+//!   (`Rate::Unlimited`), counted by one subscriber of each adapter (ami-tokio on a
+//!   current-thread and on a 2-worker runtime, ami-blocking, ami-smol), against a
+//!   raw `std::net::TcpStream` read + `memchr` line scan of the same flood (the
+//!   floor), and against `asterisk-rs-ami` 0.8's client;
+//! - **round trips/s**: Pings with 1,000 in flight (1,000 tasks or threads each
+//!   sending one after another), against a raw socket that keeps 1,000 pipelined.
+//!
+//! A custom harness: criterion's model (many short iterations of a pure function)
+//! does not fit a flood through a server thread, a socket and a driver. Each
+//! candidate runs `runs` times, interleaved, and the median is kept; the ratio
+//! table (adapter / raw socket, same run) is printed at the end. Without
+//! `--bench` (`cargo test --benches`), everything runs once on a tiny flood.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use ami_benches::corpus;
+use ami_proto::{Action, ClientConfig as Config, ClientEvent as Event, Credentials};
+use ami_testkit::{event_packets, FakeAsterisk, Rate};
+
+/// How long a subscriber waits for the next event before giving up on the rest.
+const STALL: Duration = Duration::from_secs(5);
+/// Round trips in flight.
+const IN_FLIGHT: usize = 1_000;
+/// `asterisk-rs-ami` 0.8 refuses more than this many actions in flight
+/// (`MAX_IN_FLIGHT_ACTIONS`, `InFlightLimitExceeded` at once beyond it).
+const ASTERISK_RS_MAX_IN_FLIGHT: usize = 256;
+
+struct Mode {
+    /// Events per flood.
+    events: usize,
+    /// Runs per candidate (median kept).
+    runs: usize,
+    /// Round trips in flight, and per task.
+    in_flight: usize,
+    per_task: usize,
+}
+
+const FULL: Mode = Mode {
+    events: 200_000,
+    runs: 5,
+    in_flight: IN_FLIGHT,
+    per_task: 40,
+};
+
+/// `cargo test --benches`: a smoke run.
+const SMOKE: Mode = Mode {
+    events: 2_000,
+    runs: 1,
+    in_flight: 50,
+    per_task: 4,
+};
+
+/// Default settings, but `event_capacity` events per subscriber and room for
+/// the round trips' 1,000 in flight (the core's default cap is 512).
+fn config(event_capacity: usize) -> Config {
+    let mut config = Config::new(Credentials::plain("admin", "amp111"));
+    config.connection.max_in_flight = 2 * IN_FLIGHT;
+    config.event_capacity = event_capacity;
+    config
+}
+
+/// The default `event_capacity`.
+const DEFAULT_CAPACITY: usize = 1024;
+
+// ----- events -----
+
+/// What one subscriber saw of a flood.
+#[derive(Debug, Clone, Copy)]
+struct Flow {
+    seen: u64,
+    lagged: u64,
+    /// Event writes the flood made.
+    written: u64,
+    /// From the first event counted to the last.
+    elapsed: Duration,
+}
+
+impl Flow {
+    fn per_second(&self) -> f64 {
+        self.seen.saturating_sub(1) as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Counts events, timing the first to the last.
+struct Counter {
+    expected: u64,
+    seen: u64,
+    lagged: u64,
+    first: Option<Instant>,
+    last: Instant,
+}
+
+impl Counter {
+    fn new(expected: u64) -> Self {
+        Counter {
+            expected,
+            seen: 0,
+            lagged: 0,
+            first: None,
+            last: Instant::now(),
+        }
+    }
+
+    fn event(&mut self) {
+        self.last = Instant::now();
+        self.first.get_or_insert(self.last);
+        self.seen += 1;
+    }
+
+    fn lagged(&mut self, missed: u64) {
+        self.lagged += missed;
+    }
+
+    fn done(&self) -> bool {
+        self.seen + self.lagged >= self.expected
+    }
+
+    /// Counts one adapter item; false when the stream ended.
+    fn item(&mut self, item: Option<Event>) -> bool {
+        match item {
+            Some(Event::Event(_)) => self.event(),
+            Some(Event::Lagged(missed)) => self.lagged(missed),
+            Some(_) => {}
+            None => return false,
+        }
+        true
+    }
+
+    fn finish(self, written: u64) -> Flow {
+        Flow {
+            seen: self.seen,
+            lagged: self.lagged,
+            written,
+            elapsed: self.first.map_or(Duration::ZERO, |f| self.last - f),
+        }
+    }
+}
+
+/// A fresh fake Asterisk per run: one session, so the flood goes to it alone.
+fn fake() -> FakeAsterisk {
+    FakeAsterisk::builder().start()
+}
+
+fn tokio_runtime(workers: usize) -> tokio::runtime::Runtime {
+    if workers == 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(workers);
+        builder
+    }
+    .enable_all()
+    .build()
+    .expect("tokio runtime")
+}
+
+fn flood_tokio(events: &[Vec<u8>], capacity: usize, workers: usize) -> Flow {
+    let fake = fake();
+    tokio_runtime(workers).block_on(async {
+        let client = ami_tokio::connect(fake.addr(), config(capacity))
+            .await
+            .expect("login");
+        // Events before the Ping's reply (SuccessfulAuth) are not the flood's.
+        client.send(Action::new("Ping")).await.expect("ping");
+        let mut events_rx = client.events();
+        let mut counter = Counter::new(events.len() as u64);
+        let flood = fake.flood(events.to_vec(), Rate::Unlimited);
+        while !counter.done() {
+            let next = tokio::time::timeout(STALL, events_rx.next()).await;
+            if !counter.item(next.ok().flatten()) {
+                break;
+            }
+        }
+        let written = flood.wait();
+        client.close();
+        counter.finish(written)
+    })
+}
+
+fn flood_blocking(events: &[Vec<u8>], capacity: usize) -> Flow {
+    let fake = fake();
+    let client = ami_blocking::connect(fake.addr(), config(capacity)).expect("login");
+    client.send(Action::new("Ping")).expect("ping");
+    let mut events_rx = client.events();
+    let mut counter = Counter::new(events.len() as u64);
+    let flood = fake.flood(events.to_vec(), Rate::Unlimited);
+    while !counter.done() {
+        if !counter.item(events_rx.recv_timeout(STALL).ok()) {
+            break;
+        }
+    }
+    let written = flood.wait();
+    client.close();
+    counter.finish(written)
+}
+
+fn flood_smol(events: &[Vec<u8>], capacity: usize) -> Flow {
+    let fake = fake();
+    smol::block_on(async {
+        let client = ami_smol::connect(fake.addr(), config(capacity))
+            .await
+            .expect("login");
+        client.send(Action::new("Ping")).await.expect("ping");
+        let mut events_rx = client.events();
+        let mut counter = Counter::new(events.len() as u64);
+        let flood = fake.flood(events.to_vec(), Rate::Unlimited);
+        while !counter.done() {
+            let next = smol::future::or(events_rx.next(), async {
+                smol::Timer::after(STALL).await;
+                None
+            });
+            if !counter.item(next.await) {
+                break;
+            }
+        }
+        let written = flood.wait();
+        client.close();
+        counter.finish(written)
+    })
+}
+
+async fn asterisk_rs_client(addr: SocketAddr, capacity: usize) -> asterisk_rs_ami::AmiClient {
+    asterisk_rs_ami::AmiClient::builder()
+        .event_capacity(capacity)
+        .host(addr.ip().to_string())
+        .port(addr.port())
+        .credentials("admin", "amp111")
+        .timeout(Duration::from_secs(30))
+        .build()
+        .await
+        .expect("asterisk-rs-ami logs in to ami-testkit")
+}
+
+fn flood_asterisk_rs(events: &[Vec<u8>], capacity: usize) -> Flow {
+    use asterisk_rs_core::event::EventReceive;
+    let fake = fake();
+    tokio_runtime(0).block_on(async {
+        let client = asterisk_rs_client(fake.addr(), capacity).await;
+        client.ping().await.expect("ping");
+        let mut events_rx = client.subscribe();
+        let mut counter = Counter::new(events.len() as u64);
+        let flood = fake.flood(events.to_vec(), Rate::Unlimited);
+        while !counter.done() {
+            match tokio::time::timeout(STALL, events_rx.recv()).await {
+                Ok(EventReceive::Event(_)) => counter.event(),
+                Ok(EventReceive::Lagged(missed)) => counter.lagged(missed),
+                Ok(EventReceive::Closed) | Err(_) => break,
+            }
+        }
+        let written = flood.wait();
+        let _ = client.disconnect().await;
+        counter.finish(written)
+    })
+}
+
+/// Counts packet ends (empty lines) across reads with one `memchr` pass.
+#[derive(Default)]
+struct LineScan {
+    /// Bytes scanned so far.
+    offset: u64,
+    /// Absolute position + 1 of the last `\n` (0: none yet).
+    last_end: u64,
+    packets: u64,
+}
+
+impl LineScan {
+    fn scan(&mut self, data: &[u8]) {
+        for at in memchr::memchr_iter(b'\n', data) {
+            let end = self.offset + at as u64 + 1;
+            // "\r\n" right after the previous line end: the empty line.
+            if end == self.last_end + 2 {
+                self.packets += 1;
+            }
+            self.last_end = end;
+        }
+        self.offset += data.len() as u64;
+    }
+}
+
+/// Logs in on a raw socket and syncs with a Ping: afterwards nothing is unread.
+fn raw_login(addr: SocketAddr) -> TcpStream {
+    let mut tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_nodelay(true).expect("nodelay");
+    tcp.set_read_timeout(Some(STALL)).expect("timeout");
+    tcp.write_all(
+        b"Action: Login\r\nActionID: l\r\nUsername: admin\r\nSecret: amp111\r\n\r\n\
+          Action: Ping\r\nActionID: sync\r\n\r\n",
+    )
+    .expect("login");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let pong = b"ActionID: sync\r\n";
+    loop {
+        let n = tcp.read(&mut buf).expect("read");
+        assert!(n > 0, "fake closed during login");
+        seen.extend_from_slice(&buf[..n]);
+        if let Some(at) = memchr::memmem::find(&seen, pong) {
+            if memchr::memmem::find(&seen[at..], b"\r\n\r\n").is_some() {
+                return tcp;
+            }
+        }
+    }
+}
+
+fn flood_raw(events: &[Vec<u8>], _capacity: usize) -> Flow {
+    let fake = fake();
+    let mut tcp = raw_login(fake.addr());
+    let expected = events.len() as u64;
+    let mut scan = LineScan::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let flood = fake.flood(events.to_vec(), Rate::Unlimited);
+    let mut first = None;
+    let mut last = Instant::now();
+    while scan.packets < expected {
+        let Ok(n) = tcp.read(&mut buf) else { break };
+        if n == 0 {
+            break;
+        }
+        last = Instant::now();
+        first.get_or_insert(last);
+        scan.scan(&buf[..n]);
+    }
+    let written = flood.wait();
+    Flow {
+        seen: scan.packets,
+        lagged: 0,
+        written,
+        elapsed: first.map_or(Duration::ZERO, |f| last - f),
+    }
+}
+
+// ----- round trips -----
+
+/// `count` round trips with `in_flight` outstanding: the elapsed time.
+type RoundTrips = fn(in_flight: usize, per_task: usize) -> Duration;
+
+fn ping() -> Action {
+    Action::new("Ping")
+}
+
+fn round_trips_tokio(in_flight: usize, per_task: usize, workers: usize) -> Duration {
+    let fake = fake();
+    tokio_runtime(workers).block_on(async {
+        let client = ami_tokio::connect(fake.addr(), config(DEFAULT_CAPACITY))
+            .await
+            .expect("login");
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..in_flight)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    for _ in 0..per_task {
+                        client.send(ping()).await.expect("pong");
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task");
+        }
+        let elapsed = start.elapsed();
+        client.close();
+        elapsed
+    })
+}
+
+fn round_trips_blocking(in_flight: usize, per_task: usize) -> Duration {
+    let fake = fake();
+    let client = ami_blocking::connect(fake.addr(), config(DEFAULT_CAPACITY)).expect("login");
+    let go = Arc::new(Barrier::new(in_flight + 1));
+    let threads: Vec<_> = (0..in_flight)
+        .map(|_| {
+            let (client, go) = (client.clone(), go.clone());
+            std::thread::Builder::new()
+                .stack_size(128 * 1024)
+                .spawn(move || {
+                    go.wait();
+                    for _ in 0..per_task {
+                        client.send(ping()).expect("pong");
+                    }
+                })
+                .expect("thread")
+        })
+        .collect();
+    go.wait();
+    let start = Instant::now();
+    for thread in threads {
+        thread.join().expect("thread");
+    }
+    let elapsed = start.elapsed();
+    client.close();
+    elapsed
+}
+
+fn round_trips_smol(in_flight: usize, per_task: usize) -> Duration {
+    let fake = fake();
+    smol::block_on(async {
+        let client = ami_smol::connect(fake.addr(), config(DEFAULT_CAPACITY))
+            .await
+            .expect("login");
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..in_flight)
+            .map(|_| {
+                let client = client.clone();
+                smol::spawn(async move {
+                    for _ in 0..per_task {
+                        client.send(ping()).await.expect("pong");
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await;
+        }
+        let elapsed = start.elapsed();
+        client.close();
+        elapsed
+    })
+}
+
+fn round_trips_asterisk_rs(in_flight: usize, per_task: usize) -> Duration {
+    let fake = fake();
+    tokio_runtime(0).block_on(async {
+        let client = asterisk_rs_client(fake.addr(), DEFAULT_CAPACITY).await;
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..in_flight)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    for _ in 0..per_task {
+                        client.ping().await.expect("pong");
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task");
+        }
+        let elapsed = start.elapsed();
+        let _ = client.disconnect().await;
+        elapsed
+    })
+}
+
+/// The floor: one socket keeping `in_flight` Pings pipelined, a new one written
+/// for each response counted.
+fn round_trips_raw(in_flight: usize, per_task: usize) -> Duration {
+    const PING: &[u8] = b"Action: Ping\r\nActionID: r\r\n\r\n";
+    let fake = fake();
+    let mut tcp = raw_login(fake.addr());
+    let total = (in_flight * per_task) as u64;
+    let start = Instant::now();
+    let mut out = PING.repeat(in_flight);
+    let mut sent = in_flight as u64;
+    let mut scan = LineScan::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    tcp.write_all(&out).expect("write");
+    while scan.packets < total {
+        let n = tcp.read(&mut buf).expect("read");
+        assert!(n > 0, "fake closed");
+        let before = scan.packets;
+        scan.scan(&buf[..n]);
+        let more = (scan.packets - before).min(total - sent);
+        if more > 0 {
+            out.clear();
+            for _ in 0..more {
+                out.extend_from_slice(PING);
+            }
+            sent += more;
+            tcp.write_all(&out).expect("write");
+        }
+    }
+    start.elapsed()
+}
+
+// ----- the run -----
+
+fn median<T: Copy>(mut samples: Vec<T>, key: impl Fn(&T) -> Duration) -> T {
+    samples.sort_by_key(&key);
+    samples[samples.len() / 2]
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let mode = if bench { FULL } else { SMOKE };
+    let one_pass = event_packets(&corpus());
+    let events: Vec<Vec<u8>> = one_pass.iter().cycle().take(mode.events).cloned().collect();
+    let flood_bytes: usize = events.iter().map(Vec::len).sum();
+
+    type Flooder = fn(&[Vec<u8>], usize) -> Flow;
+    let flooders: Vec<(&str, Flooder)> = vec![
+        ("raw TcpStream read + memchr line scan", flood_raw),
+        ("ami-tokio (current_thread runtime)", |e, c| {
+            flood_tokio(e, c, 0)
+        }),
+        ("ami-tokio (multi_thread, 2 workers)", |e, c| {
+            flood_tokio(e, c, 2)
+        }),
+        ("ami-blocking", flood_blocking),
+        ("ami-smol", flood_smol),
+        (
+            "asterisk-rs-ami 0.8 AmiClient (current_thread)",
+            flood_asterisk_rs,
+        ),
+    ];
+    // Each subscriber twice: with room for the whole flood (nothing can be
+    // dropped: the rate is what reaches the subscriber), and with the default
+    // 1024 (how much a subscriber that only counts loses under a flood).
+    let capacities = [events.len(), DEFAULT_CAPACITY];
+    let mut samples: Vec<[Vec<Flow>; 2]> = vec![[Vec::new(), Vec::new()]; flooders.len()];
+    for _ in 0..mode.runs {
+        for (i, (_, flood)) in flooders.iter().enumerate() {
+            for (c, capacity) in capacities.iter().enumerate() {
+                if i > 0 || c == 0 {
+                    samples[i][c].push(flood(&events, *capacity));
+                }
+            }
+        }
+    }
+    let flows: Vec<[Option<Flow>; 2]> = samples
+        .into_iter()
+        .map(|[lossless, default]| {
+            let pick = |s: Vec<Flow>| (!s.is_empty()).then(|| median(s, |f| f.elapsed));
+            [pick(lossless), pick(default)]
+        })
+        .collect();
+    for ((name, _), flow) in flooders.iter().zip(&flows) {
+        for flow in flow.iter().flatten() {
+            assert_eq!(
+                flow.seen + flow.lagged,
+                flow.written,
+                "{name}: every event written is seen or reported lagged"
+            );
+        }
+    }
+
+    let in_flight = mode.in_flight;
+    let rt_candidates: Vec<(&str, usize, RoundTrips)> = vec![
+        ("raw TcpStream, pipelined", in_flight, round_trips_raw),
+        ("ami-tokio (current_thread runtime)", in_flight, |n, k| {
+            round_trips_tokio(n, k, 0)
+        }),
+        ("ami-tokio (multi_thread, 2 workers)", in_flight, |n, k| {
+            round_trips_tokio(n, k, 2)
+        }),
+        (
+            "ami-blocking (one thread per caller)",
+            in_flight,
+            round_trips_blocking,
+        ),
+        ("ami-smol", in_flight, round_trips_smol),
+        (
+            "asterisk-rs-ami 0.8 (current_thread; at most 256 in flight)",
+            in_flight.min(ASTERISK_RS_MAX_IN_FLIGHT),
+            round_trips_asterisk_rs,
+        ),
+    ];
+    let mut rt_samples: Vec<Vec<(Duration, usize)>> = vec![Vec::new(); rt_candidates.len()];
+    for _ in 0..mode.runs {
+        for (i, (_, n, run)) in rt_candidates.iter().enumerate() {
+            // About the same number of round trips for everyone.
+            let per_task = mode.per_task * in_flight / n;
+            rt_samples[i].push((run(*n, per_task), n * per_task));
+        }
+    }
+
+    if !bench {
+        println!("adapters: smoke run done (run with `cargo bench` for the table)");
+        return;
+    }
+    println!(
+        "\nevents/s, median of {} runs: {} events ({:.1} MB) from ami-testkit's flood \
+         (Rate::Unlimited) over loopback, one subscriber counting",
+        mode.runs,
+        events.len(),
+        flood_bytes as f64 / 1e6
+    );
+    println!(
+        "| consumer | events/s (capacity = flood) | MB/s | / raw socket | \
+         capacity 1024: seen | lagged | written/s |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let raw_rate = flows[0][0].map_or(f64::NAN, |f| f.per_second());
+    let per_event = flood_bytes as f64 / events.len() as f64;
+    for ((name, _), [lossless, default]) in flooders.iter().zip(&flows) {
+        let rate = lossless.map_or(f64::NAN, |f| f.per_second());
+        let (seen, lagged, ingest) = match default {
+            Some(f) => (
+                f.seen.to_string(),
+                f.lagged.to_string(),
+                format!(
+                    "{:.0}",
+                    (f.seen + f.lagged) as f64 / f.elapsed.as_secs_f64()
+                ),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "| {name} | {rate:.0} | {:.0} | {:.2} | {seen} | {lagged} | {ingest} |",
+            rate * per_event / 1e6,
+            rate / raw_rate
+        );
+    }
+    println!(
+        "\nround trips/s (Ping), median of {} runs, about {} round trips each",
+        mode.runs,
+        mode.per_task * in_flight
+    );
+    println!("| client | in flight | round trips/s | / raw socket |");
+    println!("| --- | ---: | ---: | ---: |");
+    let rates: Vec<f64> = rt_samples
+        .into_iter()
+        .map(|s| {
+            let (time, count) = median(s, |d| d.0);
+            count as f64 / time.as_secs_f64()
+        })
+        .collect();
+    for ((name, n, _), rate) in rt_candidates.iter().zip(&rates) {
+        println!("| {name} | {n} | {rate:.0} | {:.2} |", rate / rates[0]);
+    }
+    println!("\ntarget: each adapter's events/s >= 0.5 x the raw socket's");
+}

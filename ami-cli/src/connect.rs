@@ -117,16 +117,15 @@ fn tls_config(args: &ConnArgs) -> Result<Arc<rustls::ClientConfig>, CliError> {
             let mut certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
                 .filter_map(Result::ok)
                 .collect();
-            if certs.is_empty() {
-                certs.push(CertificateDer::from(bytes)); // maybe DER
+            if certs.is_empty() && !bytes.is_empty() {
+                certs.push(CertificateDer::from(bytes)); // not PEM: maybe DER
             }
-            for cert in certs {
-                roots.add(cert).map_err(|e| {
-                    CliError::new(
-                        Exit::Tls,
-                        format!("--ca {shown}: not a usable certificate: {e}"),
-                    )
-                })?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(CliError::new(
+                    Exit::Tls,
+                    format!("--ca {shown} holds no usable PEM or DER certificate"),
+                ));
             }
         }
         None => {

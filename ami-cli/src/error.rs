@@ -113,15 +113,20 @@ impl Context {
                 ),
             ),
             ClientError::Timeout => {
-                let what = match phase {
-                    Phase::Connect => format!("connecting to {addr} and logging in"),
-                    Phase::Action(action) => format!("waiting for the reply to {action}"),
+                let (what, hint) = match phase {
+                    Phase::Connect => (
+                        format!("connecting to {addr} and logging in"),
+                        "is this an AMI port, and does it need --tls? \
+                         Raise --timeout if the server is slow",
+                    ),
+                    Phase::Action(action) => (
+                        format!("waiting for the reply to {action}"),
+                        "raise --timeout if the server is slow",
+                    ),
                 };
                 CliError::new(
                     Exit::Timeout,
-                    format!(
-                        "timed out after {secs} s {what} (raise --timeout if the server is slow)"
-                    ),
+                    format!("timed out after {secs} s {what} ({hint})"),
                 )
             }
             ClientError::Tls(message) => {

@@ -92,7 +92,7 @@ fn real(conn: &ConnArgs, host: &str, quick: bool) -> Result<(), CliError> {
     let target = Target::new(conn, host, &credentials.username)?;
     let config = connect::client_config(conn, credentials)?;
     println!(
-        "ami tour: read-only steps against {} (no Originate, no flood).",
+        "ami tour: read-only steps against {} (no call is placed, no flood).",
         target.addr
     );
     if target.tls.is_none() {

@@ -506,3 +506,50 @@ fn tour_runs_every_step_through_each_adapter() {
     }
     assert!(text.contains("ami-proto parser"), "{text}");
 }
+
+#[test]
+fn tour_with_host_runs_only_the_read_only_steps() {
+    let fake = FakeAsterisk::start();
+    let output = run(ami_at(&fake).args(["--md5", "tour", "--quick"]));
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    assert!(
+        text.contains("read-only steps against 127.0.0.1:"),
+        "{text}"
+    );
+    for adapter in ["tokio", "blocking", "smol"] {
+        for step in [
+            "MD5 login ok as admin",
+            "10 concurrent Pings: 10/10",
+            "logoff ok",
+        ] {
+            assert!(
+                text.contains(&format!("[{adapter}] {step}")),
+                "{step}:\n{text}"
+            );
+        }
+    }
+    assert!(!text.contains("Originate"), "{text}");
+    // Nothing but read-only actions reached the server.
+    for index in 0..fake.client_count() {
+        for action in fake.recorded_actions(index) {
+            let name = action
+                .get("Action")
+                .expect("an action")
+                .to_str_lossy()
+                .into_owned();
+            assert!(
+                [
+                    "Challenge",
+                    "Login",
+                    "Ping",
+                    "CoreShowChannels",
+                    "Command",
+                    "Logoff"
+                ]
+                .contains(&name.as_str()),
+                "{name} sent to a real server"
+            );
+        }
+    }
+}

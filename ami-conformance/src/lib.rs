@@ -13,6 +13,36 @@ pub mod scenarios;
 
 pub use adapter::{Adapter, Next};
 
+use std::time::Duration;
+
+/// The longest one scenario may run before it counts as hung.
+pub const SCENARIO_LIMIT: Duration = Duration::from_secs(30);
+
+/// Runs `scenario` on a thread of its own and fails (instead of hanging the whole
+/// run) if it does not finish within [`SCENARIO_LIMIT`]; a panic inside it is
+/// passed on as is. Used by [`conformance_suite!`].
+pub fn run_scenario(name: &str, scenario: fn()) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let runner = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            scenario();
+            let _ = done.send(());
+        })
+        .expect("spawn the scenario thread");
+    match finished.recv_timeout(SCENARIO_LIMIT) {
+        Ok(()) => {}
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = runner.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("scenario {name} hung: not finished after {SCENARIO_LIMIT:?}")
+        }
+    }
+}
+
 /// Expands to `mod $module { #[test] fn <scenario>() { .. } ... }`: one test per
 /// scenario of [`scenarios`], run against `$adapter`.
 ///
@@ -40,6 +70,9 @@ macro_rules! conformance_suite {
             server_stall_keepalive_longer_than_action_timeout,
             slow_consumer_lagged,
             reconnect_after_restart,
+            calls_during_reconnect_gap_fail_fast,
+            close_fails_pending,
+            calls_after_logoff_or_close_complete,
             tls
         );
     };
@@ -48,7 +81,10 @@ macro_rules! conformance_suite {
             $(
                 #[test]
                 fn $scenario() {
-                    $crate::scenarios::$scenario::<$adapter>();
+                    $crate::run_scenario(
+                        stringify!($scenario),
+                        $crate::scenarios::$scenario::<$adapter>,
+                    );
                 }
             )*
         }

@@ -119,6 +119,24 @@ fn wait_for_end<A: Adapter>(events: &mut A::Events) {
     }
 }
 
+/// Runs `call` on a helper thread and returns its result; panics if it does not
+/// return within [`WAIT`], so that a call that never completes fails the scenario
+/// at the right line instead of hanging it.
+#[track_caller]
+fn bounded<T: Send + 'static>(what: &str, call: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = done.send(call());
+    });
+    match result.recv_timeout(WAIT) {
+        Ok(value) => value,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: no result within {WAIT:?} (the call hangs)")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+    }
+}
+
 /// How many actions named `name` connection `index` has sent to the fake.
 fn sent(fake: &FakeAsterisk, index: usize, name: &str) -> usize {
     fake.recorded_actions(index)
@@ -164,7 +182,10 @@ pub fn plain_login<A: Adapter>() {
     assert!(info.logged_in && info.user.as_deref() == Some("admin"));
 
     A::logoff(&client).expect("logoff");
-    match A::send(&client, Action::new("Ping")) {
+    let after = client.clone();
+    match bounded("a call after logoff", move || {
+        A::send(&after, Action::new("Ping"))
+    }) {
         Err(ClientError::Closed(Error::LoggedOff)) => {}
         other => panic!("a call after logoff: {other:?}"),
     }
@@ -634,7 +655,10 @@ pub fn server_closes_mid_action<A: Adapter>() {
     wait_for_end::<A>(&mut events);
     until("is_closed", || A::is_closed(&client));
     let started = Instant::now();
-    let late = A::send(&client, Action::new("Ping"));
+    let after = client.clone();
+    let late = bounded("a call after the close", move || {
+        A::send(&after, Action::new("Ping"))
+    });
     assert!(
         matches!(late, Err(ClientError::Closed(Error::Eof))),
         "{late:?}"
@@ -863,6 +887,152 @@ pub fn reconnect_after_restart<A: Adapter>() {
         .any(|a| a.is("Action", "Echo") && a.is("Payload", "after")));
     A::logoff(&client).expect("logoff");
     until("is_closed after logoff", || A::is_closed(&client));
+}
+
+/// `close()` ends the session at once: `is_closed` says so immediately, the 5
+/// waiting calls fail with `Closed(ClosedByClient)`, later calls fail fast, the
+/// event stream ends, the server sees the close, and no reconnect follows even
+/// when one is configured.
+pub fn close_fails_pending<A: Adapter>() {
+    const PENDING: usize = 5;
+    let fake = fake().fault(Fault::NoReplyTo("Status".into())).start();
+    let client = connect::<A>(
+        &fake,
+        ClientConfig {
+            reconnect: Some(fast_reconnect()),
+            ..config()
+        },
+    );
+    let mut events = A::events(&client);
+    let waiting = {
+        let client = client.clone();
+        let actions = (0..PENDING)
+            .map(|_| Action::new("Status").timeout(Duration::from_secs(60)))
+            .collect();
+        thread::spawn(move || A::concurrent_sends(&client, actions))
+    };
+    until("5 Status actions at the server", || {
+        sent(&fake, 0, "Status") == PENDING
+    });
+    let started = Instant::now();
+    A::close(&client);
+    assert!(A::is_closed(&client), "is_closed right after close()");
+    let after = client.clone();
+    let late = bounded("a call after close()", move || {
+        A::send(&after, Action::new("Ping"))
+    });
+    assert!(
+        matches!(late, Err(ClientError::Closed(Error::ClosedByClient))),
+        "{late:?}"
+    );
+    for result in waiting.join().expect("the waiting calls") {
+        assert!(
+            matches!(result, Err(ClientError::Closed(Error::ClosedByClient))),
+            "{result:?}"
+        );
+    }
+    assert!(started.elapsed() < WAIT);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match A::next_event(&mut events, left) {
+            Next::Ended => break,
+            Next::Event(ClientEvent::Disconnected(Error::ClosedByClient)) => {}
+            Next::Event(ClientEvent::Event(_)) => {}
+            other => panic!("after close(): {other:?}"),
+        }
+    }
+    until("the server to see the close", || !fake.clients()[0].open);
+    assert_eq!(fake.client_count(), 1, "no reconnect after close()");
+}
+
+/// While a reconnecting client is between sessions (the next attempt is far
+/// away), calls fail at once with the reason of the loss instead of waiting, the
+/// client is not closed; `close()` then stops the reconnecting for good.
+pub fn calls_during_reconnect_gap_fail_fast<A: Adapter>() {
+    let fake = fake().start();
+    let client = connect::<A>(
+        &fake,
+        ClientConfig {
+            reconnect: Some(Reconnect {
+                initial_delay: Duration::from_secs(60),
+                max_delay: Duration::from_secs(60),
+                max_attempts: None,
+            }),
+            ..config()
+        },
+    );
+    let mut events = A::events(&client);
+    ping::<A>(&client);
+    fake.restart();
+    wait_for::<A>(
+        &mut events,
+        "Disconnected",
+        |e| matches!(e, ClientEvent::Disconnected(reason) if dropped_by_server(reason)),
+        |e| matches!(e, ClientEvent::Reconnected | ClientEvent::Disconnected(_)),
+    );
+    let started = Instant::now();
+    let result = A::send(
+        &client,
+        Action::new("Ping").timeout(Duration::from_secs(30)),
+    );
+    assert!(
+        matches!(&result, Err(ClientError::Closed(reason)) if dropped_by_server(reason)),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a call in the gap waited {:?}",
+        started.elapsed()
+    );
+    assert!(!A::is_closed(&client), "reconnecting is not closed");
+    A::close(&client);
+    assert!(A::is_closed(&client));
+    wait_for_end::<A>(&mut events);
+    assert_eq!(fake.client_count(), 1, "no reconnect after close()");
+}
+
+/// Every call completes, also around the end of a session: 40 times, a call made
+/// right after `logoff()` returns fails with `Closed(LoggedOff)`, and 20 calls
+/// racing a `close()` each end (answered, or `Closed(ClosedByClient)`). Repeated
+/// because the window between "the reply arrived" and "the driver stopped" is
+/// short; none may hang.
+pub fn calls_after_logoff_or_close_complete<A: Adapter>() {
+    let fake = fake().start();
+    let config = || ClientConfig::new(Credentials::plain("admin", "amp111"));
+    for round in 0..40 {
+        let client = connect::<A>(&fake, config());
+        A::logoff(&client).expect("logoff");
+        let after = client.clone();
+        let result = bounded(
+            &format!("round {round}: a call right after logoff"),
+            move || A::send(&after, Action::new("Ping")),
+        );
+        assert!(
+            matches!(result, Err(ClientError::Closed(Error::LoggedOff))),
+            "round {round}: {result:?}"
+        );
+    }
+    for round in 0..20 {
+        let client = connect::<A>(&fake, config());
+        let racing = {
+            let client = client.clone();
+            thread::spawn(move || {
+                A::concurrent_sends(&client, (0..20).map(|_| Action::new("Ping")).collect())
+            })
+        };
+        A::close(&client);
+        let results = bounded(&format!("round {round}: calls racing close()"), move || {
+            racing.join().expect("the racing calls")
+        });
+        for result in results {
+            match result {
+                Ok(reply) => assert!(reply.response().is("Ping", "Pong"), "{reply:?}"),
+                Err(ClientError::Closed(Error::ClosedByClient)) => {}
+                other => panic!("round {round}: a call racing close(): {other:?}"),
+            }
+        }
+    }
 }
 
 /// AMI over TLS: `connect_tls` with the fake's certificate; actions, commands and

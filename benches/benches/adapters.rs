@@ -488,6 +488,15 @@ fn median<T: Copy>(mut samples: Vec<T>, key: impl Fn(&T) -> Duration) -> T {
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
+    // `cargo bench --bench adapters -- tokio`: only the candidates (and the raw
+    // baseline) whose name holds one of the words, e.g. to profile one adapter.
+    let words: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| {
+        name.starts_with("raw") || words.is_empty() || words.iter().any(|w| name.contains(w))
+    };
     let mode = if bench { FULL } else { SMOKE };
     let one_pass = event_packets(&corpus());
     let events: Vec<Vec<u8>> = one_pass.iter().cycle().take(mode.events).cloned().collect();
@@ -517,7 +526,7 @@ fn main() {
     for _ in 0..mode.runs {
         for (i, (_, flood)) in flooders.iter().enumerate() {
             for (c, capacity) in capacities.iter().enumerate() {
-                if i > 0 || c == 0 {
+                if (i > 0 || c == 0) && wanted(flooders[i].0) {
                     samples[i][c].push(flood(&events, *capacity));
                 }
             }
@@ -563,7 +572,10 @@ fn main() {
     ];
     let mut rt_samples: Vec<Vec<(Duration, usize)>> = vec![Vec::new(); rt_candidates.len()];
     for _ in 0..mode.runs {
-        for (i, (_, n, run)) in rt_candidates.iter().enumerate() {
+        for (i, (name, n, run)) in rt_candidates.iter().enumerate() {
+            if !wanted(name) {
+                continue;
+            }
             // About the same number of round trips for everyone.
             let per_task = mode.per_task * in_flight / n;
             rt_samples[i].push((run(*n, per_task), n * per_task));
@@ -617,6 +629,9 @@ fn main() {
     let rates: Vec<f64> = rt_samples
         .into_iter()
         .map(|s| {
+            if s.is_empty() {
+                return f64::NAN;
+            }
             let (time, count) = median(s, |d| d.0);
             count as f64 / time.as_secs_f64()
         })

@@ -59,7 +59,9 @@ impl LineIndex {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Packet {
     bytes: Bytes,
-    lines: Box<[LineIndex]>,
+    /// Shared, so that cloning a packet (e.g. to every event subscriber) does not
+    /// allocate.
+    lines: std::sync::Arc<[LineIndex]>,
     kind: PacketKind,
     /// Raw body of a legacy `Response: Follows` reply, as offsets into `bytes`.
     body: Option<(u32, u32)>,

@@ -646,6 +646,7 @@ impl Connection {
     // ----- internals: completion and time -----
 
     fn complete(&mut self, number: u64, result: Result<Reply, Error>) {
+        self.compact_deadlines();
         if let Some(pending) = self.pending.remove(number) {
             if pending.origin == Origin::User {
                 self.outputs.push_back(Output::Reply {
@@ -653,6 +654,17 @@ impl Connection {
                     result,
                 });
             }
+        }
+    }
+
+    /// Drops the timer entries of completed actions once they outnumber the live
+    /// ones, so the heap stays proportional to what is pending rather than to
+    /// the action rate times the timeout. Amortised O(1) per completion.
+    fn compact_deadlines(&mut self) {
+        if self.deadlines.len() > 64 && self.deadlines.len() > 2 * self.pending.len() {
+            let pending = &self.pending;
+            self.deadlines
+                .retain(|Reverse((_, number))| pending.contains(*number));
         }
     }
 
@@ -768,4 +780,35 @@ fn closes_list(event: &Packet) -> bool {
 
 fn is_sync_originate(action: &Action) -> bool {
     action.name().eq_ignore_ascii_case("Originate") && action.expect() != Expect::OriginateOutcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answered_actions_leave_no_timers_behind() {
+        let now = Instant::now();
+        let config = Config {
+            keepalive: None,
+            id_prefix: Some("t-".into()),
+            ..Config::default()
+        };
+        let mut conn = Connection::new(config, now);
+        conn.feed(b"Asterisk Call Manager/11.0.0\r\n", now);
+        for _ in 0..10_000 {
+            let id = conn.send_action(Action::new("Ping"), now).unwrap();
+            let reply = format!(
+                "Response: Success\r\nActionID: {}\r\nPing: Pong\r\n\r\n",
+                conn.action_id_text(id)
+            );
+            conn.feed(reply.as_bytes(), now);
+        }
+        assert_eq!(conn.in_flight(), 0);
+        assert!(
+            conn.deadlines.len() <= 64,
+            "{} timers",
+            conn.deadlines.len()
+        );
+    }
 }

@@ -87,6 +87,13 @@ impl PendingTable {
         self.slots.get_mut(index)?.as_mut()
     }
 
+    pub(crate) fn contains(&self, number: u64) -> bool {
+        number
+            .checked_sub(self.base)
+            .and_then(|index| self.slots.get(index as usize))
+            .is_some_and(Option::is_some)
+    }
+
     pub(crate) fn remove(&mut self, number: u64) -> Option<Pending> {
         let index = number.checked_sub(self.base)? as usize;
         let pending = self.slots.get_mut(index)?.take()?;

@@ -116,6 +116,29 @@ impl Client {
         self.shared().close();
     }
 
+    /// The AMI version from the banner of the current session (`"11.0.0"` for
+    /// `Asterisk Call Manager/11.0.0`): the protocol's version, not Asterisk's.
+    /// `Some` from the banner on, so always after [`connect`](crate::connect)
+    /// returned; `None` before the banner of a [`from_stream`](Self::from_stream)
+    /// client, while a reconnecting client is between sessions (each new session
+    /// reads its own banner), and once the client is closed.
+    ///
+    /// ```no_run
+    /// # fn example() -> Result<(), ami_blocking::Error> {
+    /// use ami_blocking::{Config, Credentials};
+    ///
+    /// let config = Config::new(Credentials::md5("admin", "amp111"));
+    /// let client = ami_blocking::connect("127.0.0.1:5038", config)?;
+    /// if let Some(version) = client.ami_version() {
+    ///     println!("AMI {version}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn ami_version(&self) -> Option<String> {
+        self.shared().ami_version()
+    }
+
     /// Whether the client is closed for good (a reconnecting client between
     /// sessions is not).
     pub fn is_closed(&self) -> bool {

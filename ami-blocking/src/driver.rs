@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     ready: bool,
     /// Closed for good.
     closed: bool,
+    /// The AMI version of the current session's banner, while it is up.
+    version: Option<String>,
 }
 
 pub(crate) struct Shared {
@@ -83,6 +85,7 @@ impl Shared {
                 down: false,
                 ready: false,
                 closed: false,
+                version: None,
             }),
             wake: Condvar::new(),
             hub: Hub::new(config.event_capacity),
@@ -164,7 +167,9 @@ impl Shared {
                 Output::Event(packet) => self.hub.publish(Event::Event(packet)),
                 Output::Response(packet) => self.hub.publish(Event::Unmatched(packet)),
                 Output::Malformed(malformed) => self.hub.publish(Event::Malformed(malformed)),
+                Output::Connected { version } => inner.version = Some(version),
                 Output::Closed(reason) => {
+                    inner.version = None;
                     if let Some(login) = inner.login.take() {
                         let _ = login.try_send(Err(reason.clone()));
                     }
@@ -266,6 +271,12 @@ impl Shared {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
+    }
+
+    /// The current session's AMI version; `None` between sessions and once closed.
+    pub(crate) fn ami_version(&self) -> Option<String> {
+        let inner = self.lock();
+        inner.version.clone().filter(|_| !inner.closed)
     }
 
     /// Runs one session's transport until its core closes: spawns the writer and

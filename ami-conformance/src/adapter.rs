@@ -53,6 +53,8 @@ pub trait Adapter: 'static {
     fn close(client: &Self::Client);
     /// `Client::is_closed`.
     fn is_closed(client: &Self::Client) -> bool;
+    /// `Client::ami_version`.
+    fn ami_version(client: &Self::Client) -> Option<String>;
     /// `Client::events`: a new subscriber from now on.
     fn events(client: &Self::Client) -> Self::Events;
     /// The subscriber's next item, waiting at most `timeout`.

@@ -73,6 +73,7 @@ macro_rules! conformance_suite {
             calls_during_reconnect_gap_fail_fast,
             close_fails_pending,
             calls_after_logoff_or_close_complete,
+            ami_version_of_the_current_session,
             tls
         );
     };

@@ -1035,6 +1035,72 @@ pub fn calls_after_logoff_or_close_complete<A: Adapter>() {
     }
 }
 
+/// `ami_version()` is the AMI version of the current connection's banner: the
+/// fake's default `11.0.0`, or the one it is built to announce; `Some` again on
+/// the connection a reconnect opens; `None` while a reconnecting client is
+/// between connections, and once the client is closed (by `close()` at once, by
+/// `logoff()` as the session ends).
+pub fn ami_version_of_the_current_session<A: Adapter>() {
+    let default = fake().start();
+    let client = connect::<A>(&default, config());
+    assert_eq!(A::ami_version(&client).as_deref(), Some("11.0.0"));
+    A::logoff(&client).expect("logoff");
+    until("no version after logoff", || {
+        A::ami_version(&client).is_none()
+    });
+
+    let fake = fake().ami_version("7.0.3").start();
+    let client = connect::<A>(
+        &fake,
+        ClientConfig {
+            reconnect: Some(fast_reconnect()),
+            ..config()
+        },
+    );
+    assert_eq!(A::ami_version(&client).as_deref(), Some("7.0.3"));
+    let mut events = A::events(&client);
+    fake.restart();
+    wait_for::<A>(
+        &mut events,
+        "Disconnected",
+        |e| matches!(e, ClientEvent::Disconnected(_)),
+        |e| matches!(e, ClientEvent::Reconnected),
+    );
+    wait_for::<A>(
+        &mut events,
+        "Reconnected",
+        |e| matches!(e, ClientEvent::Reconnected),
+        |e| matches!(e, ClientEvent::Disconnected(_)),
+    );
+    assert_eq!(A::ami_version(&client).as_deref(), Some("7.0.3"));
+
+    // A client whose next attempt is a minute away stays between connections.
+    let waiting = connect::<A>(
+        &fake,
+        ClientConfig {
+            reconnect: Some(Reconnect {
+                initial_delay: Duration::from_secs(60),
+                max_delay: Duration::from_secs(60),
+                max_attempts: None,
+            }),
+            ..config()
+        },
+    );
+    let mut waiting_events = A::events(&waiting);
+    fake.restart();
+    wait_for::<A>(
+        &mut waiting_events,
+        "Disconnected",
+        |e| matches!(e, ClientEvent::Disconnected(_)),
+        |e| matches!(e, ClientEvent::Reconnected),
+    );
+    assert_eq!(A::ami_version(&waiting), None, "between connections");
+    assert!(!A::is_closed(&waiting));
+    A::close(&waiting);
+    A::close(&client);
+    assert_eq!(A::ami_version(&client), None, "closed");
+}
+
 /// AMI over TLS: `connect_tls` with the fake's certificate; actions, commands and
 /// events work; a certificate for another name is refused with `Tls`.
 pub fn tls<A: Adapter>() {

@@ -21,11 +21,17 @@ pub(crate) struct Shared {
     /// Why the connection is down (between a loss and the next login), if it is.
     down: Mutex<Option<Reason>>,
     closed: AtomicBool,
+    /// The AMI version of the current connection's banner, while it is up.
+    version: Mutex<Option<String>>,
 }
 
 impl Shared {
     pub(crate) fn set_down(&self, reason: Option<Reason>) {
         *self.down.lock().unwrap_or_else(PoisonError::into_inner) = reason;
+    }
+
+    pub(crate) fn set_version(&self, version: Option<String>) {
+        *self.version.lock().unwrap_or_else(PoisonError::into_inner) = version;
     }
 
     fn down(&self) -> Option<Reason> {
@@ -159,6 +165,36 @@ impl Client {
         self.commands.close();
     }
 
+    /// The AMI version from the banner of the current connection (`"11.0.0"` for
+    /// `Asterisk Call Manager/11.0.0`): the protocol's version, not Asterisk's.
+    /// `Some` from the banner on, so always after [`connect`](crate::connect)
+    /// returned; `None` before the banner of a [`from_stream`](Self::from_stream)
+    /// client, while a reconnecting client is between connections (each new
+    /// connection reads its own banner), and once the client is closed.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), ami_smol::Error> {
+    /// use ami_smol::{Config, Credentials};
+    ///
+    /// let config = Config::new(Credentials::md5("admin", "amp111"));
+    /// let client = ami_smol::connect("127.0.0.1:5038", config).await?;
+    /// if let Some(version) = client.ami_version() {
+    ///     println!("AMI {version}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn ami_version(&self) -> Option<String> {
+        if self.is_closed() {
+            return None;
+        }
+        self.shared
+            .version
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Whether the client is closed for good (while a reconnect is pending, it is
     /// not; actions then fail fast with the reason of the loss).
     pub fn is_closed(&self) -> bool {
@@ -188,6 +224,7 @@ pub(crate) fn start<S: Io>(
         hub: Hub::new(config.event_capacity),
         down: Mutex::new(None),
         closed: AtomicBool::new(false),
+        version: Mutex::new(None),
     });
     let link = Link::new(receiver, shared.clone(), ready);
     let driver = driver::drive(stream, config, dial, link);

@@ -80,6 +80,7 @@ impl Link {
     }
 
     fn on_closed(&mut self, reason: &Reason) {
+        self.shared.set_version(None);
         self.shared.set_down(Some(reason.clone()));
         if let Some(ready) = self.ready.take() {
             let _ = ready.try_send(Err(reason.clone()));
@@ -316,6 +317,10 @@ impl<S: Io> Session<'_, S> {
                     }
                     continue;
                 }
+                Output::Connected { version } => {
+                    self.link.shared.set_version(Some(version));
+                    continue;
+                }
                 Output::Ready => {
                     self.link.on_ready();
                     continue;
@@ -330,7 +335,7 @@ impl<S: Io> Session<'_, S> {
                     }
                     Event::Disconnected(reason)
                 }
-                _ => continue, // Connected
+                _ => continue, // an output this driver does not know yet
             };
             self.link.shared.hub.publish(event);
         }

@@ -15,6 +15,8 @@ use crate::{Action, Config, Error, Event, Events, List, ListStream, OriginateOut
 pub(crate) struct Shared {
     reason: Mutex<Option<ami_proto::Error>>,
     closed: AtomicBool,
+    /// The AMI version of the current connection's banner, while it is up.
+    version: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -26,6 +28,10 @@ impl Shared {
 
     pub(crate) fn set_reason(&self, reason: ami_proto::Error) {
         *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+    }
+
+    pub(crate) fn set_version(&self, version: Option<String>) {
+        *self.version.lock().unwrap_or_else(|e| e.into_inner()) = version;
     }
 
     /// Closed for good with `reason`.
@@ -176,6 +182,36 @@ impl Client {
             self.shared.finish(ami_proto::Error::ClosedByClient); // fail fast from now on
         }
         let _ = self.commands.send(Command::Close);
+    }
+
+    /// The AMI version from the banner of the current connection (`"11.0.0"`
+    /// for `Asterisk Call Manager/11.0.0`): the protocol's version, not
+    /// Asterisk's. `Some` from the banner on, so always after [`connect`](crate::connect)
+    /// returned; `None` before the banner of a [`from_stream`](Self::from_stream)
+    /// client, while a reconnecting client is between connections (each new
+    /// connection reads its own banner), and once the client is closed.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), ami_tokio::Error> {
+    /// use ami_tokio::{Config, Credentials};
+    ///
+    /// let config = Config::new(Credentials::md5("admin", "amp111"));
+    /// let client = ami_tokio::connect("127.0.0.1:5038", config).await?;
+    /// if let Some(version) = client.ami_version() {
+    ///     println!("AMI {version}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn ami_version(&self) -> Option<String> {
+        if self.is_closed() {
+            return None;
+        }
+        self.shared
+            .version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Whether the client is closed for good (not during a reconnect gap).

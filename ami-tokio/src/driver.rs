@@ -272,7 +272,12 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
             Output::Event(packet) => Event::Event(packet),
             Output::Response(packet) => Event::Unmatched(packet),
             Output::Malformed(malformed) => Event::Malformed(malformed),
+            Output::Connected { version } => {
+                self.shared.set_version(Some(version));
+                return None;
+            }
             Output::Closed(reason) => {
+                self.shared.set_version(None);
                 if let Some(tx) = self.ready.take() {
                     let _ = tx.send(Err(reason.clone()));
                 }
@@ -282,7 +287,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
                 }
                 return Some(reason);
             }
-            _ => return None, // Connected
+            _ => return None, // an output this driver does not know yet
         };
         // No subscriber is not an error; a slow one lags on its own.
         let _ = self.events.send(event);

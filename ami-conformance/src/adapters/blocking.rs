@@ -62,6 +62,10 @@ impl Adapter for Blocking {
         client.is_closed()
     }
 
+    fn ami_version(client: &Self::Client) -> Option<String> {
+        client.ami_version()
+    }
+
     fn events(client: &Self::Client) -> Self::Events {
         client.events()
     }

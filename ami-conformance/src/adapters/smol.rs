@@ -139,6 +139,10 @@ impl<R: CallerRuntime + 'static> Adapter for R {
         client.is_closed()
     }
 
+    fn ami_version(client: &Self::Client) -> Option<String> {
+        client.ami_version()
+    }
+
     fn events(client: &Self::Client) -> Self::Events {
         client.events()
     }

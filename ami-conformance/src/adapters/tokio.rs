@@ -71,6 +71,10 @@ impl Adapter for Tokio {
         client.is_closed()
     }
 
+    fn ami_version(client: &Self::Client) -> Option<String> {
+        client.ami_version()
+    }
+
     fn events(client: &Self::Client) -> Self::Events {
         client.events()
     }

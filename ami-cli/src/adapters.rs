@@ -44,6 +44,8 @@ pub trait Adapter: Sized {
     fn events(&self) -> Self::Events;
     /// Logs off.
     fn logoff(&self) -> Result<(), ClientError>;
+    /// The AMI version from the server's banner.
+    fn ami_version(&self) -> Option<String>;
 }
 
 /// ami-tokio on a runtime of its own.
@@ -115,6 +117,10 @@ impl Adapter for Tokio {
     fn logoff(&self) -> Result<(), ClientError> {
         self.runtime.block_on(self.client.logoff())
     }
+
+    fn ami_version(&self) -> Option<String> {
+        self.client.ami_version()
+    }
 }
 
 impl EventSource for TokioEvents {
@@ -181,6 +187,10 @@ impl Adapter for Blocking {
     fn logoff(&self) -> Result<(), ClientError> {
         self.0.logoff()
     }
+
+    fn ami_version(&self) -> Option<String> {
+        self.0.ami_version()
+    }
 }
 
 impl EventSource for ami_blocking::Events {
@@ -239,6 +249,10 @@ impl Adapter for Smol {
 
     fn logoff(&self) -> Result<(), ClientError> {
         smol::block_on(self.0.logoff())
+    }
+
+    fn ami_version(&self) -> Option<String> {
+        self.0.ami_version()
     }
 }
 

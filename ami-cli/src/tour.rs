@@ -5,8 +5,6 @@
 //! CoreShowChannels, `core show version`) against a real server.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use ami_proto::{
@@ -49,9 +47,7 @@ fn embedded(quick: bool) -> Result<(), CliError> {
         target.addr
     );
     println!("Each runtime adapter logs in with MD5 and runs the same steps on it.");
-    if let Some(banner) = peek_banner(&target.addr) {
-        println!("Its banner: {banner:?} (the AMI version, not Asterisk's).");
-    }
+    println!("{AMI_VERSION_NOTE}");
     let stage = Stage {
         target: &target,
         config: &config,
@@ -95,11 +91,7 @@ fn real(conn: &ConnArgs, host: &str, quick: bool) -> Result<(), CliError> {
         "ami tour: read-only steps against {} (no call is placed, no flood).",
         target.addr
     );
-    if target.tls.is_none() {
-        if let Some(banner) = peek_banner(&target.addr) {
-            println!("Its banner: {banner:?} (the AMI version, not Asterisk's).");
-        }
-    }
+    println!("{AMI_VERSION_NOTE}");
     let stage = Stage {
         target: &target,
         config: &config,
@@ -120,15 +112,9 @@ fn real(conn: &ConnArgs, host: &str, quick: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The first line the server sends, read on a throwaway connection.
-fn peek_banner(addr: &str) -> Option<String> {
-    let addr = addr.to_socket_addrs().ok()?.next()?;
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).ok()?;
-    Some(line.trim_end().to_owned())
-}
+/// Said once, before the login lines that show the version.
+const AMI_VERSION_NOTE: &str =
+    "The AMI version after each login is the server's banner: the protocol's, not Asterisk's.";
 
 fn ms(since: Instant) -> u128 {
     since.elapsed().as_millis()
@@ -150,7 +136,11 @@ fn steps<A: Adapter>(stage: &Stage<'_>) -> Result<Option<FloodResult>, CliError>
         Some(c) => (c.username.as_str(), "login"),
         None => ("-", "connected"),
     };
-    println!("{tag} {how} ok as {user} ({} ms)", ms(t));
+    let version = match client.ami_version() {
+        Some(version) if !version.is_empty() => format!(", AMI version {version}"),
+        _ => ", no AMI version in the banner".to_owned(),
+    };
+    println!("{tag} {how} ok as {user} ({} ms){version}", ms(t));
 
     let injected = Action::new("Ping").header("X-Note", "a\r\nAction: Originate");
     match client.send(injected) {

@@ -485,6 +485,7 @@ fn tour_runs_every_step_through_each_adapter() {
     for adapter in ["tokio", "blocking", "smol"] {
         for step in [
             "MD5 login ok as admin",
+            "AMI version 11.0.0",
             "injection refused before sending",
             "50 concurrent Pings: 50/50 Success, 50 distinct ActionIDs",
             "CoreShowChannels: a list of",
@@ -509,7 +510,7 @@ fn tour_runs_every_step_through_each_adapter() {
 
 #[test]
 fn tour_with_host_runs_only_the_read_only_steps() {
-    let fake = FakeAsterisk::start();
+    let fake = FakeAsterisk::builder().ami_version("7.0.3").start();
     let output = run(ami_at(&fake).args(["--md5", "tour", "--quick"]));
     assert_exit(&output, 0);
     let text = stdout(&output);
@@ -528,7 +529,19 @@ fn tour_with_host_runs_only_the_read_only_steps() {
                 "{step}:\n{text}"
             );
         }
+        // The version this server announced, read from the session's own banner.
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("[{adapter}] MD5 login ok"))
+                    && l.ends_with(", AMI version 7.0.3")),
+            "no AMI version on the {adapter} login line:\n{text}"
+        );
     }
+    assert_eq!(
+        fake.client_count(),
+        3,
+        "one connection per adapter, none opened only to read the banner"
+    );
     assert!(!text.contains("Originate"), "{text}");
     // Nothing but read-only actions reached the server.
     for index in 0..fake.client_count() {

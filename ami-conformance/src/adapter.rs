@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ami_proto::{Action, ClientConfig, ClientError, ClientEvent, List, OriginateOutcome, Reply};
+use ami_proto::{
+    Action, ClientConfig, ClientError, ClientEvent, List, OriginateOutcome, Packet, Reply,
+};
 use ami_testkit::rustls;
 
 /// What waiting on an event stream gave.
@@ -29,6 +31,8 @@ pub trait Adapter: 'static {
     type Client: Clone + Send + Sync + std::fmt::Debug + 'static;
     /// One subscription to the client's events.
     type Events: Send + 'static;
+    /// One streamed list, from `Client::list_stream`.
+    type ListStream: Send + 'static;
 
     /// `connect(addr, config)`.
     fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Self::Client, ClientError>;
@@ -43,6 +47,12 @@ pub trait Adapter: 'static {
     fn send(client: &Self::Client, action: Action) -> Result<Reply, ClientError>;
     /// `Client::list`.
     fn list(client: &Self::Client, action: Action) -> Result<List, ClientError>;
+    /// `Client::list_stream`.
+    fn list_stream(client: &Self::Client, action: Action) -> Result<Self::ListStream, ClientError>;
+    /// The streamed list's next item (`ListStream::next`); `None` once it ended.
+    fn next_item(stream: &mut Self::ListStream) -> Option<Packet>;
+    /// `ListStream::finish`.
+    fn finish(stream: Self::ListStream) -> Result<List, ClientError>;
     /// `Client::command`.
     fn command(client: &Self::Client, command: &str) -> Result<Vec<String>, ClientError>;
     /// `Client::originate`.

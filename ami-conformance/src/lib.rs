@@ -74,6 +74,10 @@ macro_rules! conformance_suite {
             close_fails_pending,
             calls_after_logoff_or_close_complete,
             ami_version_of_the_current_session,
+            list_stream_items_in_order_outside_the_event_fan_out,
+            list_stream_ends_with_the_connection,
+            list_stream_deadline_bounds_the_whole_list,
+            list_stream_refused_rejected_and_early_finish,
             tls
         );
     };

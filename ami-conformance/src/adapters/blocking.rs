@@ -5,7 +5,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ami_proto::{Action, ClientConfig, ClientError, List, OriginateOutcome, Reply};
+use ami_proto::{Action, ClientConfig, ClientError, List, OriginateOutcome, Packet, Reply};
 use ami_testkit::rustls;
 
 use crate::{Adapter, Next};
@@ -20,6 +20,7 @@ const THREADS: usize = 64;
 impl Adapter for Blocking {
     type Client = ami_blocking::Client;
     type Events = ami_blocking::Events;
+    type ListStream = ami_blocking::ListStream;
 
     fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Self::Client, ClientError> {
         ami_blocking::connect(addr, config)
@@ -40,6 +41,18 @@ impl Adapter for Blocking {
 
     fn list(client: &Self::Client, action: Action) -> Result<List, ClientError> {
         client.list(action)
+    }
+
+    fn list_stream(client: &Self::Client, action: Action) -> Result<Self::ListStream, ClientError> {
+        client.list_stream(action)
+    }
+
+    fn next_item(stream: &mut Self::ListStream) -> Option<Packet> {
+        stream.next()
+    }
+
+    fn finish(stream: Self::ListStream) -> Result<List, ClientError> {
+        stream.finish()
     }
 
     fn command(client: &Self::Client, command: &str) -> Result<Vec<String>, ClientError> {

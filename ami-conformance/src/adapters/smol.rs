@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ami_proto::{Action, ClientConfig, ClientError, List, OriginateOutcome, Reply};
+use ami_proto::{Action, ClientConfig, ClientError, List, OriginateOutcome, Packet, Reply};
 use ami_testkit::rustls;
 use futures_lite::future;
 
@@ -97,6 +97,7 @@ impl CallerRuntime for SmolOnAsyncStd {
 impl<R: CallerRuntime + 'static> Adapter for R {
     type Client = ami_smol::Client;
     type Events = ami_smol::Events;
+    type ListStream = ami_smol::ListStream;
 
     fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Self::Client, ClientError> {
         R::block_on(ami_smol::connect(addr, config))
@@ -117,6 +118,18 @@ impl<R: CallerRuntime + 'static> Adapter for R {
 
     fn list(client: &Self::Client, action: Action) -> Result<List, ClientError> {
         R::block_on(client.list(action))
+    }
+
+    fn list_stream(client: &Self::Client, action: Action) -> Result<Self::ListStream, ClientError> {
+        R::block_on(client.list_stream(action))
+    }
+
+    fn next_item(stream: &mut Self::ListStream) -> Option<Packet> {
+        R::block_on(stream.next())
+    }
+
+    fn finish(stream: Self::ListStream) -> Result<List, ClientError> {
+        R::block_on(stream.finish())
     }
 
     fn command(client: &Self::Client, command: &str) -> Result<Vec<String>, ClientError> {

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use ami_proto::{Action, ClientConfig, ClientError, List, OriginateOutcome, Reply};
+use ami_proto::{Action, ClientConfig, ClientError, List, OriginateOutcome, Packet, Reply};
 use ami_testkit::rustls;
 use tokio::runtime::Runtime;
 
@@ -29,6 +29,7 @@ fn runtime() -> &'static Runtime {
 impl Adapter for Tokio {
     type Client = ami_tokio::Client;
     type Events = ami_tokio::Events;
+    type ListStream = ami_tokio::ListStream;
 
     fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Self::Client, ClientError> {
         runtime().block_on(ami_tokio::connect(addr, config))
@@ -49,6 +50,18 @@ impl Adapter for Tokio {
 
     fn list(client: &Self::Client, action: Action) -> Result<List, ClientError> {
         runtime().block_on(client.list(action))
+    }
+
+    fn list_stream(client: &Self::Client, action: Action) -> Result<Self::ListStream, ClientError> {
+        runtime().block_on(client.list_stream(action))
+    }
+
+    fn next_item(stream: &mut Self::ListStream) -> Option<Packet> {
+        runtime().block_on(stream.next())
+    }
+
+    fn finish(stream: Self::ListStream) -> Result<List, ClientError> {
+        runtime().block_on(stream.finish())
     }
 
     fn command(client: &Self::Client, command: &str) -> Result<Vec<String>, ClientError> {

@@ -100,7 +100,9 @@ impl Client {
         expect_originate(self.send(ami_proto::originate_action(action))?)
     }
 
-    /// Logs off; the session then ends for good (no reconnect).
+    /// Logs off; the session then ends for good (no reconnect): once the server
+    /// said `Goodbye`, [`is_closed`](Self::is_closed) is true as soon as this
+    /// returns.
     pub fn logoff(&self) -> Result<(), Error> {
         self.shared().call(|conn, now| conn.logoff(now)).map(drop)
     }

@@ -147,9 +147,18 @@ impl Client {
         ami_proto::expect_originate(self.send(ami_proto::originate_action(action)).await?)
     }
 
-    /// Ends the session with `Logoff`; the client is closed for good afterwards.
+    /// Ends the session with `Logoff`; the client is closed for good afterwards:
+    /// once the server said `Goodbye`, [`is_closed`](Self::is_closed) is true as
+    /// soon as this returns.
     pub async fn logoff(&self) -> Result<(), Error> {
-        self.send(Action::new("Logoff")).await.map(drop)
+        let reply = self.send(Action::new("Logoff")).await?;
+        if reply.response().is("Response", "Goodbye") {
+            // The core closes right after it; say so without waiting for the
+            // driver to wind down.
+            self.shared.set_down(Some(Reason::LoggedOff));
+            self.shared.closed.store(true, Ordering::SeqCst);
+        }
+        Ok(())
     }
 
     /// A new subscriber to every [`Event`](crate::Event) from now on.

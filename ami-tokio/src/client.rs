@@ -156,11 +156,20 @@ impl Client {
         ami_proto::expect_originate(self.send(ami_proto::originate_action(action)).await?)
     }
 
-    /// Logs off; the connection then closes for good (no reconnect).
+    /// Logs off; the connection then closes for good (no reconnect): once the
+    /// server said `Goodbye`, [`is_closed`](Self::is_closed) is true as soon as
+    /// this returns.
     pub async fn logoff(&self) -> Result<(), Error> {
         match self.send(Action::new("Logoff")).await? {
             Reply::Response(packet) if packet.is_error() => Err(Error::Rejected(packet)),
-            _ => Ok(()),
+            reply => {
+                if reply.response().is("Response", "Goodbye") {
+                    // The core closes right after it; say so without waiting for
+                    // the driver to wind down.
+                    self.shared.finish(ami_proto::Error::LoggedOff);
+                }
+                Ok(())
+            }
         }
     }
 

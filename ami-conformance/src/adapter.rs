@@ -33,9 +33,21 @@ pub trait Adapter: 'static {
     type Events: Send + 'static;
     /// One streamed list, from `Client::list_stream`.
     type ListStream: Send + 'static;
+    /// The running driver of a [`from_stream`](Adapter::from_stream) client.
+    type Driver: Send + 'static;
 
     /// `connect(addr, config)`.
     fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Self::Client, ClientError>;
+    /// What a caller of `Client::from_stream(stream, config)` does: opens a TCP
+    /// connection to `addr` with the runtime's own stream type, wraps it, and
+    /// runs the returned driver the way the adapter's docs say (spawned on the
+    /// runtime; `Driver::run` on a thread of its own for ami-blocking).
+    fn from_stream(
+        addr: SocketAddr,
+        config: ClientConfig,
+    ) -> std::io::Result<(Self::Client, Self::Driver)>;
+    /// Waits for a [`from_stream`](Adapter::from_stream) driver to end: its result.
+    fn join_driver(driver: Self::Driver) -> Result<(), ClientError>;
     /// `connect_tls(addr, server_name, tls, config)`.
     fn connect_tls(
         addr: SocketAddr,

@@ -78,7 +78,13 @@ macro_rules! conformance_suite {
             list_stream_ends_with_the_connection,
             list_stream_deadline_bounds_the_whole_list,
             list_stream_refused_rejected_and_early_finish,
-            tls
+            tls,
+            connect_refused_is_connect_error,
+            login_deadline_when_the_server_never_speaks,
+            reconnect_gives_up_after_max_attempts,
+            dropping_every_handle_closes,
+            each_subscriber_lags_alone,
+            from_stream_wraps_a_user_stream
         );
     };
     (@tests $module:ident, $adapter:ty; $($scenario:ident),* $(,)?) => {

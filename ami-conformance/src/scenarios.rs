@@ -105,14 +105,18 @@ fn wait_for<A: Adapter>(
     }
 }
 
-/// Skips events until the stream ends; panics after [`WAIT`].
+/// Skips events until the stream ends; panics on any event for which
+/// `forbidden` holds, or after [`WAIT`].
 #[track_caller]
-fn wait_for_end<A: Adapter>(events: &mut A::Events) {
+fn wait_for_end<A: Adapter>(events: &mut A::Events, forbidden: impl Fn(&ClientEvent) -> bool) {
     let deadline = Instant::now() + WAIT;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match A::next_event(events, left) {
             Next::Ended => return,
+            Next::Event(event) if forbidden(&event) => {
+                panic!("before the event stream ended: unexpected {event:?}")
+            }
             Next::Event(_) => {}
             Next::Timeout => panic!("the event stream did not end"),
         }
@@ -151,6 +155,32 @@ fn dropped_by_server(reason: &Error) -> bool {
     matches!(reason, Error::Eof | Error::Io(_))
 }
 
+/// The default user, with subscribers of `capacity` events.
+fn with_capacity(capacity: usize) -> ClientConfig {
+    ClientConfig {
+        event_capacity: capacity,
+        ..config()
+    }
+}
+
+/// The default user, reconnecting with `policy`.
+fn with_reconnect(policy: Reconnect) -> ClientConfig {
+    ClientConfig {
+        reconnect: Some(policy),
+        ..config()
+    }
+}
+
+/// A reconnect whose next attempt is a minute away: the client stays between
+/// connections for the whole scenario.
+fn reconnect_in_a_minute() -> Reconnect {
+    Reconnect {
+        initial_delay: Duration::from_secs(60),
+        max_delay: Duration::from_secs(60),
+        max_attempts: None,
+    }
+}
+
 fn fast_reconnect() -> Reconnect {
     Reconnect {
         initial_delay: Duration::from_millis(20),
@@ -161,8 +191,10 @@ fn fast_reconnect() -> Reconnect {
 
 // ----- scenarios -----
 
-/// Plain login: `Secret` on the wire, no challenge; the session works; `logoff`
-/// ends it for good and later calls fail with `Closed(LoggedOff)`.
+/// Plain login: `Secret` on the wire, no challenge; the session works, and a
+/// `Response: Error` is data (`Ok`), not an `Err`; `logoff` ends it for good:
+/// the event stream says `Disconnected(LoggedOff)` and ends, later calls fail
+/// with `Closed(LoggedOff)`.
 pub fn plain_login<A: Adapter>() {
     let fake = fake().start();
     let client = connect::<A>(
@@ -180,8 +212,20 @@ pub fn plain_login<A: Adapter>() {
     assert!(!actions.iter().any(|a| a.is("Action", "Challenge")));
     let info = &fake.clients()[0];
     assert!(info.logged_in && info.user.as_deref() == Some("admin"));
+    let refused = A::send(&client, Action::new("NoSuchAction")).expect("an Error response");
+    assert!(refused.response().is_error(), "{refused:?}");
+    ping::<A>(&client);
 
+    let mut events = A::events(&client);
     A::logoff(&client).expect("logoff");
+    assert!(A::is_closed(&client), "is_closed once logoff() returned");
+    wait_for::<A>(
+        &mut events,
+        "Disconnected(LoggedOff)",
+        |e| matches!(e, ClientEvent::Disconnected(Error::LoggedOff)),
+        |e| matches!(e, ClientEvent::Disconnected(_) | ClientEvent::Reconnected),
+    );
+    wait_for_end::<A>(&mut events, |_| false);
     let after = client.clone();
     match bounded("a call after logoff", move || {
         A::send(&after, Action::new("Ping"))
@@ -189,7 +233,6 @@ pub fn plain_login<A: Adapter>() {
         Err(ClientError::Closed(Error::LoggedOff)) => {}
         other => panic!("a call after logoff: {other:?}"),
     }
-    until("is_closed after logoff", || A::is_closed(&client));
     until("the server to see the session end", || {
         !fake.clients()[0].open
     });
@@ -652,7 +695,7 @@ pub fn server_closes_mid_action<A: Adapter>() {
         |e| matches!(e, ClientEvent::Disconnected(Error::Eof)),
         |e| matches!(e, ClientEvent::Reconnected),
     );
-    wait_for_end::<A>(&mut events);
+    wait_for_end::<A>(&mut events, |_| false);
     until("is_closed", || A::is_closed(&client));
     let started = Instant::now();
     let after = client.clone();
@@ -755,21 +798,15 @@ pub fn server_stall_keepalive_longer_than_action_timeout<A: Adapter>() {
 }
 
 /// A subscriber that does not read while 20,000 events flood in: it is told
-/// `Lagged(n)`, then gets only the newest events (at most `event_capacity`, in
-/// order, none lost in between: n + received = 20,000), while actions sent during
-/// the flood all get their own replies.
+/// `Lagged(n)`, then gets only the newest `event_capacity` events (in order,
+/// none lost in between: n + received = 20,000), while 1,000 actions sent during
+/// the flood (reading and writing at once) all get their own replies.
 pub fn slow_consumer_lagged<A: Adapter>() {
     const CAPACITY: usize = 16;
     const FLOOD: usize = 20_000;
-    const ACTIONS: usize = 200;
+    const ACTIONS: usize = 1000;
     let fake = fake().start();
-    let client = connect::<A>(
-        &fake,
-        ClientConfig {
-            event_capacity: CAPACITY,
-            ..config()
-        },
-    );
+    let client = connect::<A>(&fake, with_capacity(CAPACITY));
     ping::<A>(&client); // the login's own events are in by now
     let mut events = A::events(&client);
     let packets: Vec<Vec<u8>> = (0..FLOOD)
@@ -808,10 +845,10 @@ pub fn slow_consumer_lagged<A: Adapter>() {
             ),
         }
     }
-    assert!(
-        received.len() <= CAPACITY,
-        "{} events buffered for a subscriber of capacity {CAPACITY}",
-        received.len()
+    assert_eq!(
+        received.len(),
+        CAPACITY,
+        "events buffered for a subscriber of capacity {CAPACITY}"
     );
     let first = received[0];
     assert_eq!(
@@ -832,16 +869,14 @@ pub fn slow_consumer_lagged<A: Adapter>() {
 
 /// Reconnect after a server restart: the action pending at the drop fails with
 /// `Closed`, the stream says `Disconnected` then `Reconnected`, and the client
-/// works again on a new, logged-in connection.
+/// works again on a new, logged-in connection, with the configured Events mask
+/// and filters applied to it again.
 pub fn reconnect_after_restart<A: Adapter>() {
     let fake = fake().fault(Fault::NoReplyTo("Status".into())).start();
-    let client = connect::<A>(
-        &fake,
-        ClientConfig {
-            reconnect: Some(fast_reconnect()),
-            ..config()
-        },
-    );
+    let mut config = with_reconnect(fast_reconnect());
+    config.connection.events = Some("call,user".into());
+    config.connection.filters = vec!["Event: Keep".into()];
+    let client = connect::<A>(&fake, config);
     let mut events = A::events(&client);
     assert_echo(A::send(&client, echo("before")), "before");
     let pending = {
@@ -881,28 +916,43 @@ pub fn reconnect_after_restart<A: Adapter>() {
     assert_eq!(fake.client_count(), 2, "one new connection");
     let second = &fake.clients()[1];
     assert!(second.logged_in && second.open);
-    assert!(fake
-        .recorded_actions(1)
+    let second = fake.recorded_actions(1);
+    assert!(second
         .iter()
         .any(|a| a.is("Action", "Echo") && a.is("Payload", "after")));
+    let login = second
+        .iter()
+        .find(|a| a.is("Action", "Login"))
+        .expect("a Login");
+    assert!(login.is("Events", "call,user"), "{login:?}");
+    assert!(
+        second
+            .iter()
+            .any(|a| a.is("Action", "Filter") && a.is("Filter", "Event: Keep")),
+        "the filter again: {second:?}"
+    );
+    // The filter is in force on the new session, and what it lets through flows.
+    let event = |name: &str| Event::new(name).header("Privilege", "call,all");
+    assert_eq!(fake.push_event(&event("Drop")), 0, "filtered out");
+    assert_eq!(fake.push_event(&event("Keep")), 1);
+    wait_for::<A>(
+        &mut events,
+        "the Keep event",
+        |e| matches!(e, ClientEvent::Event(p) if p.is("Event", "Keep")),
+        |e| matches!(e, ClientEvent::Disconnected(_)),
+    );
     A::logoff(&client).expect("logoff");
-    until("is_closed after logoff", || A::is_closed(&client));
+    assert!(A::is_closed(&client), "is_closed once logoff() returned");
 }
 
 /// `close()` ends the session at once: `is_closed` says so immediately, the 5
 /// waiting calls fail with `Closed(ClosedByClient)`, later calls fail fast, the
-/// event stream ends, the server sees the close, and no reconnect follows even
-/// when one is configured.
+/// event stream ends (and one subscribed afterwards ends at once), the server
+/// sees the close, and no reconnect follows even when one is configured.
 pub fn close_fails_pending<A: Adapter>() {
     const PENDING: usize = 5;
     let fake = fake().fault(Fault::NoReplyTo("Status".into())).start();
-    let client = connect::<A>(
-        &fake,
-        ClientConfig {
-            reconnect: Some(fast_reconnect()),
-            ..config()
-        },
-    );
+    let client = connect::<A>(&fake, with_reconnect(fast_reconnect()));
     let mut events = A::events(&client);
     let waiting = {
         let client = client.clone();
@@ -932,15 +982,16 @@ pub fn close_fails_pending<A: Adapter>() {
         );
     }
     assert!(started.elapsed() < WAIT);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match A::next_event(&mut events, left) {
-            Next::Ended => break,
-            Next::Event(ClientEvent::Disconnected(Error::ClosedByClient)) => {}
-            Next::Event(ClientEvent::Event(_)) => {}
-            other => panic!("after close(): {other:?}"),
-        }
+    wait_for_end::<A>(&mut events, |e| {
+        !matches!(
+            e,
+            ClientEvent::Disconnected(Error::ClosedByClient) | ClientEvent::Event(_)
+        )
+    });
+    let mut late = A::events(&client);
+    match A::next_event(&mut late, WAIT) {
+        Next::Ended => {}
+        other => panic!("a subscription after close(): {other:?}"),
     }
     until("the server to see the close", || !fake.clients()[0].open);
     assert_eq!(fake.client_count(), 1, "no reconnect after close()");
@@ -951,17 +1002,7 @@ pub fn close_fails_pending<A: Adapter>() {
 /// client is not closed; `close()` then stops the reconnecting for good.
 pub fn calls_during_reconnect_gap_fail_fast<A: Adapter>() {
     let fake = fake().start();
-    let client = connect::<A>(
-        &fake,
-        ClientConfig {
-            reconnect: Some(Reconnect {
-                initial_delay: Duration::from_secs(60),
-                max_delay: Duration::from_secs(60),
-                max_attempts: None,
-            }),
-            ..config()
-        },
-    );
+    let client = connect::<A>(&fake, with_reconnect(reconnect_in_a_minute()));
     let mut events = A::events(&client);
     ping::<A>(&client);
     fake.restart();
@@ -988,12 +1029,13 @@ pub fn calls_during_reconnect_gap_fail_fast<A: Adapter>() {
     assert!(!A::is_closed(&client), "reconnecting is not closed");
     A::close(&client);
     assert!(A::is_closed(&client));
-    wait_for_end::<A>(&mut events);
+    wait_for_end::<A>(&mut events, |_| false);
     assert_eq!(fake.client_count(), 1, "no reconnect after close()");
 }
 
-/// Every call completes, also around the end of a session: 40 times, a call made
-/// right after `logoff()` returns fails with `Closed(LoggedOff)`, and 20 calls
+/// Every call completes, also around the end of a session: 40 times, the client
+/// is closed as soon as `logoff()` returns and a call made right then fails with
+/// `Closed(LoggedOff)`, and 20 calls
 /// racing a `close()` each end (answered, or `Closed(ClosedByClient)`). Repeated
 /// because the window between "the reply arrived" and "the driver stopped" is
 /// short; none may hang.
@@ -1003,6 +1045,10 @@ pub fn calls_after_logoff_or_close_complete<A: Adapter>() {
     for round in 0..40 {
         let client = connect::<A>(&fake, config());
         A::logoff(&client).expect("logoff");
+        assert!(
+            A::is_closed(&client),
+            "round {round}: not closed after logoff"
+        );
         let after = client.clone();
         let result = bounded(
             &format!("round {round}: a call right after logoff"),
@@ -1038,25 +1084,17 @@ pub fn calls_after_logoff_or_close_complete<A: Adapter>() {
 /// `ami_version()` is the AMI version of the current connection's banner: the
 /// fake's default `11.0.0`, or the one it is built to announce; `Some` again on
 /// the connection a reconnect opens; `None` while a reconnecting client is
-/// between connections, and once the client is closed (by `close()` at once, by
-/// `logoff()` as the session ends).
+/// between connections, and once the client is closed (`logoff()` or `close()`
+/// returned).
 pub fn ami_version_of_the_current_session<A: Adapter>() {
     let default = fake().start();
     let client = connect::<A>(&default, config());
     assert_eq!(A::ami_version(&client).as_deref(), Some("11.0.0"));
     A::logoff(&client).expect("logoff");
-    until("no version after logoff", || {
-        A::ami_version(&client).is_none()
-    });
+    assert_eq!(A::ami_version(&client), None, "after logoff");
 
     let fake = fake().ami_version("7.0.3").start();
-    let client = connect::<A>(
-        &fake,
-        ClientConfig {
-            reconnect: Some(fast_reconnect()),
-            ..config()
-        },
-    );
+    let client = connect::<A>(&fake, with_reconnect(fast_reconnect()));
     assert_eq!(A::ami_version(&client).as_deref(), Some("7.0.3"));
     let mut events = A::events(&client);
     fake.restart();
@@ -1075,17 +1113,7 @@ pub fn ami_version_of_the_current_session<A: Adapter>() {
     assert_eq!(A::ami_version(&client).as_deref(), Some("7.0.3"));
 
     // A client whose next attempt is a minute away stays between connections.
-    let waiting = connect::<A>(
-        &fake,
-        ClientConfig {
-            reconnect: Some(Reconnect {
-                initial_delay: Duration::from_secs(60),
-                max_delay: Duration::from_secs(60),
-                max_attempts: None,
-            }),
-            ..config()
-        },
-    );
+    let waiting = connect::<A>(&fake, with_reconnect(reconnect_in_a_minute()));
     let mut waiting_events = A::events(&waiting);
     fake.restart();
     wait_for::<A>(
@@ -1158,13 +1186,7 @@ fn drain<A: Adapter>(mut stream: A::ListStream) -> (Vec<usize>, Result<List, Cli
 pub fn list_stream_items_in_order_outside_the_event_fan_out<A: Adapter>() {
     const ITEMS: usize = 5000;
     let fake = list_fake().start();
-    let client = connect::<A>(
-        &fake,
-        ClientConfig {
-            event_capacity: 8,
-            ..config()
-        },
-    );
+    let client = connect::<A>(&fake, with_capacity(8));
     let mut events = A::events(&client);
     let stream = A::list_stream(&client, big_list(ITEMS)).expect("list_stream");
     let (seqs, outcome) = drain::<A>(stream);
@@ -1183,19 +1205,12 @@ pub fn list_stream_items_in_order_outside_the_event_fan_out<A: Adapter>() {
     assert_eq!(collected.items.len(), 3);
     assert_eq!(collected.received, 3);
     A::close(&client);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match A::next_event(&mut events, left) {
-            Next::Ended => break,
-            Next::Event(ClientEvent::Event(p)) => {
-                assert!(!p.is("Event", "BigItem"), "a list item in the fan-out")
-            }
-            Next::Event(ClientEvent::Lagged(n)) => panic!("the event fan-out lagged by {n}"),
-            Next::Event(_) => {}
-            Next::Timeout => panic!("the event stream did not end after close()"),
-        }
-    }
+    // No item went through the fan-out, and it never lagged.
+    wait_for_end::<A>(&mut events, |e| match e {
+        ClientEvent::Event(p) => p.is("Event", "BigItem"),
+        ClientEvent::Lagged(_) => true,
+        _ => false,
+    });
 }
 
 /// A streamed list ends with its connection: the server hanging up after 3 items
@@ -1300,7 +1315,8 @@ pub fn list_stream_refused_rejected_and_early_finish<A: Adapter>() {
 }
 
 /// AMI over TLS: `connect_tls` with the fake's certificate; actions, commands and
-/// events work; a certificate for another name is refused with `Tls`.
+/// events work; a certificate for another name, or one from an authority the
+/// client does not trust, is refused with `Tls`.
 pub fn tls<A: Adapter>() {
     let fake = fake().tls(true).start();
     let tls = fake.tls_client_config().expect("a TLS config");
@@ -1327,4 +1343,182 @@ pub fn tls<A: Adapter>() {
         Err(ClientError::Tls(_)) => {}
         other => panic!("a certificate for another name: {other:?}"),
     }
+    let other = self::fake().tls(true).start();
+    let untrusted = other.tls_client_config().expect("a TLS config");
+    match A::connect_tls(fake.addr(), "localhost", untrusted, config()) {
+        Err(ClientError::Tls(_)) => {}
+        other => panic!("an untrusted certificate: {other:?}"),
+    }
+}
+
+// ----- scenarios that no adapter test covered in common before -----
+
+/// Nothing listens at the address: `connect` fails with `Connect`.
+pub fn connect_refused_is_connect_error<A: Adapter>() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port"); // the listener is dropped: nothing listens there now
+    match bounded("connect to nothing", move || A::connect(addr, config())) {
+        Err(ClientError::Connect(_)) => {}
+        other => panic!("connect to nothing: {other:?}"),
+    }
+}
+
+/// A server that accepts the connection but never sends its banner: `connect`
+/// fails with `Timeout` at the login deadline.
+pub fn login_deadline_when_the_server_never_speaks<A: Adapter>() {
+    // Connections complete in the kernel's backlog; nothing ever answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = silent.local_addr().expect("an address");
+    let mut config = config();
+    config.connection.login_timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    let result = bounded("connect to a silent server", move || {
+        A::connect(addr, config)
+    });
+    let took = started.elapsed();
+    assert!(matches!(result, Err(ClientError::Timeout)), "{result:?}");
+    assert!(took >= Duration::from_millis(300), "too early: {took:?}");
+    drop(silent);
+}
+
+/// With `max_attempts`, a reconnecting client whose server is gone for good
+/// gives up: after `Disconnected`, every redial is refused, the stream ends
+/// without `Reconnected`, the client is closed, and calls fail at once with the
+/// reason of the loss.
+pub fn reconnect_gives_up_after_max_attempts<A: Adapter>() {
+    let fake = fake().start();
+    let three_attempts = Reconnect {
+        max_attempts: Some(3),
+        ..fast_reconnect()
+    };
+    let client = connect::<A>(&fake, with_reconnect(three_attempts));
+    let mut events = A::events(&client);
+    ping::<A>(&client);
+    drop(fake); // gone for good: every redial is refused
+    wait_for::<A>(
+        &mut events,
+        "Disconnected",
+        |e| matches!(e, ClientEvent::Disconnected(reason) if dropped_by_server(reason)),
+        |e| matches!(e, ClientEvent::Reconnected | ClientEvent::Disconnected(_)),
+    );
+    wait_for_end::<A>(&mut events, |e| !matches!(e, ClientEvent::Event(_)));
+    assert!(A::is_closed(&client), "closed once the stream ended");
+    assert_eq!(A::ami_version(&client), None);
+    let after = client.clone();
+    let late = bounded("a call after giving up", move || {
+        A::send(&after, Action::new("Ping"))
+    });
+    assert!(
+        matches!(&late, Err(ClientError::Closed(reason)) if dropped_by_server(reason)),
+        "{late:?}"
+    );
+}
+
+/// Dropping the last `Client` handle closes the session, like `close()`: while
+/// one clone lives the session works; once none does, the stream says
+/// `Disconnected(ClosedByClient)` and ends, the server sees the close, and no
+/// reconnect follows even when one is configured.
+pub fn dropping_every_handle_closes<A: Adapter>() {
+    let fake = fake().start();
+    let client = connect::<A>(&fake, with_reconnect(fast_reconnect()));
+    let mut events = A::events(&client);
+    let other = client.clone();
+    drop(client);
+    ping::<A>(&other);
+    drop(other);
+    wait_for::<A>(
+        &mut events,
+        "Disconnected(ClosedByClient)",
+        |e| matches!(e, ClientEvent::Disconnected(Error::ClosedByClient)),
+        |e| matches!(e, ClientEvent::Disconnected(_) | ClientEvent::Reconnected),
+    );
+    wait_for_end::<A>(&mut events, |_| false);
+    until("the server to see the close", || !fake.clients()[0].open);
+    assert_eq!(fake.client_count(), 1, "no reconnect");
+}
+
+/// Each subscriber has a queue of its own: one that keeps up receives all 100
+/// events in order and is never told `Lagged`, while one that does not read
+/// meanwhile is told `Lagged(100 - capacity)`, then gets the newest `capacity`.
+pub fn each_subscriber_lags_alone<A: Adapter>() {
+    const CAPACITY: usize = 8;
+    const EVENTS: usize = 100;
+    let fake = fake().start();
+    let client = connect::<A>(&fake, with_capacity(CAPACITY));
+    ping::<A>(&client); // the login's own events are in by now
+    let mut reader = A::events(&client);
+    let mut idle = A::events(&client);
+    let tick = |seq: usize| {
+        Event::new("Tick")
+            .header("Privilege", "user,all")
+            .header("Seq", seq.to_string())
+    };
+    let seq_of = |next: Next| match next {
+        Next::Event(ClientEvent::Event(p)) if p.is("Event", "Tick") => {
+            text(&p, "Seq").and_then(|s| s.parse::<usize>().ok())
+        }
+        _ => None,
+    };
+    for seq in 0..EVENTS {
+        assert_eq!(fake.push_event(&tick(seq)), 1);
+        let next = A::next_event(&mut reader, WAIT);
+        assert_eq!(seq_of(next.clone()), Some(seq), "the reader: {next:?}");
+    }
+    // The reader may have its last event before the idle one is given it; this
+    // reply is handled only after that event went to every subscriber.
+    ping::<A>(&client);
+    match A::next_event(&mut idle, WAIT) {
+        Next::Event(ClientEvent::Lagged(n)) => assert_eq!(n, (EVENTS - CAPACITY) as u64),
+        other => panic!("the idle subscriber, first: {other:?}"),
+    }
+    for seq in EVENTS - CAPACITY..EVENTS {
+        let next = A::next_event(&mut idle, WAIT);
+        assert_eq!(seq_of(next.clone()), Some(seq), "the idle one: {next:?}");
+    }
+    for (name, events) in [("reader", &mut reader), ("idle", &mut idle)] {
+        match A::next_event(events, Duration::from_millis(50)) {
+            Next::Timeout => {}
+            other => panic!("{name}: nothing more expected: {other:?}"),
+        }
+    }
+}
+
+/// `Client::from_stream` over a TCP stream the caller opened, its driver run the
+/// adapter's way: an action sent at once waits for the login; `ami_version` is
+/// the banner's; after `logoff()` the driver ends with `Ok(())`. With reconnect
+/// configured (ignored: the adapter cannot reopen a stream it did not open), a
+/// lost server ends the driver with `Err(Closed(..))` and the client for good.
+pub fn from_stream_wraps_a_user_stream<A: Adapter>() {
+    let fake = fake().ami_version("7.0.3").start();
+    let (client, driver) = A::from_stream(fake.addr(), config()).expect("a TCP connection");
+    assert_echo(A::send(&client, echo("first")), "first");
+    assert_eq!(A::ami_version(&client).as_deref(), Some("7.0.3"));
+    assert!(fake.clients()[0].logged_in);
+    A::logoff(&client).expect("logoff");
+    let result = bounded("the driver after logoff", move || A::join_driver(driver));
+    assert!(matches!(result, Ok(())), "{result:?}");
+    assert!(A::is_closed(&client));
+
+    let config = with_reconnect(fast_reconnect());
+    let (client, driver) = A::from_stream(fake.addr(), config).expect("a TCP connection");
+    let mut events = A::events(&client);
+    ping::<A>(&client);
+    fake.restart();
+    let result = bounded("the driver after the server left", move || {
+        A::join_driver(driver)
+    });
+    assert!(
+        matches!(&result, Err(ClientError::Closed(reason)) if dropped_by_server(reason)),
+        "{result:?}"
+    );
+    wait_for::<A>(
+        &mut events,
+        "Disconnected",
+        |e| matches!(e, ClientEvent::Disconnected(reason) if dropped_by_server(reason)),
+        |e| matches!(e, ClientEvent::Reconnected | ClientEvent::Disconnected(_)),
+    );
+    wait_for_end::<A>(&mut events, |_| false);
+    assert!(A::is_closed(&client));
+    assert_eq!(fake.client_count(), 2, "no reconnect of a user stream");
 }

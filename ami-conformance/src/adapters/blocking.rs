@@ -21,9 +21,23 @@ impl Adapter for Blocking {
     type Client = ami_blocking::Client;
     type Events = ami_blocking::Events;
     type ListStream = ami_blocking::ListStream;
+    type Driver = std::thread::JoinHandle<Result<(), ClientError>>;
 
     fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Self::Client, ClientError> {
         ami_blocking::connect(addr, config)
+    }
+
+    fn from_stream(
+        addr: SocketAddr,
+        config: ClientConfig,
+    ) -> std::io::Result<(Self::Client, Self::Driver)> {
+        let stream = std::net::TcpStream::connect(addr)?;
+        let (client, driver) = ami_blocking::Client::from_stream(stream, config);
+        Ok((client, std::thread::spawn(move || driver.run())))
+    }
+
+    fn join_driver(driver: Self::Driver) -> Result<(), ClientError> {
+        driver.join().expect("the driver thread panicked")
     }
 
     fn connect_tls(

@@ -3,7 +3,9 @@
 //! the adapter's design); what changes is who polls the caller's futures, spawns
 //! the concurrent tasks and runs the timers.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,8 +24,17 @@ pub struct SmolOnSmol;
 #[derive(Debug)]
 pub struct SmolOnAsyncStd;
 
+/// A spawned `ami-smol` driver (a smol `Task` or an async-std `JoinHandle`).
+type DriverTask = Pin<Box<dyn Future<Output = Result<(), ClientError>> + Send>>;
+
 /// How one caller runtime runs futures.
 trait CallerRuntime {
+    /// Opens a TCP stream of this runtime, wraps it with `Client::from_stream`
+    /// and spawns the driver on this runtime.
+    fn from_stream(
+        addr: SocketAddr,
+        config: ClientConfig,
+    ) -> std::io::Result<(ami_smol::Client, DriverTask)>;
     fn block_on<T>(future: impl std::future::Future<Output = T>) -> T;
     fn spawn_all<T: Send + 'static>(
         futures: Vec<impl std::future::Future<Output = T> + Send + 'static>,
@@ -32,6 +43,15 @@ trait CallerRuntime {
 }
 
 impl CallerRuntime for SmolOnSmol {
+    fn from_stream(
+        addr: SocketAddr,
+        config: ClientConfig,
+    ) -> std::io::Result<(ami_smol::Client, DriverTask)> {
+        let stream = smol::block_on(smol::net::TcpStream::connect(addr))?;
+        let (client, driver) = ami_smol::Client::from_stream(stream, config);
+        Ok((client, Box::pin(smol::spawn(driver))))
+    }
+
     fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
         smol::block_on(future)
     }
@@ -66,6 +86,15 @@ impl CallerRuntime for SmolOnSmol {
 }
 
 impl CallerRuntime for SmolOnAsyncStd {
+    fn from_stream(
+        addr: SocketAddr,
+        config: ClientConfig,
+    ) -> std::io::Result<(ami_smol::Client, DriverTask)> {
+        let stream = async_std::task::block_on(async_std::net::TcpStream::connect(addr))?;
+        let (client, driver) = ami_smol::Client::from_stream(stream, config);
+        Ok((client, Box::pin(async_std::task::spawn(driver))))
+    }
+
     fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
         async_std::task::block_on(future)
     }
@@ -98,9 +127,21 @@ impl<R: CallerRuntime + 'static> Adapter for R {
     type Client = ami_smol::Client;
     type Events = ami_smol::Events;
     type ListStream = ami_smol::ListStream;
+    type Driver = DriverTask;
 
     fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Self::Client, ClientError> {
         R::block_on(ami_smol::connect(addr, config))
+    }
+
+    fn from_stream(
+        addr: SocketAddr,
+        config: ClientConfig,
+    ) -> std::io::Result<(Self::Client, Self::Driver)> {
+        R::from_stream(addr, config)
+    }
+
+    fn join_driver(driver: Self::Driver) -> Result<(), ClientError> {
+        R::block_on(driver)
     }
 
     fn connect_tls(

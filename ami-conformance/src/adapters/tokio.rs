@@ -30,9 +30,25 @@ impl Adapter for Tokio {
     type Client = ami_tokio::Client;
     type Events = ami_tokio::Events;
     type ListStream = ami_tokio::ListStream;
+    type Driver = tokio::task::JoinHandle<Result<(), ClientError>>;
 
     fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Self::Client, ClientError> {
         runtime().block_on(ami_tokio::connect(addr, config))
+    }
+
+    fn from_stream(
+        addr: SocketAddr,
+        config: ClientConfig,
+    ) -> std::io::Result<(Self::Client, Self::Driver)> {
+        let stream = runtime().block_on(tokio::net::TcpStream::connect(addr))?;
+        let (client, driver) = ami_tokio::Client::from_stream(stream, config);
+        Ok((client, runtime().spawn(driver)))
+    }
+
+    fn join_driver(driver: Self::Driver) -> Result<(), ClientError> {
+        runtime()
+            .block_on(driver)
+            .expect("the driver task panicked")
     }
 
     fn connect_tls(

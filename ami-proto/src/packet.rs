@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// What a packet is, decided from its first line only.
 ///
@@ -30,12 +30,61 @@ pub(crate) struct LineIndex {
     pub(crate) end: u32,
 }
 
-impl LineIndex {
-    pub(crate) fn new(start: usize, end: usize) -> Self {
-        LineIndex {
-            start: start as u32,
-            end: end as u32,
+/// Bytes one [`LineIndex`] takes in a line table.
+const INDEX_BYTES: usize = 8;
+
+/// The parser's growing table of line offsets, stored as bytes so that each
+/// packet's table is a slice of one shared block: no allocation per packet.
+#[derive(Debug, Default)]
+pub(crate) struct LineTableBuf {
+    bytes: BytesMut,
+}
+
+impl LineTableBuf {
+    #[inline]
+    pub(crate) fn push(&mut self, start: usize, end: usize) {
+        if self.bytes.capacity() - self.bytes.len() < INDEX_BYTES {
+            self.bytes.reserve(16 * 1024);
         }
+        let entry = u64::from(start as u32) | (u64::from(end as u32) << 32);
+        self.bytes.put_u64_le(entry);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len() / INDEX_BYTES
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+    }
+
+    /// The table of the packet just read; the buffer is left empty.
+    pub(crate) fn take(&mut self) -> LineTable {
+        LineTable(self.bytes.split().freeze())
+    }
+}
+
+/// One packet's line offsets (a cheap, shared slice of the parser's table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LineTable(Bytes);
+
+impl LineTable {
+    fn len(&self) -> usize {
+        self.0.len() / INDEX_BYTES
+    }
+
+    fn iter(&self) -> impl Iterator<Item = LineIndex> + '_ {
+        self.0.chunks_exact(INDEX_BYTES).map(|entry| {
+            let (start, end) = entry.split_at(4);
+            LineIndex {
+                start: u32::from_le_bytes(start.try_into().unwrap_or_default()),
+                end: u32::from_le_bytes(end.try_into().unwrap_or_default()),
+            }
+        })
     }
 }
 
@@ -59,22 +108,23 @@ impl LineIndex {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Packet {
     bytes: Bytes,
-    /// Shared, so that cloning a packet (e.g. to every event subscriber) does not
-    /// allocate.
-    lines: std::sync::Arc<[LineIndex]>,
+    /// A slice of the parser's shared line table: neither parsing nor cloning a
+    /// packet (e.g. for every event subscriber) allocates.
+    lines: LineTable,
     kind: PacketKind,
     /// Raw body of a legacy `Response: Follows` reply, as offsets into `bytes`.
     body: Option<(u32, u32)>,
 }
 
 impl Packet {
-    pub(crate) fn new(bytes: Bytes, lines: &[LineIndex], body: Option<(u32, u32)>) -> Self {
+    pub(crate) fn new(bytes: Bytes, lines: LineTable, body: Option<(u32, u32)>) -> Self {
         let kind = lines
-            .first()
-            .map_or(PacketKind::Other, |first| kind_of(&bytes, first));
+            .iter()
+            .next()
+            .map_or(PacketKind::Other, |first| kind_of(&bytes, &first));
         Packet {
             bytes,
-            lines: lines.into(),
+            lines,
             kind,
             body,
         }
@@ -98,7 +148,7 @@ impl Packet {
         }
         self.lines
             .iter()
-            .find_map(|index| value_of(self.raw_line(index), key))
+            .find_map(|index| value_of(self.raw_line(&index), key))
     }
 
     /// Every value of headers named `key`, in wire order.
@@ -108,7 +158,7 @@ impl Packet {
         self.lines
             .iter()
             .filter(move |_| possible)
-            .filter_map(move |index| value_of(self.raw_line(index), key))
+            .filter_map(move |index| value_of(self.raw_line(&index), key))
     }
 
     /// True when the header `key` is present and its value equals `value`, both
@@ -129,7 +179,7 @@ impl Packet {
 
     /// Every line in wire order, fields and opaque lines alike.
     pub fn lines(&self) -> impl Iterator<Item = Line<'_>> + '_ {
-        self.lines.iter().map(|index| self.line(index))
+        self.lines.iter().map(|index| self.line(&index))
     }
 
     /// Number of lines in the packet's header section.
@@ -139,7 +189,7 @@ impl Packet {
 
     /// True for a packet with no lines (never produced by the parser).
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+        self.lines.len() == 0
     }
 
     fn raw_line(&self, index: &LineIndex) -> &[u8] {

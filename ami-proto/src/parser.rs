@@ -3,7 +3,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memmem;
 
-use crate::packet::{find_separator, LineIndex, Packet};
+use crate::packet::{find_separator, LineTableBuf, Packet};
 
 /// The marker that ends a legacy `Response: Follows` body.
 const END_COMMAND: &[u8] = b"--END COMMAND--";
@@ -145,7 +145,7 @@ pub struct Parser {
     /// Start of the first line not yet scanned, relative to `buf`.
     pos: usize,
     /// Lines of the packet being read; the packet starts at `buf[0]`.
-    lines: Vec<LineIndex>,
+    lines: LineTableBuf,
     /// Offsets of a legacy body inside the packet being read.
     body: Option<(u32, u32)>,
     state: State,
@@ -181,7 +181,7 @@ impl Parser {
         Parser {
             buf: BytesMut::new(),
             pos: 0,
-            lines: Vec::with_capacity(32),
+            lines: LineTableBuf::default(),
             body: None,
             state: State::Banner,
             limits,
@@ -326,7 +326,7 @@ impl Parser {
                 }
                 return Scan::Packet(next);
             }
-            self.lines.push(LineIndex::new(pos, end));
+            self.lines.push(pos, end);
             let line_start = pos;
             pos = next;
             self.pos = pos;
@@ -408,7 +408,7 @@ impl Parser {
             let colon = find_separator(&self.buf[pos..nl]);
             match colon {
                 Some(_) if crlf && self.lines.len() < self.limits.max_lines => {
-                    self.lines.push(LineIndex::new(pos, nl - 1));
+                    self.lines.push(pos, nl - 1);
                     pos = nl + 1;
                 }
                 _ => break,
@@ -419,7 +419,7 @@ impl Parser {
 
     fn take_packet(&mut self, len: usize) -> Packet {
         let bytes = self.buf.split_to(len).freeze();
-        let packet = Packet::new(bytes, &self.lines, self.body);
+        let packet = Packet::new(bytes, self.lines.take(), self.body);
         self.forget_packet();
         packet
     }

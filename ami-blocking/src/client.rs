@@ -104,7 +104,7 @@ impl Client {
     /// said `Goodbye`, [`is_closed`](Self::is_closed) is true as soon as this
     /// returns.
     pub fn logoff(&self) -> Result<(), Error> {
-        self.shared().call(|conn, now| conn.logoff(now)).map(drop)
+        ami_proto::expect_goodbye(self.shared().call(|conn, now| conn.logoff(now))?).map(drop)
     }
 
     /// A new subscription to every event from now on.

@@ -167,7 +167,7 @@ impl Shared {
                 Output::Event(packet) => self.hub.publish(Event::Event(packet)),
                 Output::Response(packet) => self.hub.publish(Event::Unmatched(packet)),
                 Output::Malformed(malformed) => self.hub.publish(Event::Malformed(malformed)),
-                Output::Connected { version } => inner.version = Some(version),
+                Output::Connected { version } => inner.version = version,
                 Output::Closed(reason) => {
                     inner.version = None;
                     if let Some(login) = inner.login.take() {

@@ -57,6 +57,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(
             @tests $module, $adapter;
             plain_login,
+            refused_logoff_is_rejected,
             md5_login,
             auth_failure,
             thousand_concurrent_actions,

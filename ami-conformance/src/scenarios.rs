@@ -195,6 +195,22 @@ fn fast_reconnect() -> Reconnect {
 /// `Response: Error` is data (`Ok`), not an `Err`; `logoff` ends it for good:
 /// the event stream says `Disconnected(LoggedOff)` and ends, later calls fail
 /// with `Closed(LoggedOff)`.
+/// A `Logoff` the server refuses is `Rejected`, and the session stays usable.
+pub fn refused_logoff_is_rejected<A: Adapter>() {
+    let fake = fake()
+        .handler("Logoff", |_, reply| reply.error("Not now"))
+        .start();
+    let client = connect::<A>(&fake, config());
+    match A::logoff(&client) {
+        Err(error @ ClientError::Rejected(_)) => {
+            assert_eq!(error.message().as_deref(), Some("Not now"));
+        }
+        other => panic!("a refused logoff: {other:?}"),
+    }
+    assert!(!A::is_closed(&client));
+    ping::<A>(&client);
+}
+
 pub fn plain_login<A: Adapter>() {
     let fake = fake().start();
     let client = connect::<A>(

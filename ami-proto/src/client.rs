@@ -312,6 +312,15 @@ pub fn expect_originate(reply: Reply) -> Result<OriginateOutcome, ClientError> {
     }
 }
 
+/// The outcome of `Logoff`: `Ok(true)` for `Goodbye` (the session is over),
+/// `Ok(false)` for another success, `Rejected` for an `Error` response.
+pub fn expect_goodbye(reply: Reply) -> Result<bool, ClientError> {
+    match reply {
+        Reply::Response(packet) if packet.is_error() => Err(ClientError::Rejected(packet)),
+        reply => Ok(reply.response().is("Response", "Goodbye")),
+    }
+}
+
 fn unexpected(wanted: &str, got: &Reply) -> ClientError {
     let shape = match got {
         Reply::Response(_) => "a single response",

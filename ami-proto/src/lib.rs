@@ -65,7 +65,7 @@ mod parser;
 pub use action::{encode_field, Action, EncodeError, MAX_ACTION_LINES, MAX_LINE_BYTES};
 pub use auth::md5_key;
 pub use client::{
-    command_action, entropy, expect_command_output, expect_list, expect_originate,
+    command_action, entropy, expect_command_output, expect_goodbye, expect_list, expect_originate,
     originate_action, ClientConfig, ClientError, ClientEvent, EventQueue, Reconnect,
 };
 pub use connection::{

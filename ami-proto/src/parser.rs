@@ -56,13 +56,13 @@ impl Banner {
     }
 
     /// The AMI version: the text after the first `/` (`11.0.0` on Asterisk 22).
-    /// This is not the Asterisk version.
-    pub fn version(&self) -> &str {
-        let after = match memchr::memchr(b'/', &self.line) {
-            Some(slash) => &self.line[slash + 1..],
-            None => &[][..],
-        };
-        std::str::from_utf8(after).unwrap_or("")
+    /// This is not the Asterisk version. `None` when the line has no `/`, nothing
+    /// after it, or is not UTF-8.
+    pub fn version(&self) -> Option<&str> {
+        let slash = memchr::memchr(b'/', &self.line)?;
+        std::str::from_utf8(&self.line[slash + 1..])
+            .ok()
+            .filter(|version| !version.is_empty())
     }
 }
 
@@ -133,7 +133,7 @@ struct Discard {
 ///
 /// let mut parser = Parser::new();
 /// parser.feed(b"Asterisk Call Manager/11.0.0\r\nResponse: Success\r\nPing: Po");
-/// assert!(matches!(parser.next(), Some(Parsed::Banner(b)) if b.version() == "11.0.0"));
+/// assert!(matches!(parser.next(), Some(Parsed::Banner(b)) if b.version() == Some("11.0.0")));
 /// assert_eq!(parser.next(), None); // incomplete: wait for more bytes
 /// parser.feed(b"ng\r\n\r\n");
 /// let Some(Parsed::Packet(pong)) = parser.next() else { panic!() };

@@ -300,3 +300,20 @@ fn a_legacy_body_dropped_for_size_leaves_nothing_behind() {
     assert_eq!(next.legacy_body(), None);
     assert_eq!(next.command_output().count(), 0);
 }
+
+#[test]
+fn banner_version_is_the_text_after_the_slash_if_any() {
+    for (line, version) in [
+        (&b"Asterisk Call Manager/11.0.0\r\n"[..], Some("11.0.0")),
+        (b"Asterisk Call Manager/1.1\n", Some("1.1")),
+        (b"Some other server\r\n", None),
+        (b"Asterisk Call Manager/\r\n", None),
+    ] {
+        let mut parser = Parser::new();
+        parser.feed(line);
+        let Some(Parsed::Banner(banner)) = parser.next() else {
+            panic!()
+        };
+        assert_eq!(banner.version(), version);
+    }
+}

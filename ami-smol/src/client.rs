@@ -151,8 +151,7 @@ impl Client {
     /// once the server said `Goodbye`, [`is_closed`](Self::is_closed) is true as
     /// soon as this returns.
     pub async fn logoff(&self) -> Result<(), Error> {
-        let reply = self.send(Action::new("Logoff")).await?;
-        if reply.response().is("Response", "Goodbye") {
+        if ami_proto::expect_goodbye(self.send(Action::new("Logoff")).await?)? {
             // The core closes right after it; say so without waiting for the
             // driver to wind down.
             self.shared.set_down(Some(Reason::LoggedOff));

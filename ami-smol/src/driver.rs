@@ -318,7 +318,7 @@ impl<S: Io> Session<'_, S> {
                     continue;
                 }
                 Output::Connected { version } => {
-                    self.link.shared.set_version(Some(version));
+                    self.link.shared.set_version(version);
                     continue;
                 }
                 Output::Ready => {

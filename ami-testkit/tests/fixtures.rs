@@ -39,7 +39,7 @@ impl BannerVersion for Client {
         let mut parser = ami_proto::Parser::new();
         parser.feed(&self.raw);
         match parser.next() {
-            Some(ami_proto::Parsed::Banner(b)) => b.version().to_owned(),
+            Some(ami_proto::Parsed::Banner(b)) => b.version().unwrap_or_default().to_owned(),
             other => panic!("no banner: {other:?}"),
         }
     }

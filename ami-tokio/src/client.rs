@@ -160,17 +160,12 @@ impl Client {
     /// server said `Goodbye`, [`is_closed`](Self::is_closed) is true as soon as
     /// this returns.
     pub async fn logoff(&self) -> Result<(), Error> {
-        match self.send(Action::new("Logoff")).await? {
-            Reply::Response(packet) if packet.is_error() => Err(Error::Rejected(packet)),
-            reply => {
-                if reply.response().is("Response", "Goodbye") {
-                    // The core closes right after it; say so without waiting for
-                    // the driver to wind down.
-                    self.shared.finish(ami_proto::Error::LoggedOff);
-                }
-                Ok(())
-            }
+        if ami_proto::expect_goodbye(self.send(Action::new("Logoff")).await?)? {
+            // The core closes right after it; say so without waiting for the
+            // driver to wind down.
+            self.shared.finish(ami_proto::Error::LoggedOff);
         }
+        Ok(())
     }
 
     /// A new subscriber that receives every [`Event`] from now on. It ends

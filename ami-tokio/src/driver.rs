@@ -273,7 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
             Output::Response(packet) => Event::Unmatched(packet),
             Output::Malformed(malformed) => Event::Malformed(malformed),
             Output::Connected { version } => {
-                self.shared.set_version(Some(version));
+                self.shared.set_version(version);
                 return None;
             }
             Output::Closed(reason) => {

@@ -42,8 +42,9 @@ pub enum State {
 pub enum Output {
     /// The banner arrived; `version` is the AMI version after the `/`.
     Connected {
-        /// AMI protocol version (not the Asterisk version).
-        version: String,
+        /// AMI protocol version (not the Asterisk version); `None` for a banner
+        /// without one.
+        version: Option<String>,
     },
     /// Login succeeded (also emitted, right after `Connected`, when no login is
     /// configured). Queued actions are now written.
@@ -351,7 +352,7 @@ impl Connection {
         self.last_rx = now;
         while let Some(item) = self.parser.next() {
             match item {
-                Parsed::Banner(banner) => self.on_banner(banner.version().to_owned()),
+                Parsed::Banner(banner) => self.on_banner(banner.version().map(str::to_owned)),
                 Parsed::Packet(packet) => self.on_packet(packet, now),
                 Parsed::Malformed(malformed) => {
                     self.outputs.push_back(Output::Malformed(malformed))
@@ -363,7 +364,7 @@ impl Connection {
         }
     }
 
-    fn on_banner(&mut self, version: String) {
+    fn on_banner(&mut self, version: Option<String>) {
         self.outputs.push_back(Output::Connected { version });
         let Some(credentials) = self.config.credentials.clone() else {
             self.become_ready();

@@ -33,7 +33,7 @@ impl Client {
         loop {
             match client.parser.next() {
                 Some(Parsed::Banner(b)) => {
-                    client.banner = Some(b.version().to_owned());
+                    client.banner = b.version().map(str::to_owned);
                     return client;
                 }
                 Some(other) => panic!("expected the banner, got {other:?}"),
@@ -76,7 +76,7 @@ impl Client {
     fn take_item(&mut self) -> Option<Parsed> {
         let item = self.parser.next()?;
         if let Parsed::Banner(b) = &item {
-            self.banner = Some(b.version().to_owned());
+            self.banner = b.version().map(str::to_owned);
             return self.parser.next();
         }
         Some(item)

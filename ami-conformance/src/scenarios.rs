@@ -191,10 +191,6 @@ fn fast_reconnect() -> Reconnect {
 
 // ----- scenarios -----
 
-/// Plain login: `Secret` on the wire, no challenge; the session works, and a
-/// `Response: Error` is data (`Ok`), not an `Err`; `logoff` ends it for good:
-/// the event stream says `Disconnected(LoggedOff)` and ends, later calls fail
-/// with `Closed(LoggedOff)`.
 /// A `Logoff` the server refuses is `Rejected`, and the session stays usable.
 pub fn refused_logoff_is_rejected<A: Adapter>() {
     let fake = fake()
@@ -211,6 +207,10 @@ pub fn refused_logoff_is_rejected<A: Adapter>() {
     ping::<A>(&client);
 }
 
+/// Plain login: `Secret` on the wire, no challenge; the session works, and a
+/// `Response: Error` is data (`Ok`), not an `Err`; `logoff` ends it for good:
+/// the event stream says `Disconnected(LoggedOff)` and ends, later calls fail
+/// with `Closed(LoggedOff)`.
 pub fn plain_login<A: Adapter>() {
     let fake = fake().start();
     let client = connect::<A>(

@@ -67,7 +67,8 @@ pub enum Output {
     /// other sessions' ActionIDs, and `UserEvent` echoes).
     Event(Packet),
     /// A response that matches no pending action (e.g. a late reply to an action
-    /// that timed out, or a refused `Filter`).
+    /// that timed out, or a refused `Filter`), or a packet that is neither a
+    /// response nor an event (its first line is not `Response:`/`Event:`).
     Response(Packet),
     /// A packet the parser dropped; the stream goes on.
     Malformed(Malformed),

@@ -614,3 +614,34 @@ fn a_list_that_keeps_arriving_outlives_its_timeout_and_a_stalled_one_does_not() 
         "10 s after the last item"
     );
 }
+
+#[test]
+fn a_secret_holding_a_line_break_is_refused_before_a_byte_is_written() {
+    let config = Config {
+        credentials: Some(Credentials::plain("admin", "amp111\r\nAction: Originate")),
+        ..no_keepalive()
+    };
+    let mut pair = Pair::new(config, accepting_server());
+    pair.deliver(BANNER);
+    assert!(pair.server.received.is_empty(), "no Login was written");
+    assert!(matches!(
+        pair.conn.state(),
+        State::Closed(Error::Encode(EncodeError::ForbiddenByte { .. }))
+    ));
+}
+
+#[test]
+fn an_md5_secret_holding_a_line_break_is_harmless_but_a_username_is_refused() {
+    // With MD5 only a hash of the secret is sent, so a CR/LF in it cannot inject.
+    let config = Config {
+        credentials: Some(Credentials::md5("admin\r\nAction: Originate", "amp111")),
+        ..no_keepalive()
+    };
+    let mut pair = Pair::new(config, accepting_server());
+    pair.deliver(BANNER);
+    assert_eq!(pair.server.actions(), ["Challenge"], "no Login was written");
+    assert!(matches!(
+        pair.conn.state(),
+        State::Closed(Error::Encode(EncodeError::ForbiddenByte { .. }))
+    ));
+}

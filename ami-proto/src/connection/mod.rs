@@ -376,13 +376,13 @@ impl Connection {
                 let login = self
                     .login_action(&credentials)
                     .header("Secret", &credentials.secret);
-                self.send_internal(login, Internal::Login);
                 self.state = State::LoggingIn;
+                self.send_internal(login, Internal::Login);
             }
             crate::AuthMethod::Md5 => {
                 let challenge = Action::new("Challenge").header("AuthType", "MD5");
-                self.send_internal(challenge, Internal::Challenge);
                 self.state = State::Challenging;
+                self.send_internal(challenge, Internal::Challenge);
             }
         }
     }
@@ -510,8 +510,8 @@ impl Connection {
             .login_action(&credentials)
             .header("AuthType", "MD5")
             .header("Key", key);
-        self.send_internal(login, Internal::Login);
         self.state = State::LoggingIn;
+        self.send_internal(login, Internal::Login);
     }
 
     fn on_event(&mut self, packet: Packet, now: Instant) {
@@ -574,6 +574,7 @@ impl Connection {
     }
 
     /// Writes one of the connection's own actions at once, ahead of queued ones.
+    /// A refused one closes the session, so callers set their state first.
     fn send_internal(&mut self, action: Action, internal: Internal) -> u64 {
         let number = self.allocate_number();
         // `last_rx` is the time of the input being handled: internal actions are

@@ -236,6 +236,10 @@ proptest! {
                     pair.drive();
                 }
             }
+            // Nothing hangs: whatever is pending has a deadline to wake for.
+            let waiting = pair.conn.in_flight() > 0
+                || !matches!(pair.conn.state(), ami_proto::State::Ready | ami_proto::State::Closed(_));
+            prop_assert!(!waiting || pair.conn.poll_timeout().is_some(), "pending without a deadline");
         }
         // Finally the connection dies: whatever was still pending must fail now.
         pair.conn.handle_eof();

@@ -118,6 +118,18 @@ impl Harness {
             // A deadline may be in the past (then handle_timeout is due), never absurd.
             assert!(deadline <= self.now + Duration::from_secs(3600));
         }
+        // Nothing hangs: while anything is pending or the login is under way,
+        // there is a deadline to wake for.
+        let waiting = self.conn.in_flight() > 0
+            || !matches!(
+                self.conn.state(),
+                ami_proto::State::Ready | ami_proto::State::Closed(_)
+            );
+        assert!(
+            !waiting || self.conn.poll_timeout().is_some(),
+            "pending without a deadline in {:?}",
+            self.conn.state()
+        );
     }
 
     fn sent(&mut self, result: Result<ActionId, ami_proto::Error>) {

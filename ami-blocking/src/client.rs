@@ -109,7 +109,7 @@ impl Client {
 
     /// A new subscription to every event from now on.
     pub fn events(&self) -> Events {
-        self.shared().hub.subscribe()
+        Events::new(self.shared().hub.subscribe())
     }
 
     /// Closes the session for good: pending calls fail with

@@ -3,7 +3,6 @@
 //! timeout armed from `poll_timeout`) and feeds the core; the writer thread writes
 //! what the core transmitted; callers only enqueue and wait on their own slot.
 
-use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
@@ -11,10 +10,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ami_proto::{Action, ActionId, Connection, Output, Packet, Reply, State};
+use ami_proto::{Action, ActionId, Connection, Deliver, Dispatch, EventHub, Packet, Reply, State};
 use rustls::ClientConnection;
 
-use crate::events::Hub;
 use crate::{tls, Config, Error, Event, Socket};
 
 /// Shortest read timeout (std refuses zero).
@@ -33,40 +31,59 @@ pub(crate) struct Inner {
     tls: Option<ClientConnection>,
     /// Bytes ready for the socket, taken by the writer thread.
     out: Vec<u8>,
-    slots: HashMap<ActionId, Slot<Reply>>,
-    /// Streamed lists' item queues (unbounded: the memory is the caller's own
-    /// list), dropped with their action's completion.
-    items: HashMap<ActionId, Sender<Packet>>,
+    /// Reply slots, and streamed lists' item queues (unbounded: the memory is
+    /// the caller's own list).
+    dispatch: Dispatch<Slot<Reply>, Sender<Packet>>,
     login: Option<Slot<()>>,
     /// Shuts the current socket down, unblocking its reader and writer.
     shut: Option<Box<dyn Fn() + Send>>,
     generation: u64,
-    can_reconnect: bool,
-    /// `Disconnected` was published; `Reconnected` is due at the next login.
-    down: bool,
-    /// The current session logged in.
-    ready: bool,
     /// Closed for good.
     closed: bool,
     /// The AMI version of the current session's banner, while it is up.
     version: Option<String>,
 }
 
+/// Where [`Dispatch::route`] delivers, from under the client's lock.
+struct Outlet<'a> {
+    hub: &'a EventHub<Condvar>,
+    login: &'a mut Option<Slot<()>>,
+    version: &'a mut Option<String>,
+}
+
+impl Deliver for Outlet<'_> {
+    type Reply = Slot<Reply>;
+    type Items = Sender<Packet>;
+
+    fn reply(&mut self, slot: Slot<Reply>, result: Result<Reply, ami_proto::Error>) {
+        let _ = slot.try_send(result);
+    }
+
+    fn item(&mut self, items: &Sender<Packet>, item: Packet) {
+        let _ = items.send(item); // a dropped ListStream no longer wants it
+    }
+
+    fn publish(&mut self, event: Event) {
+        self.hub.publish(event);
+    }
+
+    fn version(&mut self, version: Option<String>) {
+        *self.version = version;
+    }
+
+    fn session(&mut self, outcome: Result<(), &ami_proto::Error>) {
+        if let Some(login) = self.login.take() {
+            let _ = login.try_send(outcome.map_err(Clone::clone));
+        }
+    }
+}
+
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
     /// Wakes the writer (bytes to write) and a reconnect backoff (close).
     wake: Condvar,
-    pub(crate) hub: Hub,
+    pub(crate) hub: EventHub<Condvar>,
     config: Config,
-}
-
-/// Whether a lost session may be replaced by a new one.
-fn retryable(reason: &ami_proto::Error) -> bool {
-    use ami_proto::Error as E;
-    !matches!(
-        reason,
-        E::LoggedOff | E::ClosedByClient | E::AuthFailed(_) | E::Encode(_)
-    )
 }
 
 impl Shared {
@@ -76,19 +93,15 @@ impl Shared {
                 conn: Connection::new(config.connection.clone(), Instant::now()),
                 tls: None,
                 out: Vec::new(),
-                slots: HashMap::new(),
-                items: HashMap::new(),
+                dispatch: Dispatch::new(config.reconnect.filter(|_| can_reconnect)),
                 login: None,
                 shut: None,
                 generation: 0,
-                can_reconnect: can_reconnect && config.reconnect.is_some(),
-                down: false,
-                ready: false,
                 closed: false,
                 version: None,
             }),
             wake: Condvar::new(),
-            hub: Hub::new(config.event_capacity),
+            hub: EventHub::new(config.event_capacity),
             config,
         })
     }
@@ -114,10 +127,7 @@ impl Shared {
         if renew {
             inner.conn = Connection::new(self.config.connection.clone(), Instant::now());
             inner.generation += 1;
-            inner.ready = false;
             inner.out.clear();
-            inner.slots.clear();
-            inner.items.clear();
         }
         inner.shut = Some(shut);
         inner.tls = tls;
@@ -143,51 +153,22 @@ impl Shared {
             self.wake.notify_all();
         }
         while let Some(output) = inner.conn.poll_output() {
-            match output {
-                Output::Reply { id, result } => {
-                    inner.items.remove(&id); // ends the list's item stream
-                    if let Some(slot) = inner.slots.remove(&id) {
-                        let _ = slot.try_send(result);
-                    }
-                }
-                Output::ListItem { id, item } => {
-                    if let Some(items) = inner.items.get(&id) {
-                        let _ = items.send(item); // a dropped ListStream no longer wants it
-                    }
-                }
-                Output::Ready => {
-                    inner.ready = true;
-                    if let Some(login) = inner.login.take() {
-                        let _ = login.try_send(Ok(()));
-                    }
-                    if std::mem::take(&mut inner.down) {
-                        self.hub.publish(Event::Reconnected);
-                    }
-                }
-                Output::Event(packet) => self.hub.publish(Event::Event(packet)),
-                Output::Response(packet) => self.hub.publish(Event::Unmatched(packet)),
-                Output::Malformed(malformed) => self.hub.publish(Event::Malformed(malformed)),
-                Output::Connected { version } => inner.version = version,
-                Output::Closed(reason) => {
-                    inner.version = None;
-                    if let Some(login) = inner.login.take() {
-                        let _ = login.try_send(Err(reason.clone()));
-                    }
-                    if let Some(shut) = inner.shut.take() {
-                        shut();
-                    }
-                    let retry = inner.can_reconnect && !inner.closed && retryable(&reason);
-                    if !std::mem::replace(&mut inner.down, true) {
-                        self.hub.publish(Event::Disconnected(reason));
-                    }
-                    if !retry {
-                        inner.closed = true;
-                        self.hub.close();
-                    }
-                    self.wake.notify_all();
-                }
-                _ => {}
+            let mut outlet = Outlet {
+                hub: &self.hub,
+                login: &mut inner.login,
+                version: &mut inner.version,
+            };
+            let Some(reason) = inner.dispatch.route(output, &mut outlet) else {
+                continue;
+            };
+            if let Some(shut) = inner.shut.take() {
+                shut();
             }
+            if inner.closed || !inner.dispatch.may_redial(&reason) {
+                inner.closed = true;
+                self.hub.close();
+            }
+            self.wake.notify_all();
         }
     }
 
@@ -200,7 +181,7 @@ impl Shared {
         {
             let mut inner = self.lock();
             let id = start(&mut inner.conn, Instant::now())?;
-            inner.slots.insert(id, slot);
+            inner.dispatch.insert(id, slot, None);
             self.drain(&mut inner);
         }
         self.wait(&reply)
@@ -212,8 +193,7 @@ impl Shared {
         let (queue, items) = std::sync::mpsc::channel();
         let mut inner = self.lock();
         let id = inner.conn.send_action(action, Instant::now())?;
-        inner.slots.insert(id, slot);
-        inner.items.insert(id, queue);
+        inner.dispatch.insert(id, slot, Some(queue));
         self.drain(&mut inner);
         Ok((reply, items))
     }
@@ -383,41 +363,25 @@ impl Shared {
     /// The reader thread of `connect`: sessions, and reconnects between them.
     pub(crate) fn run(self: Arc<Self>, mut stream: TcpStream, dialer: Dialer) {
         let mut generation = 0;
-        let mut failed = 0u32;
         loop {
             let reason = self.session(stream, generation);
-            let (retry, ready) = {
-                let inner = self.lock();
-                (!inner.closed, inner.ready)
-            };
-            let Some(policy) = self
-                .config
-                .reconnect
-                .filter(|_| retry && retryable(&reason))
-            else {
-                return self.finish();
-            };
-            failed = if ready { 0 } else { failed + 1 };
-            loop {
-                if !policy.allows(failed) || !self.sleep(policy.delay(failed, ami_proto::entropy()))
-                {
-                    return self.finish();
+            let mut delay = self.lock().dispatch.redial_after(&reason);
+            (stream, generation) = loop {
+                match delay {
+                    Some(wait) if self.sleep(wait) => {}
+                    _ => return self.finish(),
                 }
-                let Ok((next, session)) = dialer.dial() else {
-                    failed += 1;
-                    continue;
-                };
-                let Ok(shutter) = next.try_clone() else {
-                    failed += 1;
-                    continue;
-                };
-                match self.attach(Box::new(move || shutter.shut()), session, None, true) {
-                    Some(next_generation) => generation = next_generation,
-                    None => return,
+                if let Ok((next, session)) = dialer.dial() {
+                    if let Ok(shutter) = next.try_clone() {
+                        let shut = Box::new(move || shutter.shut());
+                        match self.attach(shut, session, None, true) {
+                            Some(generation) => break (next, generation),
+                            None => return,
+                        }
+                    }
                 }
-                stream = next;
-                break;
-            }
+                delay = self.lock().dispatch.dial_failed();
+            };
         }
     }
 

@@ -1,82 +1,13 @@
-//! Event fan-out: one bounded queue per subscriber; a slow subscriber loses its
-//! oldest items and is told how many with [`Event::Lagged`].
+//! A subscriber's blocking iterator: its queue in the client's
+//! [`ami_proto::EventHub`], waited on with a condition variable.
 
-use std::collections::VecDeque;
 use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, PoisonError};
 use std::time::{Duration, Instant};
 
+use ami_proto::Subscriber;
+
 use crate::Event;
-
-#[derive(Default)]
-struct Queue {
-    items: VecDeque<Event>,
-    lagged: u64,
-    closed: bool,
-}
-
-struct Subscriber {
-    queue: Mutex<Queue>,
-    ready: Condvar,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Every subscriber of one client. Publishing never blocks on a subscriber.
-pub(crate) struct Hub {
-    capacity: usize,
-    subscribers: Mutex<(Vec<Weak<Subscriber>>, bool)>,
-}
-
-impl Hub {
-    pub(crate) fn new(capacity: usize) -> Self {
-        Hub {
-            capacity: capacity.max(1),
-            subscribers: Mutex::new((Vec::new(), false)),
-        }
-    }
-
-    pub(crate) fn subscribe(&self) -> Events {
-        let subscriber = Arc::new(Subscriber {
-            queue: Mutex::new(Queue::default()),
-            ready: Condvar::new(),
-        });
-        let mut subscribers = lock(&self.subscribers);
-        lock(&subscriber.queue).closed = subscribers.1;
-        subscribers.0.push(Arc::downgrade(&subscriber));
-        Events { subscriber }
-    }
-
-    /// Gives `event` to every live subscriber, dropping its oldest item if full.
-    pub(crate) fn publish(&self, event: Event) {
-        let mut subscribers = lock(&self.subscribers);
-        subscribers.0.retain(|weak| {
-            let Some(subscriber) = weak.upgrade() else {
-                return false;
-            };
-            let mut queue = lock(&subscriber.queue);
-            if queue.items.len() >= self.capacity {
-                queue.items.pop_front();
-                queue.lagged += 1;
-            }
-            queue.items.push_back(event.clone());
-            subscriber.ready.notify_all();
-            true
-        });
-    }
-
-    /// Ends every stream (after its queued items) for good.
-    pub(crate) fn close(&self) {
-        let mut subscribers = lock(&self.subscribers);
-        subscribers.1 = true;
-        for subscriber in subscribers.0.drain(..).filter_map(|weak| weak.upgrade()) {
-            lock(&subscriber.queue).closed = true;
-            subscriber.ready.notify_all();
-        }
-    }
-}
 
 /// A subscription to a client's events, from the moment it was made: a blocking
 /// iterator that ends when the client is closed for good.
@@ -85,10 +16,14 @@ impl Hub {
 /// behind, its oldest items are dropped and the next item it yields is
 /// [`Event::Lagged`] with how many were lost. Replies never travel this way.
 pub struct Events {
-    subscriber: Arc<Subscriber>,
+    subscriber: Arc<Subscriber<Condvar>>,
 }
 
 impl Events {
+    pub(crate) fn new(subscriber: Arc<Subscriber<Condvar>>) -> Self {
+        Events { subscriber }
+    }
+
     /// The next event, waiting at most `timeout`. `Disconnected` means the client
     /// is closed for good and every buffered event was taken.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
@@ -104,24 +39,21 @@ impl Events {
     }
 
     fn recv(&mut self, deadline: Option<Instant>) -> Result<Event, RecvTimeoutError> {
-        let mut queue = lock(&self.subscriber.queue);
+        let ready = self.subscriber.wakeup();
+        let mut state = self.subscriber.lock();
         loop {
-            if queue.lagged > 0 {
-                return Ok(Event::Lagged(std::mem::take(&mut queue.lagged)));
-            }
-            if let Some(event) = queue.items.pop_front() {
+            if let Some(event) = state.queue.pop() {
                 return Ok(event);
             }
-            if queue.closed {
+            if state.queue.is_finished() {
                 return Err(RecvTimeoutError::Disconnected);
             }
-            let ready = &self.subscriber.ready;
-            queue = match deadline.map(|at| at.saturating_duration_since(Instant::now())) {
-                None => ready.wait(queue).unwrap_or_else(PoisonError::into_inner),
+            state = match deadline.map(|at| at.saturating_duration_since(Instant::now())) {
+                None => ready.wait(state).unwrap_or_else(PoisonError::into_inner),
                 Some(left) if left.is_zero() => return Err(RecvTimeoutError::Timeout),
                 Some(left) => {
                     ready
-                        .wait_timeout(queue, left)
+                        .wait_timeout(state, left)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0
                 }

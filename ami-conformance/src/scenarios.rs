@@ -883,6 +883,46 @@ pub fn slow_consumer_lagged<A: Adapter>() {
     }
 }
 
+/// `event_capacity` is exact, not rounded (tokio's broadcast channel rounded 10
+/// up to 16): after a flood of 1,000 events into a subscriber of capacity 10
+/// that does not read, it is told `Lagged(990)`, then gets exactly the newest
+/// 10 events, in order, and nothing more.
+pub fn event_capacity_is_exact<A: Adapter>() {
+    const CAPACITY: usize = 10;
+    const FLOOD: usize = 1000;
+    let fake = fake().start();
+    let client = connect::<A>(&fake, with_capacity(CAPACITY));
+    ping::<A>(&client); // the login's own events are in by now
+    let mut events = A::events(&client);
+    let packets: Vec<Vec<u8>> = (0..FLOOD)
+        .map(|seq| {
+            Event::new("Flood")
+                .header("Privilege", "user,all")
+                .header("Seq", seq.to_string())
+                .to_bytes()
+        })
+        .collect();
+    assert_eq!(fake.flood(packets, Rate::Unlimited).wait(), FLOOD as u64);
+    // This reply comes after every flood event on the wire: all are published.
+    ping::<A>(&client);
+    match A::next_event(&mut events, WAIT) {
+        Next::Event(ClientEvent::Lagged(n)) => assert_eq!(n, (FLOOD - CAPACITY) as u64),
+        other => panic!("expected Lagged({}) first, got {other:?}", FLOOD - CAPACITY),
+    }
+    for seq in FLOOD - CAPACITY..FLOOD {
+        match A::next_event(&mut events, WAIT) {
+            Next::Event(ClientEvent::Event(p)) if p.is("Event", "Flood") => {
+                assert_eq!(text(&p, "Seq"), Some(seq.to_string()), "{p:?}");
+            }
+            other => panic!("expected Flood {seq}, got {other:?}"),
+        }
+    }
+    match A::next_event(&mut events, Duration::from_millis(50)) {
+        Next::Timeout => {}
+        other => panic!("exactly {CAPACITY} events expected, then nothing: {other:?}"),
+    }
+}
+
 /// Reconnect after a server restart: the action pending at the drop fails with
 /// `Closed`, the stream says `Disconnected` then `Reconnected`, and the client
 /// works again on a new, logged-in connection, with the configured Events mask

@@ -1,12 +1,17 @@
 //! What every runtime adapter shares, so that switching runtime changes an import
 //! and nothing else: the adapter configuration, the error type, the items of the
-//! event stream, reconnect backoff, and the typed views of a [`Reply`]. No IO here.
+//! event stream and its fan-out ([`EventHub`]), reconnect backoff, the routing of
+//! the core's outputs ([`Dispatch`]), and the typed views of a [`Reply`]. No IO,
+//! no runtime: locks and `Waker`s from std only.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::action::EncodeError;
-use crate::connection::{Config, Error, List, OriginateOutcome, Reply};
+use crate::connection::{ActionId, Config, Error, List, OriginateOutcome, Output, Reply};
 use crate::packet::Packet;
 use crate::parser::Malformed;
 
@@ -198,6 +203,384 @@ impl EventQueue {
     }
 }
 
+/// How an adapter wakes a subscriber that waits for its next event: the one
+/// runtime-specific part of the fan-out ([`EventHub`]). Implemented here for the
+/// two wake-ups std offers: [`TaskWaker`] (a task's `Waker`, for any async
+/// runtime) and [`Condvar`] (a blocked thread).
+pub trait Wakeup: Default + Send + Sync + 'static {
+    /// What a waiting subscriber leaves next to its queue, under the same lock
+    /// (a `Waker`); `()` when the wake-up needs nothing.
+    type Waiter: Default + Send;
+    /// Called by the hub, the subscriber's lock held, after it queued an event
+    /// or closed the queue.
+    fn wake(&self, waiter: &mut Self::Waiter);
+}
+
+/// The wake-up of async subscribers: the `Waker` of the task that last found the
+/// queue empty. Runtime-agnostic: tokio, smol and async-std tasks alike.
+#[derive(Debug, Default)]
+pub struct TaskWaker;
+
+impl Wakeup for TaskWaker {
+    type Waiter = Option<Waker>;
+
+    fn wake(&self, waiter: &mut Option<Waker>) {
+        if let Some(waker) = waiter.take() {
+            waker.wake();
+        }
+    }
+}
+
+/// The wake-up of subscribers that block a thread on the queue's lock.
+impl Wakeup for Condvar {
+    type Waiter = ();
+
+    fn wake(&self, _: &mut ()) {
+        self.notify_all();
+    }
+}
+
+/// One subscriber's side of an [`EventHub`]: its queue (and what its waiter left)
+/// under a lock, and its wake-up. The hub keeps one handle, the subscriber the
+/// other; dropping the subscriber's unsubscribes it.
+pub struct Subscriber<W: Wakeup> {
+    state: Mutex<Subscribed<W::Waiter>>,
+    wakeup: W,
+}
+
+/// A subscriber's state under its lock.
+#[derive(Debug)]
+pub struct Subscribed<T> {
+    /// The events not taken yet.
+    pub queue: EventQueue,
+    /// What a waiting subscriber left for [`Wakeup::wake`].
+    pub waiter: T,
+}
+
+impl<W: Wakeup> Subscriber<W> {
+    /// Locks the queue (a panic elsewhere does not poison it: the queue is
+    /// consistent after every call).
+    pub fn lock(&self) -> MutexGuard<'_, Subscribed<W::Waiter>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The wake-up, e.g. the [`Condvar`] to wait on with [`lock`](Self::lock)'s guard.
+    pub fn wakeup(&self) -> &W {
+        &self.wakeup
+    }
+}
+
+impl Subscriber<TaskWaker> {
+    /// The next item for the task of `cx`: `Ready(None)` once the hub is closed
+    /// and the queue drained; `Pending` (the task woken at the next item) when
+    /// the queue is empty.
+    pub fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<ClientEvent>> {
+        let mut state = self.lock();
+        if let Some(event) = state.queue.pop() {
+            return Poll::Ready(Some(event));
+        }
+        if state.queue.is_finished() {
+            return Poll::Ready(None);
+        }
+        state.waiter = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// A client's event fan-out, shared by every adapter: one [`EventQueue`] per
+/// subscriber (bounded to exactly `capacity` events, oldest dropped and counted
+/// as [`ClientEvent::Lagged`]), generic over how a waiting subscriber is woken.
+/// Publishing never waits on a subscriber. It holds locks, not IO: the driver
+/// publishes from its task or thread while subscribers take from theirs.
+///
+/// ```
+/// use ami_proto::{ClientEvent, EventHub, TaskWaker};
+///
+/// let hub = EventHub::<TaskWaker>::new(2);
+/// let subscriber = hub.subscribe();
+/// for _ in 0..5 {
+///     hub.publish(ClientEvent::Reconnected);
+/// }
+/// hub.close();
+/// let mut state = subscriber.lock();
+/// assert_eq!(state.queue.pop(), Some(ClientEvent::Lagged(3)));
+/// assert_eq!(state.queue.pop(), Some(ClientEvent::Reconnected));
+/// assert_eq!(state.queue.pop(), Some(ClientEvent::Reconnected));
+/// assert!(state.queue.is_finished());
+/// ```
+pub struct EventHub<W: Wakeup> {
+    capacity: usize,
+    /// The subscribers, and whether the hub is closed.
+    subscribers: Mutex<(Vec<Arc<Subscriber<W>>>, bool)>,
+}
+
+impl<W: Wakeup> EventHub<W> {
+    /// A hub whose subscribers each hold at most `capacity` events (at least 1).
+    pub fn new(capacity: usize) -> Self {
+        EventHub {
+            capacity,
+            subscribers: Mutex::new((Vec::new(), false)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, (Vec<Arc<Subscriber<W>>>, bool)> {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new subscriber that receives every event published from now on; its
+    /// queue is already finished if the hub is closed.
+    pub fn subscribe(&self) -> Arc<Subscriber<W>> {
+        let mut subscribers = self.lock();
+        let subscriber = Arc::new(Subscriber {
+            state: Mutex::new(Subscribed {
+                queue: EventQueue::new(self.capacity),
+                waiter: W::Waiter::default(),
+            }),
+            wakeup: W::default(),
+        });
+        if subscribers.1 {
+            subscriber.lock().queue.close();
+        } else {
+            subscribers.0.push(Arc::clone(&subscriber));
+        }
+        subscriber
+    }
+
+    /// Gives `event` to every live subscriber (one that is full loses its
+    /// oldest) and wakes it.
+    pub fn publish(&self, event: ClientEvent) {
+        let mut subscribers = self.lock();
+        // A subscriber only the hub still holds was dropped.
+        subscribers.0.retain(|s| Arc::strong_count(s) > 1);
+        if let Some((last, others)) = subscribers.0.split_last() {
+            for subscriber in others {
+                subscriber.push(event.clone());
+            }
+            last.push(event);
+        }
+    }
+
+    /// Ends every subscriber's stream, after the events it has queued, for good.
+    pub fn close(&self) {
+        let mut subscribers = self.lock();
+        subscribers.1 = true;
+        for subscriber in subscribers.0.drain(..) {
+            let mut state = subscriber.lock();
+            state.queue.close();
+            subscriber.wakeup.wake(&mut state.waiter);
+        }
+    }
+}
+
+impl<W: Wakeup> Subscriber<W> {
+    fn push(&self, event: ClientEvent) {
+        let mut state = self.lock();
+        state.queue.push(event);
+        self.wakeup.wake(&mut state.waiter);
+    }
+}
+
+impl<W: Wakeup> fmt::Debug for EventHub<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let subscribers = self.lock();
+        f.debug_struct("EventHub")
+            .field("capacity", &self.capacity)
+            .field("subscribers", &subscribers.0.len())
+            .field("closed", &subscribers.1)
+            .finish()
+    }
+}
+
+impl<W: Wakeup> fmt::Debug for Subscriber<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscriber").finish_non_exhaustive()
+    }
+}
+
+/// Whether a connection closed for `reason` may be replaced by a new one: not
+/// after a logoff, a local close, a refused login or a login action the core
+/// refused to encode (retrying cannot fix those).
+///
+/// ```
+/// use ami_proto::{reconnectable, Error};
+///
+/// assert!(reconnectable(&Error::Eof));
+/// assert!(!reconnectable(&Error::AuthFailed("no".into())));
+/// ```
+pub fn reconnectable(reason: &Error) -> bool {
+    !matches!(
+        reason,
+        Error::LoggedOff | Error::ClosedByClient | Error::AuthFailed(_) | Error::Encode(_)
+    )
+}
+
+/// Where an adapter's driver delivers what [`Dispatch::route`] took from the
+/// core: the runtime-specific half of routing (channels, locks, wake-ups).
+pub trait Deliver {
+    /// An action's reply slot (a oneshot sender, ...).
+    type Reply;
+    /// A streamed list's item queue.
+    type Items;
+    /// Completes an action.
+    fn reply(&mut self, slot: Self::Reply, result: Result<Reply, Error>);
+    /// Delivers one item of a streamed list.
+    fn item(&mut self, items: &Self::Items, item: Packet);
+    /// Gives an event to every subscriber.
+    fn publish(&mut self, event: ClientEvent);
+    /// The current session's AMI version: from its banner, `None` once it closed.
+    fn version(&mut self, version: Option<String>);
+    /// The session logged in (`Ok`) or closed (`Err(reason)`), before the
+    /// matching `Reconnected`/`Disconnected` is published (e.g. to tell a
+    /// waiting `connect` the first login's outcome, or to fail calls fast while
+    /// the client is down).
+    fn session(&mut self, outcome: Result<(), &Error>);
+}
+
+/// What every adapter's driver keeps across the sessions of one client, with
+/// the decisions they share: the reply slot of each action in flight and the
+/// item queue of each streamed list (by [`ActionId`]), which core output goes
+/// where ([`route`](Self::route)), when `Disconnected`/`Reconnected` are
+/// published, and whether and when to redial ([`redial_after`](Self::redial_after)).
+/// Plain data: the adapter supplies the slots and the delivery ([`Deliver`]).
+///
+/// ```
+/// use ami_proto::{Dispatch, Error, Reconnect};
+///
+/// let policy = Reconnect { max_attempts: Some(1), ..Reconnect::default() };
+/// let mut dispatch = Dispatch::<(), ()>::new(Some(policy));
+/// // No session ever logged in: nothing to reconnect to.
+/// assert_eq!(dispatch.redial_after(&Error::Eof), None);
+/// ```
+#[derive(Debug)]
+pub struct Dispatch<R, I> {
+    replies: HashMap<ActionId, R>,
+    items: HashMap<ActionId, I>,
+    policy: Option<Reconnect>,
+    /// The current session logged in.
+    up: bool,
+    /// Some session logged in: later logins are reconnects.
+    ever_up: bool,
+    /// The last closed session had logged in.
+    was_up: bool,
+    /// Failed attempts in a row (dials, or sessions that did not log in).
+    failed: u32,
+}
+
+impl<R, I> Dispatch<R, I> {
+    /// No action in flight; `policy` is the client's reconnect policy (`None`
+    /// for a client that cannot redial).
+    pub fn new(policy: Option<Reconnect>) -> Self {
+        Dispatch {
+            replies: HashMap::new(),
+            items: HashMap::new(),
+            policy,
+            up: false,
+            ever_up: false,
+            was_up: false,
+            failed: 0,
+        }
+    }
+
+    /// Records the slots of an action the core accepted as `id`.
+    pub fn insert(&mut self, id: ActionId, reply: R, items: Option<I>) {
+        self.replies.insert(id, reply);
+        if let Some(items) = items {
+            self.items.insert(id, items);
+        }
+    }
+
+    /// Routes one core output: completions to their slots (ending a streamed
+    /// list's item queue), events to the subscribers, `Reconnected` at each
+    /// login after the first, `Disconnected` when a session that logged in (or
+    /// the first one) closes, not again for a failed re-login. Returns the
+    /// reason once the session closed; its slots are dropped then (the core
+    /// failed each pending action before `Closed`).
+    pub fn route<D>(&mut self, output: Output, to: &mut D) -> Option<Error>
+    where
+        D: Deliver<Reply = R, Items = I>,
+    {
+        let event = match output {
+            Output::Reply { id, result } => {
+                self.items.remove(&id);
+                if let Some(slot) = self.replies.remove(&id) {
+                    to.reply(slot, result);
+                }
+                return None;
+            }
+            Output::ListItem { id, item } => {
+                if let Some(items) = self.items.get(&id) {
+                    to.item(items, item);
+                }
+                return None;
+            }
+            Output::Connected { version } => {
+                to.version(version);
+                return None;
+            }
+            Output::Ready => {
+                self.up = true;
+                to.session(Ok(()));
+                if !std::mem::replace(&mut self.ever_up, true) {
+                    return None;
+                }
+                ClientEvent::Reconnected
+            }
+            Output::Event(packet) => ClientEvent::Event(packet),
+            Output::Response(packet) => ClientEvent::Unmatched(packet),
+            Output::Malformed(malformed) => ClientEvent::Malformed(malformed),
+            Output::Closed(reason) => {
+                self.replies.clear();
+                self.items.clear();
+                to.version(None);
+                to.session(Err(&reason));
+                self.was_up = std::mem::take(&mut self.up);
+                if self.was_up || !self.ever_up {
+                    to.publish(ClientEvent::Disconnected(reason.clone()));
+                }
+                return Some(reason);
+            }
+        };
+        to.publish(event);
+        None
+    }
+
+    /// Whether the last session, closed for `reason`, may be followed by another:
+    /// a policy, a [`reconnectable`] reason, and a session that logged in once.
+    pub fn may_redial(&self, reason: &Error) -> bool {
+        self.policy.is_some() && self.ever_up && reconnectable(reason)
+    }
+
+    /// Whether the last closed session had logged in.
+    pub fn was_up(&self) -> bool {
+        self.was_up
+    }
+
+    /// After a session closed for `reason`: how long to wait before dialling
+    /// again (the policy's backoff), or `None` to close for good.
+    pub fn redial_after(&mut self, reason: &Error) -> Option<Duration> {
+        self.failed = if self.was_up { 0 } else { self.failed + 1 };
+        if !self.may_redial(reason) {
+            return None;
+        }
+        self.backoff()
+    }
+
+    /// After a dial failed: how long to wait before the next, or `None` to give up.
+    pub fn dial_failed(&mut self) -> Option<Duration> {
+        self.failed += 1;
+        self.backoff()
+    }
+
+    fn backoff(&self) -> Option<Duration> {
+        let policy = self.policy?;
+        policy
+            .allows(self.failed)
+            .then(|| policy.delay(self.failed, entropy()))
+    }
+}
+
 /// The error every adapter returns; variant names are the same in all three.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -385,6 +768,128 @@ mod tests {
         }
         assert!(policy.allows(2));
         assert!(!policy.allows(3));
+    }
+
+    #[test]
+    fn hub_drops_gone_subscribers_and_ends_late_ones() {
+        let hub = EventHub::<TaskWaker>::new(10);
+        let kept = hub.subscribe();
+        drop(hub.subscribe());
+        hub.publish(ClientEvent::Reconnected);
+        assert_eq!(hub.lock().0.len(), 1, "the dropped subscriber is gone");
+        hub.close();
+        assert!(hub.subscribe().lock().queue.is_finished());
+        let mut state = kept.lock();
+        assert_eq!(state.queue.pop(), Some(ClientEvent::Reconnected));
+        assert!(state.queue.is_finished());
+    }
+
+    #[test]
+    fn hub_wakes_a_waiting_task_once_per_wait() {
+        struct Count(std::sync::atomic::AtomicUsize);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(Default::default()));
+        let waker = Waker::from(Arc::clone(&count));
+        let hub = EventHub::<TaskWaker>::new(10);
+        let subscriber = hub.subscribe();
+        let mut cx = Context::from_waker(&waker);
+        assert!(subscriber.poll_next(&mut cx).is_pending());
+        hub.publish(ClientEvent::Reconnected);
+        hub.publish(ClientEvent::Reconnected);
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(
+            subscriber.poll_next(&mut cx),
+            Poll::Ready(Some(ClientEvent::Reconnected))
+        );
+        hub.close();
+        assert_eq!(
+            subscriber.poll_next(&mut cx),
+            Poll::Ready(Some(ClientEvent::Reconnected))
+        );
+        assert_eq!(subscriber.poll_next(&mut cx), Poll::Ready(None));
+    }
+
+    /// Records what [`Dispatch::route`] delivers.
+    #[derive(Default)]
+    struct Record {
+        replies: Vec<(u32, Result<Reply, Error>)>,
+        events: Vec<ClientEvent>,
+        sessions: Vec<Result<(), Error>>,
+        version: Option<String>,
+    }
+
+    impl Deliver for Record {
+        type Reply = u32;
+        type Items = ();
+        fn reply(&mut self, slot: u32, result: Result<Reply, Error>) {
+            self.replies.push((slot, result));
+        }
+        fn item(&mut self, _: &(), _: Packet) {}
+        fn publish(&mut self, event: ClientEvent) {
+            self.events.push(event);
+        }
+        fn version(&mut self, version: Option<String>) {
+            self.version = version;
+        }
+        fn session(&mut self, outcome: Result<(), &Error>) {
+            self.sessions.push(outcome.map_err(Clone::clone));
+        }
+    }
+
+    fn id(n: u64) -> ActionId {
+        ActionId(n)
+    }
+
+    #[test]
+    fn dispatch_routes_replies_and_marks_each_gap_once() {
+        let policy = Reconnect {
+            max_attempts: Some(2),
+            ..Reconnect::default()
+        };
+        let mut dispatch = Dispatch::<u32, ()>::new(Some(policy));
+        let mut to = Record::default();
+        let connected = Output::Connected {
+            version: Some("2.0".into()),
+        };
+        assert_eq!(dispatch.route(connected, &mut to), None);
+        assert_eq!(to.version.as_deref(), Some("2.0"));
+        assert_eq!(dispatch.route(Output::Ready, &mut to), None);
+        assert!(to.events.is_empty(), "the first login is no reconnect");
+        dispatch.insert(id(1), 7, None);
+        dispatch.insert(id(2), 8, Some(()));
+        let done = Output::Reply {
+            id: id(1),
+            result: Err(Error::Timeout),
+        };
+        dispatch.route(done, &mut to);
+        assert_eq!(to.replies, vec![(7, Err(Error::Timeout))]);
+
+        // The session is lost: Disconnected, slots dropped, redial at once.
+        let closed = dispatch.route(Output::Closed(Error::Eof), &mut to);
+        assert_eq!(closed, Some(Error::Eof));
+        assert_eq!(to.events, vec![ClientEvent::Disconnected(Error::Eof)]);
+        assert_eq!(to.version, None);
+        assert!(dispatch.replies.is_empty() && dispatch.items.is_empty());
+        assert!(dispatch.redial_after(&Error::Eof).is_some());
+        // A re-login that fails is no new gap; the policy allows two failures.
+        dispatch.route(Output::Closed(Error::LoginTimeout), &mut to);
+        assert_eq!(to.events.len(), 1);
+        assert!(dispatch.redial_after(&Error::LoginTimeout).is_some());
+        assert_eq!(dispatch.dial_failed(), None, "attempts used up");
+        // A later login is a reconnect.
+        dispatch.route(Output::Ready, &mut to);
+        assert_eq!(to.events[1], ClientEvent::Reconnected);
+        assert_eq!(
+            to.sessions,
+            vec![Ok(()), Err(Error::Eof), Err(Error::LoginTimeout), Ok(())]
+        );
+        // Never after a logoff.
+        dispatch.route(Output::Closed(Error::LoggedOff), &mut to);
+        assert_eq!(dispatch.redial_after(&Error::LoggedOff), None);
     }
 
     #[test]

@@ -10,14 +10,16 @@ use std::task::{Context, Poll};
 use async_channel::Sender;
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::driver::{self, Command, Dial, Io, Link, Reason};
-use crate::events::{Events, Hub};
+use ami_proto::{Dispatch, EventHub, TaskWaker};
+
+use crate::driver::{self, Command, Dial, Io, Link, Outlet, Reason};
+use crate::events::Events;
 use crate::{Action, Config, Error, List, ListStream, OriginateOutcome, Reply};
 
 /// What the handles and the driver share.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) hub: Hub,
+    pub(crate) hub: EventHub<TaskWaker>,
     /// Why the connection is down (between a loss and the next login), if it is.
     down: Mutex<Option<Reason>>,
     closed: AtomicBool,
@@ -162,7 +164,7 @@ impl Client {
 
     /// A new subscriber to every [`Event`](crate::Event) from now on.
     pub fn events(&self) -> Events {
-        self.shared.hub.subscribe()
+        Events::new(self.shared.hub.subscribe())
     }
 
     /// Closes the connection at once, without `Logoff`: pending actions fail with
@@ -229,12 +231,19 @@ pub(crate) fn start<S: Io>(
 ) {
     let (commands, receiver) = async_channel::bounded(1024);
     let shared = Arc::new(Shared {
-        hub: Hub::new(config.event_capacity),
+        hub: EventHub::new(config.event_capacity),
         down: Mutex::new(None),
         closed: AtomicBool::new(false),
         version: Mutex::new(None),
     });
-    let link = Link::new(receiver, shared.clone(), ready);
+    let link = Link {
+        cmds: Box::pin(receiver),
+        dispatch: Dispatch::new(config.reconnect.filter(|_| dial.is_some())),
+        outlet: Outlet {
+            shared: shared.clone(),
+            ready,
+        },
+    };
     let driver = driver::drive(stream, config, dial, link);
     (Client { commands, shared }, driver)
 }

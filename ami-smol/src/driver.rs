@@ -1,13 +1,12 @@
 //! The pump: bytes and time between a `futures-io` stream and the sans-IO core.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use ami_proto::{entropy, ActionId, Connection, Output, Packet, State};
+use ami_proto::{Connection, Deliver, Dispatch, Packet, State};
 use async_channel::{Receiver, Sender};
 use async_io::Timer;
 use futures_core::Stream;
@@ -15,7 +14,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_lite::{future, AsyncWriteExt};
 
 use crate::client::Shared;
-use crate::{Action, Config, Error, Event, Reconnect, Reply};
+use crate::{Action, Config, Error, Event, Reply};
 
 /// The core's own error: why an action failed or a connection closed.
 pub(crate) type Reason = ami_proto::Error;
@@ -43,47 +42,41 @@ const READ_CHUNK: usize = 64 * 1024;
 /// The driver's state that outlives one connection.
 pub(crate) struct Link {
     pub(crate) cmds: Pin<Box<Receiver<Command>>>,
+    pub(crate) dispatch: Dispatch<Slot, ItemSlot>,
+    pub(crate) outlet: Outlet,
+}
+
+/// Where the core's outputs go (see [`Dispatch::route`]).
+pub(crate) struct Outlet {
     pub(crate) shared: Arc<Shared>,
     /// Told when the first login succeeds or fails (`connect` waits on it).
     pub(crate) ready: Option<Sender<Result<(), Reason>>>,
-    /// The current connection logged in.
-    up: bool,
-    /// Some connection logged in: later logins are reconnects.
-    ever_up: bool,
 }
 
-impl Link {
-    pub(crate) fn new(
-        cmds: Receiver<Command>,
-        shared: Arc<Shared>,
-        ready: Option<Sender<Result<(), Reason>>>,
-    ) -> Self {
-        let cmds = Box::pin(cmds);
-        Link {
-            cmds,
-            shared,
-            ready,
-            up: false,
-            ever_up: false,
-        }
+impl Deliver for Outlet {
+    type Reply = Slot;
+    type Items = ItemSlot;
+
+    fn reply(&mut self, slot: Slot, result: Result<Reply, Reason>) {
+        let _ = slot.try_send(result);
     }
 
-    fn on_ready(&mut self) {
-        self.up = true;
-        self.shared.set_down(None);
-        if let Some(ready) = self.ready.take() {
-            let _ = ready.try_send(Ok(()));
-        } else if self.ever_up {
-            self.shared.hub.publish(Event::Reconnected);
-        }
-        self.ever_up = true;
+    fn item(&mut self, items: &ItemSlot, item: Packet) {
+        let _ = items.try_send(item); // unbounded: fails only once dropped
     }
 
-    fn on_closed(&mut self, reason: &Reason) {
-        self.shared.set_version(None);
-        self.shared.set_down(Some(reason.clone()));
+    fn publish(&mut self, event: Event) {
+        self.shared.hub.publish(event);
+    }
+
+    fn version(&mut self, version: Option<String>) {
+        self.shared.set_version(version);
+    }
+
+    fn session(&mut self, outcome: Result<(), &Reason>) {
+        self.shared.set_down(outcome.err().cloned());
         if let Some(ready) = self.ready.take() {
-            let _ = ready.try_send(Err(reason.clone()));
+            let _ = ready.try_send(outcome.map_err(Clone::clone));
         }
     }
 }
@@ -91,10 +84,11 @@ impl Link {
 impl Drop for Link {
     /// The driver is gone (done, or dropped): refuse further commands and drop
     /// the ones still queued, so their callers hear `Closed` instead of waiting on
-    /// a channel the live `Client`s keep open.
+    /// a channel the live `Client`s keep open; event streams end.
     fn drop(&mut self) {
         self.cmds.close();
         while self.cmds.try_recv().is_ok() {}
+        self.outlet.shared.hub.close();
     }
 }
 
@@ -107,28 +101,19 @@ pub(crate) async fn drive<S: Io>(
     dial: Option<Dial<S>>,
     mut link: Link,
 ) -> Result<(), Error> {
-    let mut failed = 0u32;
     let reason = loop {
-        link.up = false;
         let conn = Connection::new(config.connection.clone(), Instant::now());
         let reason = run_session(stream, conn, &mut link).await;
-        failed = if link.up { 0 } else { failed + 1 };
-        let final_reason = matches!(
-            reason,
-            Reason::LoggedOff | Reason::ClosedByClient | Reason::AuthFailed(_)
-        );
-        let (Some(dial), Some(policy), false, true) =
-            (&dial, config.reconnect, final_reason, link.ever_up)
-        else {
+        let (Some(dial), Some(delay)) = (&dial, link.dispatch.redial_after(&reason)) else {
             break reason;
         };
-        match redial(dial, policy, &mut failed, &link.cmds, &reason).await {
+        match redial(dial, delay, &mut link, &reason).await {
             Some(next) => stream = next,
             None if link.cmds.is_closed() => break Reason::ClosedByClient,
             None => break reason,
         }
     };
-    link.shared.finish(reason.clone());
+    link.outlet.shared.finish(reason.clone());
     match reason {
         Reason::LoggedOff | Reason::ClosedByClient => Ok(()),
         other => Err(other.into()),
@@ -139,20 +124,19 @@ pub(crate) async fn drive<S: Io>(
 /// meanwhile every action fails at once with the reason of the loss.
 async fn redial<S: Io>(
     dial: &Dial<S>,
-    policy: Reconnect,
-    failed: &mut u32,
-    cmds: &Receiver<Command>,
+    mut delay: Duration,
+    link: &mut Link,
     reason: &Reason,
 ) -> Option<S> {
+    let Link { cmds, dispatch, .. } = link;
     let attempts = async {
-        while policy.allows(*failed) {
-            Timer::after(policy.delay(*failed, entropy())).await;
+        loop {
+            Timer::after(delay).await;
             match dial().await {
                 Ok(stream) => return Some(stream),
-                Err(_) => *failed += 1,
+                Err(_) => delay = dispatch.dial_failed()?,
             }
         }
-        None
     };
     let refuse = async {
         while let Ok((_, slot, _)) = cmds.recv().await {
@@ -168,8 +152,6 @@ async fn run_session<S: Io>(io: S, conn: Connection, link: &mut Link) -> Reason 
         io,
         conn,
         link,
-        slots: HashMap::new(),
-        items: HashMap::new(),
         rbuf: vec![0; READ_CHUNK],
         wbuf: Vec::new(),
         written: 0,
@@ -184,14 +166,11 @@ async fn run_session<S: Io>(io: S, conn: Connection, link: &mut Link) -> Reason 
     reason
 }
 
-/// One connection: the core, its transport, and the reply slots of its actions.
+/// One connection: the core and its transport.
 struct Session<'a, S> {
     io: S,
     conn: Connection,
     link: &'a mut Link,
-    slots: HashMap<ActionId, Slot>,
-    /// Streamed lists' item queues, dropped with their action's completion.
-    items: HashMap<ActionId, ItemSlot>,
     rbuf: Vec<u8>,
     /// Bytes to write; `written` of them already are (partial writes).
     wbuf: Vec<u8>,
@@ -227,12 +206,7 @@ impl<S: Io> Session<'_, S> {
         let mut progress = match self.link.cmds.as_mut().poll_next(cx) {
             Poll::Ready(Some((action, slot, items))) => {
                 match self.conn.send_action(action, Instant::now()) {
-                    Ok(id) => {
-                        self.slots.insert(id, slot);
-                        if let Some(items) = items {
-                            self.items.insert(id, items);
-                        }
-                    }
+                    Ok(id) => self.link.dispatch.insert(id, slot, items),
                     Err(reason) => drop(slot.try_send(Err(reason))),
                 }
                 true
@@ -303,41 +277,10 @@ impl<S: Io> Session<'_, S> {
     fn drain(&mut self) {
         self.conn.poll_transmit(&mut self.wbuf);
         while let Some(output) = self.conn.poll_output() {
-            let event = match output {
-                Output::Reply { id, result } => {
-                    self.items.remove(&id); // ends the list's item stream
-                    if let Some(slot) = self.slots.remove(&id) {
-                        let _ = slot.try_send(result);
-                    }
-                    continue;
-                }
-                Output::ListItem { id, item } => {
-                    if let Some(items) = self.items.get(&id) {
-                        let _ = items.try_send(item); // unbounded: fails only once dropped
-                    }
-                    continue;
-                }
-                Output::Connected { version } => {
-                    self.link.shared.set_version(version);
-                    continue;
-                }
-                Output::Ready => {
-                    self.link.on_ready();
-                    continue;
-                }
-                Output::Event(packet) => Event::Event(packet),
-                Output::Response(packet) => Event::Unmatched(packet),
-                Output::Malformed(malformed) => Event::Malformed(malformed),
-                Output::Closed(reason) => {
-                    self.link.on_closed(&reason);
-                    if self.link.ever_up && !self.link.up {
-                        continue; // a failed reconnect: the gap is already marked
-                    }
-                    Event::Disconnected(reason)
-                }
-                _ => continue, // an output this driver does not know yet
-            };
-            self.link.shared.hub.publish(event);
+            let Link {
+                dispatch, outlet, ..
+            } = &mut *self.link;
+            dispatch.route(output, outlet);
         }
         let next = self.conn.poll_timeout();
         if next != self.armed {

@@ -1,18 +1,20 @@
 //! The [`Client`] handle: cheap to clone, usable from many tasks at once.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use ami_proto::{Dispatch, EventHub, TaskWaker};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
-use crate::driver::{Command, Dial, Driver, ItemSlot, Pump, ReplySlot};
-use crate::{Action, Config, Error, Event, Events, List, ListStream, OriginateOutcome, Reply};
+use crate::driver::{Command, Dial, Driver, ItemSlot, Outlet, Pump, ReplySlot};
+use crate::{Action, Config, Error, Events, List, ListStream, OriginateOutcome, Reply};
 
-/// What the handles and the driver share: why the connection closed.
-#[derive(Debug, Default)]
+/// What the handles and the driver share: the event fan-out, why the
+/// connection closed.
+#[derive(Debug)]
 pub(crate) struct Shared {
+    pub(crate) hub: EventHub<TaskWaker>,
     reason: Mutex<Option<ami_proto::Error>>,
     closed: AtomicBool,
     /// The AMI version of the current connection's banner, while it is up.
@@ -38,6 +40,7 @@ impl Shared {
     pub(crate) fn finish(&self, reason: ami_proto::Error) {
         self.set_reason(reason);
         self.closed.store(true, Ordering::Release);
+        self.hub.close();
     }
 }
 
@@ -54,7 +57,6 @@ impl Shared {
 #[derive(Clone, Debug)]
 pub struct Client {
     commands: mpsc::UnboundedSender<Command>,
-    events: broadcast::WeakSender<Event>,
     shared: Arc<Shared>,
 }
 
@@ -65,23 +67,22 @@ pub(crate) fn build<S>(
     ready: Option<oneshot::Sender<Result<(), ami_proto::Error>>>,
 ) -> (Client, Pump<S>) {
     let (commands, commands_rx) = mpsc::unbounded_channel();
-    let (events, _) = broadcast::channel(config.event_capacity.max(1));
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared {
+        hub: EventHub::new(config.event_capacity),
+        reason: Mutex::default(),
+        closed: AtomicBool::default(),
+        version: Mutex::default(),
+    });
     let client = Client {
         commands,
-        events: events.downgrade(),
         shared: shared.clone(),
     };
     let pump = Pump {
+        dispatch: Dispatch::new(config.reconnect.filter(|_| dial.is_some())),
         config,
         commands: commands_rx,
-        events,
-        shared,
-        ready,
+        outlet: Outlet { shared, ready },
         dial,
-        replies: HashMap::new(),
-        items: HashMap::new(),
-        ever_ready: false,
     };
     (client, pump)
 }
@@ -168,15 +169,12 @@ impl Client {
         Ok(())
     }
 
-    /// A new subscriber that receives every [`Event`] from now on. It ends
+    /// A new subscriber that receives every [`Event`](crate::Event) from now on. It ends
     /// (`None`) when the client is closed for good. If it falls more than
     /// `config.event_capacity` events behind, the oldest are dropped for it alone
-    /// and it next receives [`Event::Lagged`]; replies never go through here.
+    /// and it next receives [`Event::Lagged`](crate::Event::Lagged); replies never go through here.
     pub fn events(&self) -> Events {
-        match self.events.upgrade() {
-            Some(sender) => Events::new(sender.subscribe()),
-            None => Events::new(broadcast::channel(1).0.subscribe()),
-        }
+        Events::new(self.shared.hub.subscribe())
     }
 
     /// Closes the connection: pending actions fail with `Closed(ClosedByClient)`,

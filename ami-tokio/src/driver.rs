@@ -1,7 +1,6 @@
 //! The pump: one task that reads, writes, keeps time and fans out for a
 //! [`Connection`], and redials when reconnect is on. Nothing protocol-shaped.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -9,9 +8,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ami_proto::{Action, ActionId, Connection, Output, Packet};
+use ami_proto::{Action, Connection, Deliver, Dispatch, Packet};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::client::Shared;
 use crate::{Config, Error, Event, Reply};
@@ -85,49 +84,78 @@ fn now() -> std::time::Instant {
 pub(crate) struct Pump<S> {
     pub(crate) config: Config,
     pub(crate) commands: mpsc::UnboundedReceiver<Command>,
-    pub(crate) events: broadcast::Sender<Event>,
+    /// Present when the client may reconnect.
+    pub(crate) dial: Option<Dial<S>>,
+    pub(crate) dispatch: Dispatch<ReplySlot, ItemSlot>,
+    pub(crate) outlet: Outlet,
+}
+
+/// Where the core's outputs go (see [`Dispatch::route`]).
+pub(crate) struct Outlet {
     pub(crate) shared: Arc<Shared>,
     /// Told the outcome of the first login (`connect` waits on it).
     pub(crate) ready: Option<oneshot::Sender<Result<(), ami_proto::Error>>>,
-    /// Present when the client may reconnect.
-    pub(crate) dial: Option<Dial<S>>,
-    pub(crate) replies: HashMap<ActionId, ReplySlot>,
-    /// Streamed lists' item senders, dropped with their action's completion.
-    pub(crate) items: HashMap<ActionId, ItemSlot>,
-    pub(crate) ever_ready: bool,
+}
+
+impl Deliver for Outlet {
+    type Reply = ReplySlot;
+    type Items = ItemSlot;
+
+    fn reply(&mut self, slot: ReplySlot, result: Result<Reply, ami_proto::Error>) {
+        let _ = slot.send(result);
+    }
+
+    fn item(&mut self, items: &ItemSlot, item: Packet) {
+        let _ = items.send(item); // a dropped ListStream no longer wants it
+    }
+
+    fn publish(&mut self, event: Event) {
+        self.shared.hub.publish(event);
+    }
+
+    fn version(&mut self, version: Option<String>) {
+        self.shared.set_version(version);
+    }
+
+    fn session(&mut self, outcome: Result<(), &ami_proto::Error>) {
+        if let Some(tx) = self.ready.take() {
+            let _ = tx.send(outcome.map_err(Clone::clone));
+        }
+    }
+}
+
+impl<S> Drop for Pump<S> {
+    /// Subscribers see the end even if the driver is dropped unfinished.
+    fn drop(&mut self) {
+        self.outlet.shared.hub.close();
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
     /// Runs sessions until the client is closed for good.
     pub(crate) async fn run(mut self, first: S) -> Result<(), Error> {
-        let (mut reason, _) = self.session(first).await;
-        let mut failed = 0;
-        while let Some(policy) = self.config.reconnect.filter(|_| self.dial.is_some()) {
-            if !self.ever_ready || !reconnectable(&reason) || !policy.allows(failed) {
-                break;
-            }
-            self.shared.set_reason(reason.clone());
-            match self
-                .redial(policy.delay(failed, ami_proto::entropy()))
-                .await
-            {
+        let mut reason = self.session(first).await;
+        let mut delay = self.dispatch.redial_after(&reason);
+        while let Some(wait) = delay {
+            self.outlet.shared.set_reason(reason.clone());
+            match self.redial(wait).await {
                 Err(stop) => {
                     reason = stop;
                     break;
                 }
-                Ok(None) => failed += 1,
+                Ok(None) => delay = self.dispatch.dial_failed(),
                 Ok(Some(stream)) => {
-                    let (next, was_ready) = self.session(stream).await;
-                    failed = if was_ready { 0 } else { failed + 1 };
-                    if was_ready || !reconnectable(&next) {
+                    let next = self.session(stream).await;
+                    delay = self.dispatch.redial_after(&next);
+                    // A failed re-login keeps the reason of the loss.
+                    if self.dispatch.was_up() || !ami_proto::reconnectable(&next) {
                         reason = next;
                     }
                 }
             }
         }
-        self.shared.finish(reason.clone());
-        // Dropping the pump drops the only event sender (subscribers see the end)
-        // and the command queue (queued callers see `Closed`).
+        self.outlet.shared.finish(reason.clone());
+        // Dropping the pump drops the command queue (queued callers see `Closed`).
         drop(self);
         match reason {
             ami_proto::Error::LoggedOff | ami_proto::Error::ClosedByClient => Ok(()),
@@ -152,7 +180,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
                 stream = &mut attempt => return Ok(stream.ok()),
                 command = self.commands.recv() => match command {
                     Some(Command::Send { reply, .. }) => {
-                        let _ = reply.send(Err(self.shared.reason()));
+                        let _ = reply.send(Err(self.outlet.shared.reason()));
                     }
                     Some(Command::Close) | None => return Err(ami_proto::Error::ClosedByClient),
                 },
@@ -160,21 +188,16 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
         }
     }
 
-    /// Drives one transport until the core closes; returns the reason and whether
-    /// the session got logged in.
-    async fn session(&mut self, stream: S) -> (ami_proto::Error, bool) {
+    /// Drives one transport until the core closes; returns the reason.
+    async fn session(&mut self, stream: S) -> ami_proto::Error {
         let mut conn = Connection::new(self.config.connection.clone(), now());
         let (mut rd, mut wr) = tokio::io::split(stream);
         let (mut out, mut written, mut dirty) = (Vec::new(), 0, false);
-        let mut ready = false;
         loop {
             conn.poll_transmit(&mut out);
             while let Some(output) = conn.poll_output() {
-                if let Some(reason) = self.dispatch(output, &mut ready) {
-                    // The core failed every pending action before `Closed`.
-                    self.replies.clear();
-                    self.items.clear();
-                    return (reason, ready);
+                if let Some(reason) = self.dispatch.route(output, &mut self.outlet) {
+                    return reason;
                 }
             }
             let deadline = conn.poll_timeout().map(tokio::time::Instant::from_std);
@@ -228,70 +251,13 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
                 reply,
                 items,
             } => match conn.send_action(action, now()) {
-                Ok(id) => {
-                    self.replies.insert(id, reply);
-                    if let Some(items) = items {
-                        self.items.insert(id, items);
-                    }
-                }
+                Ok(id) => self.dispatch.insert(id, reply, items),
                 Err(error) => {
                     let _ = reply.send(Err(error));
                 }
             },
             Command::Close => conn.close(),
         }
-    }
-
-    /// Routes one core output; returns the close reason when the session ended.
-    fn dispatch(&mut self, output: Output, ready: &mut bool) -> Option<ami_proto::Error> {
-        let event = match output {
-            Output::Reply { id, result } => {
-                self.items.remove(&id); // ends the list's item stream
-                if let Some(slot) = self.replies.remove(&id) {
-                    let _ = slot.send(result);
-                }
-                return None;
-            }
-            Output::Ready => {
-                *ready = true;
-                if std::mem::replace(&mut self.ever_ready, true) {
-                    Event::Reconnected
-                } else {
-                    if let Some(tx) = self.ready.take() {
-                        let _ = tx.send(Ok(()));
-                    }
-                    return None;
-                }
-            }
-            Output::ListItem { id, item } => {
-                if let Some(items) = self.items.get(&id) {
-                    let _ = items.send(item); // a dropped ListStream no longer wants it
-                }
-                return None;
-            }
-            Output::Event(packet) => Event::Event(packet),
-            Output::Response(packet) => Event::Unmatched(packet),
-            Output::Malformed(malformed) => Event::Malformed(malformed),
-            Output::Connected { version } => {
-                self.shared.set_version(version);
-                return None;
-            }
-            Output::Closed(reason) => {
-                self.shared.set_version(None);
-                if let Some(tx) = self.ready.take() {
-                    let _ = tx.send(Err(reason.clone()));
-                }
-                // A failed re-login attempt is not a new gap.
-                if *ready || !self.ever_ready {
-                    let _ = self.events.send(Event::Disconnected(reason.clone()));
-                }
-                return Some(reason);
-            }
-            _ => return None, // an output this driver does not know yet
-        };
-        // No subscriber is not an error; a slow one lags on its own.
-        let _ = self.events.send(event);
-        None
     }
 }
 
@@ -306,16 +272,4 @@ async fn write_some<W: AsyncWrite + Unpin>(wr: &mut W, pending: &[u8]) -> std::i
         0 => Err(std::io::ErrorKind::WriteZero.into()),
         n => Ok(n),
     }
-}
-
-/// Whether a lost connection may be re-established: not after a logoff, a local
-/// close, a refused login or an action the core refused to encode.
-fn reconnectable(reason: &ami_proto::Error) -> bool {
-    !matches!(
-        reason,
-        ami_proto::Error::LoggedOff
-            | ami_proto::Error::ClosedByClient
-            | ami_proto::Error::AuthFailed(_)
-            | ami_proto::Error::Encode(_)
-    )
 }

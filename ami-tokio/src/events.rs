@@ -1,13 +1,12 @@
-//! A subscriber's event stream: tokio's broadcast (bounded, drop-oldest per
-//! subscriber) with its lag turned into [`Event::Lagged`].
+//! A subscriber's event stream: its queue in the client's [`ami_proto::EventHub`],
+//! woken through its task's `Waker`.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use ami_proto::{Subscriber, TaskWaker};
 use futures_core::Stream;
-use tokio::sync::broadcast;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
-use tokio_stream::wrappers::BroadcastStream;
 
 use crate::Event;
 
@@ -16,31 +15,24 @@ use crate::Event;
 /// closed for good.
 #[derive(Debug)]
 pub struct Events {
-    inner: BroadcastStream<Event>,
+    subscriber: Arc<Subscriber<TaskWaker>>,
 }
 
 impl Events {
-    pub(crate) fn new(receiver: broadcast::Receiver<Event>) -> Self {
-        Events {
-            inner: BroadcastStream::new(receiver),
-        }
+    pub(crate) fn new(subscriber: Arc<Subscriber<TaskWaker>>) -> Self {
+        Events { subscriber }
     }
 
     /// The next event, or `None` once the client is closed for good.
     pub async fn next(&mut self) -> Option<Event> {
-        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+        std::future::poll_fn(|cx| self.subscriber.poll_next(cx)).await
     }
 }
 
 impl Stream for Events {
     type Item = Event;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        Pin::new(&mut self.inner).poll_next(cx).map(|item| {
-            item.map(|result| match result {
-                Ok(event) => event,
-                Err(BroadcastStreamRecvError::Lagged(missed)) => Event::Lagged(missed),
-            })
-        })
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.subscriber.poll_next(cx)
     }
 }

@@ -6,9 +6,11 @@
 //! the socket concurrently, arms one timer at the core's `poll_timeout` (on
 //! tokio's clock, so `#[tokio::test(start_paused = true)]` drives the core's
 //! timeouts), completes each action through a oneshot and publishes every other
-//! output to a `tokio::sync::broadcast` channel, except the items of a streamed
-//! list ([`Client::list_stream`]), which go to their own call's queue. Login,
-//! ActionIDs, lists, timeouts, keepalive and filters all live in the core.
+//! output to the core's [`ami_proto::EventHub`] (a bounded queue per subscriber,
+//! woken through its task's `Waker`), except the items of a streamed list
+//! ([`Client::list_stream`]), which go to their own call's queue. Login,
+//! ActionIDs, lists, timeouts, keepalive, filters and the routing of outputs
+//! ([`ami_proto::Dispatch`]) all live in the core.
 
 mod client;
 mod driver;

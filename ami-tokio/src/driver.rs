@@ -192,13 +192,18 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
     async fn session(&mut self, stream: S) -> ami_proto::Error {
         let mut conn = Connection::new(self.config.connection.clone(), now());
         let (mut rd, mut wr) = tokio::io::split(stream);
-        let (mut out, mut written, mut dirty) = (Vec::new(), 0, false);
+        let (mut out, mut written, mut dirty, mut fresh) = (Vec::new(), 0, false, false);
         loop {
             conn.poll_transmit(&mut out);
             while let Some(output) = conn.poll_output() {
                 if let Some(reason) = self.dispatch.route(output, &mut self.outlet) {
                     return reason;
                 }
+            }
+            if std::mem::take(&mut fresh) {
+                // Once per read: a subscriber on this thread gets to run before
+                // the next read, instead of when tokio's budget runs out.
+                tokio::task::yield_now().await;
             }
             let deadline = conn.poll_timeout().map(tokio::time::Instant::from_std);
             let timer = async move {
@@ -210,7 +215,10 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
             tokio::select! {
                 read = rd.read_buf(conn.read_buffer(READ_CHUNK)) => match read {
                     Ok(0) => conn.handle_eof(),
-                    Ok(_) => conn.handle_read(now()),
+                    Ok(_) => {
+                        conn.handle_read(now());
+                        fresh = true;
+                    }
                     Err(error) => conn.handle_io_error(error),
                 },
                 wrote = write_some(&mut wr, &out[written..]), if written < out.len() || dirty => {

@@ -8,8 +8,10 @@
 //! timeouts), completes each action through a oneshot and publishes every other
 //! output to the core's [`ami_proto::EventHub`] (a bounded queue per subscriber,
 //! woken through its task's `Waker`), except the items of a streamed list
-//! ([`Client::list_stream`]), which go to their own call's queue. Login,
-//! ActionIDs, lists, timeouts, keepalive, filters and the routing of outputs
+//! ([`Client::list_stream`]), which go to their own call's queue. It yields to
+//! the runtime once per read, after publishing what the read produced, so a
+//! subscriber on the same thread keeps up under a flood. Login, ActionIDs,
+//! lists, timeouts, keepalive, filters and the routing of outputs
 //! ([`ami_proto::Dispatch`]) all live in the core.
 
 mod client;

@@ -1003,8 +1003,9 @@ pub fn reconnect_after_restart<A: Adapter>() {
 
 /// `close()` ends the session at once: `is_closed` says so immediately, the 5
 /// waiting calls fail with `Closed(ClosedByClient)`, later calls fail fast, the
-/// event stream ends (and one subscribed afterwards ends at once), the server
-/// sees the close, and no reconnect follows even when one is configured.
+/// event stream says `Disconnected(ClosedByClient)` and ends (and one subscribed
+/// afterwards ends at once), the server sees the close, and no reconnect follows
+/// even when one is configured.
 pub fn close_fails_pending<A: Adapter>() {
     const PENDING: usize = 5;
     let fake = fake().fault(Fault::NoReplyTo("Status".into())).start();
@@ -1038,12 +1039,13 @@ pub fn close_fails_pending<A: Adapter>() {
         );
     }
     assert!(started.elapsed() < WAIT);
-    wait_for_end::<A>(&mut events, |e| {
-        !matches!(
-            e,
-            ClientEvent::Disconnected(Error::ClosedByClient) | ClientEvent::Event(_)
-        )
-    });
+    wait_for::<A>(
+        &mut events,
+        "Disconnected(ClosedByClient)",
+        |e| matches!(e, ClientEvent::Disconnected(Error::ClosedByClient)),
+        |e| !matches!(e, ClientEvent::Event(_)),
+    );
+    wait_for_end::<A>(&mut events, |e| !matches!(e, ClientEvent::Event(_)));
     let mut late = A::events(&client);
     match A::next_event(&mut late, WAIT) {
         Next::Ended => {}

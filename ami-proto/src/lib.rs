@@ -66,8 +66,8 @@ pub use action::{encode_field, Action, EncodeError, MAX_ACTION_LINES, MAX_LINE_B
 pub use auth::md5_key;
 pub use client::{
     command_action, entropy, expect_command_output, expect_goodbye, expect_list, expect_originate,
-    originate_action, reconnectable, ClientConfig, ClientError, ClientEvent, Deliver, Dispatch,
-    EventHub, EventQueue, Reconnect, Subscribed, Subscriber, TaskWaker, Wakeup,
+    originate_action, reconnectable, ClientConfig, ClientError, ClientEvent, ClientShared, Deliver,
+    Dispatch, EventHub, EventQueue, Reconnect, Subscribed, Subscriber, TaskWaker, Wakeup,
 };
 pub use connection::{
     ActionId, AuthMethod, Config, Connection, Credentials, Error, Keepalive, List, ListMismatch,

@@ -3,53 +3,21 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use async_channel::Sender;
 use futures_io::{AsyncRead, AsyncWrite};
 
-use ami_proto::{Dispatch, EventHub, TaskWaker};
+use ami_proto::{Dispatch, TaskWaker};
 
 use crate::driver::{self, Command, Dial, Io, Link, Outlet, Reason};
 use crate::events::Events;
 use crate::{Action, Config, Error, List, ListStream, OriginateOutcome, Reply};
 
-/// What the handles and the driver share.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) hub: EventHub<TaskWaker>,
-    /// Why the connection is down (between a loss and the next login), if it is.
-    down: Mutex<Option<Reason>>,
-    closed: AtomicBool,
-    /// The AMI version of the current connection's banner, while it is up.
-    version: Mutex<Option<String>>,
-}
-
-impl Shared {
-    pub(crate) fn set_down(&self, reason: Option<Reason>) {
-        *self.down.lock().unwrap_or_else(PoisonError::into_inner) = reason;
-    }
-
-    pub(crate) fn set_version(&self, version: Option<String>) {
-        *self.version.lock().unwrap_or_else(PoisonError::into_inner) = version;
-    }
-
-    fn down(&self) -> Option<Reason> {
-        self.down
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Closed for good: no more connections, every event stream ends.
-    pub(crate) fn finish(&self, reason: Reason) {
-        self.set_down(Some(reason));
-        self.closed.store(true, Ordering::SeqCst);
-        self.hub.close();
-    }
-}
+/// What the handles and the driver share: the event fan-out, why the client is
+/// down (calls fail fast with it), the current session's version.
+pub(crate) type Shared = ami_proto::ClientShared<TaskWaker>;
 
 /// A handle to one AMI session (and its reconnects), usable from many tasks at once.
 ///
@@ -156,8 +124,7 @@ impl Client {
         if ami_proto::expect_goodbye(self.send(Action::new("Logoff")).await?)? {
             // The core closes right after it; say so without waiting for the
             // driver to wind down.
-            self.shared.set_down(Some(Reason::LoggedOff));
-            self.shared.closed.store(true, Ordering::SeqCst);
+            self.shared.finish(Reason::LoggedOff);
         }
         Ok(())
     }
@@ -170,8 +137,7 @@ impl Client {
     /// Closes the connection at once, without `Logoff`: pending actions fail with
     /// `Error::Closed(ClosedByClient)`, no reconnect follows.
     pub fn close(&self) {
-        self.shared.set_down(Some(Reason::ClosedByClient));
-        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.finish(Reason::ClosedByClient);
         self.commands.close();
     }
 
@@ -195,20 +161,13 @@ impl Client {
     /// # }
     /// ```
     pub fn ami_version(&self) -> Option<String> {
-        if self.is_closed() {
-            return None;
-        }
-        self.shared
-            .version
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.shared.version()
     }
 
     /// Whether the client is closed for good (while a reconnect is pending, it is
     /// not; actions then fail fast with the reason of the loss).
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::SeqCst)
+        self.shared.is_closed()
     }
 
     pub(crate) fn gone(&self) -> Error {
@@ -230,12 +189,7 @@ pub(crate) fn start<S: Io>(
     impl Future<Output = Result<(), Error>> + Send + 'static,
 ) {
     let (commands, receiver) = async_channel::bounded(1024);
-    let shared = Arc::new(Shared {
-        hub: EventHub::new(config.event_capacity),
-        down: Mutex::new(None),
-        closed: AtomicBool::new(false),
-        version: Mutex::new(None),
-    });
+    let shared = Arc::new(Shared::new(config.event_capacity));
     let link = Link {
         cmds: Box::pin(receiver),
         dispatch: Dispatch::new(config.reconnect.filter(|_| dial.is_some())),

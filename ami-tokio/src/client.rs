@@ -1,48 +1,17 @@
 //! The [`Client`] handle: cheap to clone, usable from many tasks at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use ami_proto::{Dispatch, EventHub, TaskWaker};
+use ami_proto::{Dispatch, TaskWaker};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::driver::{Command, Dial, Driver, ItemSlot, Outlet, Pump, ReplySlot};
 use crate::{Action, Config, Error, Events, List, ListStream, OriginateOutcome, Reply};
 
-/// What the handles and the driver share: the event fan-out, why the
-/// connection closed.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) hub: EventHub<TaskWaker>,
-    reason: Mutex<Option<ami_proto::Error>>,
-    closed: AtomicBool,
-    /// The AMI version of the current connection's banner, while it is up.
-    version: Mutex<Option<String>>,
-}
-
-impl Shared {
-    /// The last close reason (`Eof` if none was recorded).
-    pub(crate) fn reason(&self) -> ami_proto::Error {
-        let reason = self.reason.lock().unwrap_or_else(|e| e.into_inner());
-        reason.clone().unwrap_or(ami_proto::Error::Eof)
-    }
-
-    pub(crate) fn set_reason(&self, reason: ami_proto::Error) {
-        *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
-    }
-
-    pub(crate) fn set_version(&self, version: Option<String>) {
-        *self.version.lock().unwrap_or_else(|e| e.into_inner()) = version;
-    }
-
-    /// Closed for good with `reason`.
-    pub(crate) fn finish(&self, reason: ami_proto::Error) {
-        self.set_reason(reason);
-        self.closed.store(true, Ordering::Release);
-        self.hub.close();
-    }
-}
+/// What the handles and the driver share: the event fan-out, why the client is
+/// down, the current session's version.
+pub(crate) type Shared = ami_proto::ClientShared<TaskWaker>;
 
 /// A handle to one AMI session (and its successors, with reconnect).
 ///
@@ -67,12 +36,7 @@ pub(crate) fn build<S>(
     ready: Option<oneshot::Sender<Result<(), ami_proto::Error>>>,
 ) -> (Client, Pump<S>) {
     let (commands, commands_rx) = mpsc::unbounded_channel();
-    let shared = Arc::new(Shared {
-        hub: EventHub::new(config.event_capacity),
-        reason: Mutex::default(),
-        closed: AtomicBool::default(),
-        version: Mutex::default(),
-    });
+    let shared = Arc::new(Shared::new(config.event_capacity));
     let client = Client {
         commands,
         shared: shared.clone(),
@@ -206,19 +170,12 @@ impl Client {
     /// # }
     /// ```
     pub fn ami_version(&self) -> Option<String> {
-        if self.is_closed() {
-            return None;
-        }
-        self.shared
-            .version
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.shared.version().filter(|_| !self.is_closed())
     }
 
     /// Whether the client is closed for good (not during a reconnect gap).
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Acquire) || self.commands.is_closed()
+        self.shared.is_closed() || self.commands.is_closed()
     }
 
     /// Hands an action to the driver; false when the client is closed.
@@ -232,6 +189,6 @@ impl Client {
     }
 
     pub(crate) fn closed_error(&self) -> Error {
-        Error::Closed(self.shared.reason())
+        Error::Closed(self.shared.down().unwrap_or(ami_proto::Error::Eof))
     }
 }

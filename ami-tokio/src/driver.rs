@@ -137,7 +137,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
         let mut reason = self.session(first).await;
         let mut delay = self.dispatch.redial_after(&reason);
         while let Some(wait) = delay {
-            self.outlet.shared.set_reason(reason.clone());
+            self.outlet.shared.set_down(Some(reason.clone()));
             match self.redial(wait).await {
                 Err(stop) => {
                     reason = stop;
@@ -180,7 +180,8 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Pump<S> {
                 stream = &mut attempt => return Ok(stream.ok()),
                 command = self.commands.recv() => match command {
                     Some(Command::Send { reply, .. }) => {
-                        let _ = reply.send(Err(self.outlet.shared.reason()));
+                        let reason = self.outlet.shared.down();
+                        let _ = reply.send(Err(reason.unwrap_or(ami_proto::Error::Eof)));
                     }
                     Some(Command::Close) | None => return Err(ami_proto::Error::ClosedByClient),
                 },

@@ -6,18 +6,21 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use async_channel::Sender;
+use async_channel::{Receiver, Sender};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use ami_proto::{Dispatch, TaskWaker};
 
-use crate::driver::{self, Command, Dial, Io, Link, Outlet, Reason};
+use crate::driver::{self, Command, Dial, Io, ItemSlot, Link, Outlet, Reason};
 use crate::events::Events;
 use crate::{Action, Config, Error, List, ListStream, OriginateOutcome, Reply};
 
 /// What the handles and the driver share: the event fan-out, why the client is
 /// down (calls fail fast with it), the current session's version.
 pub(crate) type Shared = ami_proto::ClientShared<TaskWaker>;
+
+/// Where an action's completion arrives.
+type ReplyRx = Receiver<Result<Reply, Reason>>;
 
 /// A handle to one AMI session (and its reconnects), usable from many tasks at once.
 ///
@@ -62,14 +65,7 @@ impl Client {
     /// While the connection is down (from a loss until the next login) or closed,
     /// fails at once with the reason: nothing is queued or re-sent later.
     pub async fn send(&self, action: Action) -> Result<Reply, Error> {
-        if let Some(reason) = self.shared.down() {
-            return Err(reason.into()); // down or closed: fail fast, never queue
-        }
-        let (slot, reply) = async_channel::bounded(1);
-        if self.commands.send((action, slot, None)).await.is_err() {
-            return Err(self.gone());
-        }
-        match reply.recv().await {
+        match self.submit(action, None).await?.recv().await {
             Ok(result) => result.map_err(Error::from),
             Err(_) => Err(self.gone()), // the driver is gone
         }
@@ -92,16 +88,22 @@ impl Client {
     /// `config.connection.action_timeout`) bounds the whole list.
     pub async fn list_stream(&self, action: Action) -> Result<ListStream, Error> {
         action.check()?;
+        let (items, queue) = async_channel::unbounded();
+        let reply = self.submit(action.stream_list(), Some(items)).await?;
+        Ok(ListStream::new(self.clone(), queue, reply))
+    }
+
+    /// Hands an action to the driver: its reply's receiver. While the client is
+    /// down or closed, fails at once: nothing is queued.
+    async fn submit(&self, action: Action, items: Option<ItemSlot>) -> Result<ReplyRx, Error> {
         if let Some(reason) = self.shared.down() {
-            return Err(reason.into()); // down or closed: fail fast, never queue
+            return Err(reason.into());
         }
         let (slot, reply) = async_channel::bounded(1);
-        let (items, queue) = async_channel::unbounded();
-        let command = (action.stream_list(), slot, Some(items));
-        if self.commands.send(command).await.is_err() {
-            return Err(self.gone());
+        match self.commands.send((action, slot, items)).await {
+            Ok(()) => Ok(reply),
+            Err(_) => Err(self.gone()),
         }
-        Ok(ListStream::new(self.clone(), queue, reply))
     }
 
     /// Runs a CLI command and returns its output lines (old and new formats).

@@ -1,7 +1,7 @@
 //! The scenarios, written once for every [`Adapter`].
 //!
-//! Each is a plain function generic over the adapter; [`conformance_suite!`]
-//! (crate::conformance_suite) makes one `#[test]` of each. Rules kept throughout:
+//! Each is a plain function generic over the adapter;
+//! [`conformance_suite!`](crate::conformance_suite) makes one `#[test]` of each. Rules kept throughout:
 //! real sockets to [`FakeAsterisk`]; exact outcomes asserted (replies matched to
 //! their requests, counts, error variants); no sleep is ever used to order events:
 //! every wait is on a condition, bounded by [`WAIT`] (generous, for a loaded 2-core

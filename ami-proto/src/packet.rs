@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 /// What a packet is, decided from its first line only.
 ///
@@ -33,38 +33,43 @@ pub(crate) struct LineIndex {
 /// Bytes one [`LineIndex`] takes in a line table.
 const INDEX_BYTES: usize = 8;
 
-/// The parser's growing table of line offsets, stored as bytes so that each
-/// packet's table is a slice of one shared block: no allocation per packet.
+/// The parser's table of line offsets. The current packet's entries collect in
+/// a small reused vector (a cheap push on the hot path); a finished packet's
+/// entries move into a shared block, of which each packet takes a slice, like its
+/// data: no allocation per packet.
 #[derive(Debug, Default)]
 pub(crate) struct LineTableBuf {
-    bytes: BytesMut,
+    current: Vec<u8>,
+    block: BytesMut,
 }
 
 impl LineTableBuf {
     #[inline]
     pub(crate) fn push(&mut self, start: usize, end: usize) {
-        if self.bytes.capacity() - self.bytes.len() < INDEX_BYTES {
-            self.bytes.reserve(16 * 1024);
-        }
         let entry = u64::from(start as u32) | (u64::from(end as u32) << 32);
-        self.bytes.put_u64_le(entry);
+        self.current.extend_from_slice(&entry.to_le_bytes());
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.bytes.len() / INDEX_BYTES
+        self.current.len() / INDEX_BYTES
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.current.is_empty()
     }
 
     pub(crate) fn clear(&mut self) {
-        self.bytes.clear();
+        self.current.clear();
     }
 
     /// The table of the packet just read; the buffer is left empty.
     pub(crate) fn take(&mut self) -> LineTable {
-        LineTable(self.bytes.split().freeze())
+        if self.block.capacity() - self.block.len() < self.current.len() {
+            self.block.reserve(self.current.len().max(16 * 1024));
+        }
+        self.block.extend_from_slice(&self.current);
+        self.current.clear();
+        LineTable(self.block.split().freeze())
     }
 }
 

@@ -25,7 +25,7 @@ struct Handle(Arc<Shared>);
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.0.close();
+        self.0.finish(ami_proto::Error::ClosedByClient);
     }
 }
 
@@ -54,7 +54,7 @@ impl Client {
     /// Nothing moves until [`Driver::run`] runs, typically on a thread of its own.
     /// Such a client never reconnects (`config.reconnect` is ignored).
     pub fn from_stream<S: Socket>(stream: S, config: Config) -> (Client, Driver<S>) {
-        let shared = Shared::new(config, false);
+        let shared = Shared::new(config, None);
         let client = Client::new(Arc::clone(&shared));
         (client, Driver { shared, stream })
     }
@@ -64,8 +64,7 @@ impl Client {
     /// collected; to receive the items of an [`Action::stream_list`] action, use
     /// [`list_stream`](Self::list_stream) (here they would be counted, not kept).
     pub fn send(&self, action: Action) -> Result<Reply, Error> {
-        self.shared()
-            .call(|conn, now| conn.send_action(action, now))
+        self.shared().wait(&self.shared().submit(action, None)?)
     }
 
     /// Sends a list action (`CoreShowChannels`, `QueueStatus` ...) and returns the
@@ -83,8 +82,14 @@ impl Client {
     /// The action's deadline ([`Action::timeout`], else
     /// `config.connection.action_timeout`) bounds the whole list.
     pub fn list_stream(&self, action: Action) -> Result<ListStream, Error> {
-        let (reply, items) = self.shared().stream(action.stream_list())?;
-        Ok(ListStream::new(self.clone(), items, reply))
+        let (queue, items) = std::sync::mpsc::channel();
+        let reply = self.shared().submit(action.stream_list(), Some(queue))?;
+        let client = self.clone();
+        Ok(ListStream {
+            client,
+            items,
+            reply,
+        })
     }
 
     /// Runs a CLI command; its output lines (either server format).
@@ -104,18 +109,18 @@ impl Client {
     /// said `Goodbye`, [`is_closed`](Self::is_closed) is true as soon as this
     /// returns.
     pub fn logoff(&self) -> Result<(), Error> {
-        ami_proto::expect_goodbye(self.shared().call(|conn, now| conn.logoff(now))?).map(drop)
+        ami_proto::expect_goodbye(self.send(Action::new("Logoff"))?).map(drop)
     }
 
     /// A new subscription to every event from now on.
     pub fn events(&self) -> Events {
-        Events::new(self.shared().hub.subscribe())
+        Events::new(self.shared().status.hub.subscribe())
     }
 
     /// Closes the session for good: pending calls fail with
     /// `Error::Closed(ClosedByClient)`, event streams end.
     pub fn close(&self) {
-        self.shared().close();
+        self.shared().finish(ami_proto::Error::ClosedByClient);
     }
 
     /// The AMI version from the banner of the current session (`"11.0.0"` for
@@ -138,13 +143,13 @@ impl Client {
     /// # }
     /// ```
     pub fn ami_version(&self) -> Option<String> {
-        self.shared().ami_version()
+        self.shared().settled().version()
     }
 
     /// Whether the client is closed for good (a reconnecting client between
     /// sessions is not).
     pub fn is_closed(&self) -> bool {
-        self.shared().is_closed()
+        self.shared().settled().is_closed()
     }
 }
 
@@ -159,23 +164,9 @@ impl<S: Socket> Driver<S> {
     /// Reads on this thread (and writes from a helper thread) until the session
     /// ends. `Ok` after a logoff or `close`, otherwise why it ended.
     pub fn run(self) -> Result<(), Error> {
-        let result = match self.stream.split() {
-            Ok(shutter) => {
-                match self
-                    .shared
-                    .attach(Box::new(move || shutter.shut()), None, None, false)
-                {
-                    Some(generation) => self.shared.session(self.stream, generation),
-                    None => ami_proto::Error::ClosedByClient,
-                }
-            }
-            Err(error) => {
-                self.shared.fail(0, error);
-                self.shared.session_reason()
-            }
-        };
-        self.shared.finish();
-        match result {
+        let reason = self.shared.session(self.stream);
+        self.shared.finish(reason.clone());
+        match reason {
             ami_proto::Error::LoggedOff | ami_proto::Error::ClosedByClient => Ok(()),
             reason => Err(reason.into()),
         }

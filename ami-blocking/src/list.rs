@@ -2,7 +2,8 @@
 
 use std::sync::mpsc::Receiver;
 
-use crate::{Client, Error, List, Packet, Reply};
+use crate::driver::ReplySlot;
+use crate::{Client, Error, List, Packet};
 
 /// The items of a list sent with [`Client::list_stream`], in order, as they
 /// arrive; then [`finish`](Self::finish) for the outcome.
@@ -35,24 +36,12 @@ use crate::{Client, Error, List, Packet, Reply};
 /// ```
 #[must_use = "the items are queued until read"]
 pub struct ListStream {
-    client: Client,
-    items: Receiver<Packet>,
-    reply: Receiver<Result<Reply, ami_proto::Error>>,
+    pub(crate) client: Client,
+    pub(crate) items: Receiver<Packet>,
+    pub(crate) reply: ReplySlot,
 }
 
 impl ListStream {
-    pub(crate) fn new(
-        client: Client,
-        items: Receiver<Packet>,
-        reply: Receiver<Result<Reply, ami_proto::Error>>,
-    ) -> Self {
-        ListStream {
-            client,
-            items,
-            reply,
-        }
-    }
-
     /// Waits for the list's end and returns its outcome; unread items are dropped.
     pub fn finish(self) -> Result<List, Error> {
         drop(self.items);

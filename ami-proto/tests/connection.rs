@@ -645,3 +645,31 @@ fn an_md5_secret_holding_a_line_break_is_harmless_but_a_username_is_refused() {
         State::Closed(Error::Encode(EncodeError::ForbiddenByte { .. }))
     ));
 }
+
+#[test]
+fn a_collected_list_past_its_cap_fails_and_the_session_goes_on() {
+    let config = Config {
+        max_list_items: 3,
+        ..no_keepalive()
+    };
+    let mut pair = Pair::logged_in(config, accepting_server());
+    pair.hold = true;
+    let id = pair.send(Action::new("CoreShowChannels"));
+    pair.hold = false;
+    pair.held.clear();
+    let wire = pair.wire_id(id);
+    let mut bytes =
+        format!("Response: Success\r\nActionID: {wire}\r\nEventList: start\r\n\r\n").into_bytes();
+    for _ in 0..5 {
+        bytes.extend(format!("Event: CoreShowChannel\r\nActionID: {wire}\r\n\r\n").bytes());
+    }
+    pair.deliver(&bytes);
+    assert_eq!(pair.reply(id), Some(Err(Error::ListTooLarge { limit: 3 })));
+    assert_eq!(
+        pair.events().len(),
+        2,
+        "items past the cap are ordinary events"
+    );
+    let ping = pair.send(Action::new("Ping"));
+    assert!(matches!(pair.reply(ping), Some(Ok(_))));
+}

@@ -76,6 +76,7 @@ impl From<Error> for ClientError {
             Error::Timeout | Error::LoginTimeout => ClientError::Timeout,
             Error::AuthFailed(message) => ClientError::Auth(message),
             Error::Encode(error) => ClientError::Invalid(error),
+            error @ Error::ListTooLarge { .. } => ClientError::UnexpectedReply(error.to_string()),
             other => ClientError::Closed(other),
         }
     }

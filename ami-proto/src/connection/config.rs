@@ -42,6 +42,12 @@ pub struct Config {
     /// Most actions written and awaiting their response at once; the rest wait,
     /// in order, inside the connection. Default 512.
     pub max_in_flight: usize,
+    /// Most items a collected list may hold; a longer one completes with
+    /// [`Error::ListTooLarge`](crate::Error::ListTooLarge) (so a server cannot grow
+    /// memory without bound), and its remaining items arrive as ordinary events.
+    /// Streamed lists ([`Action::stream_list`](crate::Action::stream_list)) have no
+    /// cap. Default 1,000,000.
+    pub max_list_items: usize,
     /// Parser limits. Default: 4 MiB packets, 65,536 lines.
     pub limits: Limits,
     /// The ActionID prefix of this connection. `None` picks a random one, so that
@@ -61,6 +67,7 @@ impl Default for Config {
             originate_timeout: Duration::from_secs(60),
             keepalive: Some(Keepalive::default()),
             max_in_flight: 512,
+            max_list_items: 1_000_000,
             limits: Limits::default(),
             id_prefix: None,
         }

@@ -30,6 +30,11 @@ pub enum Error {
     ClosedByClient,
     /// The action was refused before anything was sent.
     Encode(EncodeError),
+    /// A collected list grew past `Config::max_list_items`; stream it instead.
+    ListTooLarge {
+        /// The limit in force.
+        limit: usize,
+    },
     /// The server broke the protocol in a way that ends the session (e.g. an MD5
     /// challenge reply without a `Challenge`).
     Protocol(String),
@@ -48,6 +53,10 @@ impl fmt::Display for Error {
             Error::ClosedByClient => f.write_str("connection closed by the client"),
             Error::Encode(error) => write!(f, "action refused: {error}"),
             Error::Protocol(message) => write!(f, "protocol error: {message}"),
+            Error::ListTooLarge { limit } => write!(
+                f,
+                "list longer than {limit} items: stream it (Action::stream_list) instead"
+            ),
         }
     }
 }

@@ -545,6 +545,10 @@ impl Connection {
                             id: ActionId(number),
                             item: packet,
                         });
+                    } else if items.len() >= self.config.max_list_items {
+                        let limit = self.config.max_list_items;
+                        self.complete(number, Err(Error::ListTooLarge { limit }));
+                        self.outputs.push_back(Output::Event(packet));
                     } else {
                         items.push(packet);
                     }

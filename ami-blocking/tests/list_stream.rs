@@ -5,23 +5,12 @@
 
 use ami_blocking::{connect, Action, Config, Credentials};
 use ami_proto::Packet;
-use ami_testkit::{Event as FakeEvent, FakeAsterisk};
+use ami_testkit::FakeAsterisk;
 
 /// `BigList` answers `Count` numbered items.
 fn fake() -> FakeAsterisk {
     FakeAsterisk::builder()
-        .handler("BigList", |request, reply| {
-            let count: usize = request
-                .get("Count")
-                .unwrap()
-                .to_str_lossy()
-                .parse()
-                .unwrap();
-            let items = (0..count)
-                .map(|seq| FakeEvent::new("BigItem").header("Seq", seq.to_string()))
-                .collect();
-            reply.list("Items will follow", items, "BigListComplete");
-        })
+        .handler("BigList", ami_testkit::numbered_list)
         .start()
 }
 

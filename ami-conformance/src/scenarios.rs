@@ -1187,12 +1187,12 @@ pub fn ami_version_of_the_current_session<A: Adapter>() {
     assert_eq!(A::ami_version(&client), None, "closed");
 }
 
-/// A fake Asterisk that also serves three lists of `Count` numbered `BigItem`
-/// events (`Seq: 0, 1, ...`): `BigList` whole; `CutList` without its closing
+/// A fake Asterisk that also serves three lists of `Count` numbered items
+/// (`Seq: 0, 1, ...`): `BigList` whole ([`ami_testkit::numbered_list`]); `CutList` without its closing
 /// event, hanging up after the items; `EndlessList` never completing.
 fn list_fake() -> Builder {
     fn item(seq: usize) -> Event {
-        Event::new("BigItem").header("Seq", seq.to_string())
+        Event::new("BigListItem").header("Seq", seq.to_string())
     }
     fn count(request: &Packet) -> usize {
         text(request, "Count").map_or(0, |c| c.parse().expect("a numeric Count"))
@@ -1208,10 +1208,7 @@ fn list_fake() -> Builder {
         }
     }
     fake()
-        .handler("BigList", |request, reply| {
-            let items = (0..count(request)).map(item).collect();
-            reply.list("Items will follow", items, "BigListComplete");
-        })
+        .handler("BigList", ami_testkit::numbered_list)
         .handler("CutList", |request, reply| {
             opening(request, reply);
             reply.close();
@@ -1227,7 +1224,7 @@ fn big_list(count: usize) -> Action {
 fn drain<A: Adapter>(mut stream: A::ListStream) -> (Vec<usize>, Result<List, ClientError>) {
     let mut seqs = Vec::new();
     while let Some(item) = A::next_item(&mut stream) {
-        assert!(item.is("Event", "BigItem"), "{item:?}");
+        assert!(item.is("Event", "BigListItem"), "{item:?}");
         seqs.push(
             text(&item, "Seq")
                 .and_then(|s| s.parse().ok())
@@ -1265,7 +1262,7 @@ pub fn list_stream_items_in_order_outside_the_event_fan_out<A: Adapter>() {
     A::close(&client);
     // No item went through the fan-out, and it never lagged.
     wait_for_end::<A>(&mut events, |e| match e {
-        ClientEvent::Event(p) => p.is("Event", "BigItem"),
+        ClientEvent::Event(p) => p.is("Event", "BigListItem"),
         ClientEvent::Lagged(_) => true,
         _ => false,
     });

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ami_proto::Packet;
 use ami_smol::{Action, Config, Credentials, Error, List};
-use ami_testkit::{Event as FakeEvent, FakeAsterisk};
+use ami_testkit::FakeAsterisk;
 
 type Drained = (Vec<usize>, Result<List, Error>);
 type Task = Pin<Box<dyn Future<Output = Drained> + Send>>;
@@ -27,18 +27,7 @@ async fn within<T>(work: impl Future<Output = T>) -> T {
 /// `BigList` answers `Count` numbered items.
 fn fake() -> FakeAsterisk {
     FakeAsterisk::builder()
-        .handler("BigList", |request, reply| {
-            let count: usize = request
-                .get("Count")
-                .unwrap()
-                .to_str_lossy()
-                .parse()
-                .unwrap();
-            let items = (0..count)
-                .map(|seq| FakeEvent::new("BigItem").header("Seq", seq.to_string()))
-                .collect();
-            reply.list("Items will follow", items, "BigListComplete");
-        })
+        .handler("BigList", ami_testkit::numbered_list)
         .start()
 }
 

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use ami_proto::Packet;
-use ami_testkit::{Event as FakeEvent, FakeAsterisk};
+use ami_testkit::FakeAsterisk;
 use ami_tokio::{Action, Config, Credentials};
 
 /// Every wait in these tests has a deadline: a hang is a failure, not a stuck run.
@@ -19,18 +19,7 @@ async fn within<T>(future: impl Future<Output = T>) -> T {
 /// `BigList` answers `Count` numbered items.
 fn fake() -> FakeAsterisk {
     FakeAsterisk::builder()
-        .handler("BigList", |request, reply| {
-            let count: usize = request
-                .get("Count")
-                .unwrap()
-                .to_str_lossy()
-                .parse()
-                .unwrap();
-            let items = (0..count)
-                .map(|seq| FakeEvent::new("BigItem").header("Seq", seq.to_string()))
-                .collect();
-            reply.list("Items will follow", items, "BigListComplete");
-        })
+        .handler("BigList", ami_testkit::numbered_list)
         .start()
 }
 

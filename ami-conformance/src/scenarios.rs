@@ -105,6 +105,19 @@ fn wait_for<A: Adapter>(
     }
 }
 
+/// Waits for `Disconnected(reason)`; any other `Disconnected`, or a
+/// `Reconnected`, on the way fails the scenario.
+#[track_caller]
+fn wait_disconnected<A: Adapter>(events: &mut A::Events, reason: Error) {
+    let what = format!("Disconnected({reason:?})");
+    wait_for::<A>(
+        events,
+        &what,
+        |e| matches!(e, ClientEvent::Disconnected(got) if *got == reason),
+        |e| matches!(e, ClientEvent::Disconnected(_) | ClientEvent::Reconnected),
+    );
+}
+
 /// Skips events until the stream ends; panics on any event for which
 /// `forbidden` holds, or after [`WAIT`].
 #[track_caller]
@@ -235,12 +248,7 @@ pub fn plain_login<A: Adapter>() {
     let mut events = A::events(&client);
     A::logoff(&client).expect("logoff");
     assert!(A::is_closed(&client), "is_closed once logoff() returned");
-    wait_for::<A>(
-        &mut events,
-        "Disconnected(LoggedOff)",
-        |e| matches!(e, ClientEvent::Disconnected(Error::LoggedOff)),
-        |e| matches!(e, ClientEvent::Disconnected(_) | ClientEvent::Reconnected),
-    );
+    wait_disconnected::<A>(&mut events, Error::LoggedOff);
     wait_for_end::<A>(&mut events, |_| false);
     let after = client.clone();
     match bounded("a call after logoff", move || {
@@ -767,12 +775,7 @@ pub fn server_stall_keepalive_closes<A: Adapter>() {
         "{result:?} after {took:?}"
     );
     assert!(took < WAIT, "detected only after {took:?}");
-    wait_for::<A>(
-        &mut events,
-        "Disconnected(KeepaliveTimeout)",
-        |e| matches!(e, ClientEvent::Disconnected(Error::KeepaliveTimeout)),
-        |e| matches!(e, ClientEvent::Disconnected(_) | ClientEvent::Reconnected),
-    );
+    wait_disconnected::<A>(&mut events, Error::KeepaliveTimeout);
     until("is_closed", || A::is_closed(&client));
     fake.clear_faults();
 }
@@ -799,12 +802,7 @@ pub fn server_stall_keepalive_longer_than_action_timeout<A: Adapter>() {
         read: true,
         write: true,
     });
-    wait_for::<A>(
-        &mut events,
-        "Disconnected(KeepaliveTimeout)",
-        |e| matches!(e, ClientEvent::Disconnected(Error::KeepaliveTimeout)),
-        |e| matches!(e, ClientEvent::Disconnected(_) | ClientEvent::Reconnected),
-    );
+    wait_disconnected::<A>(&mut events, Error::KeepaliveTimeout);
     let late = A::send(&client, Action::new("Ping"));
     assert!(
         matches!(late, Err(ClientError::Closed(Error::KeepaliveTimeout))),
@@ -1482,12 +1480,7 @@ pub fn dropping_every_handle_closes<A: Adapter>() {
     drop(client);
     ping::<A>(&other);
     drop(other);
-    wait_for::<A>(
-        &mut events,
-        "Disconnected(ClosedByClient)",
-        |e| matches!(e, ClientEvent::Disconnected(Error::ClosedByClient)),
-        |e| matches!(e, ClientEvent::Disconnected(_) | ClientEvent::Reconnected),
-    );
+    wait_disconnected::<A>(&mut events, Error::ClosedByClient);
     wait_for_end::<A>(&mut events, |_| false);
     until("the server to see the close", || !fake.clients()[0].open);
     assert_eq!(fake.client_count(), 1, "no reconnect");

@@ -61,18 +61,18 @@ mod connection;
 mod escape;
 mod packet;
 mod parser;
+pub mod request;
+mod session;
 
 pub use action::{encode_field, Action, EncodeError, MAX_ACTION_LINES, MAX_LINE_BYTES};
 pub use auth::md5_key;
-pub use client::{
-    command_action, entropy, expect_command_output, expect_goodbye, expect_list, expect_originate,
-    originate_action, reconnectable, ClientConfig, ClientError, ClientEvent, ClientShared, Deliver,
-    Dispatch, EventHub, EventQueue, Reconnect, Subscribed, Subscriber, TaskWaker, Wakeup,
-};
+pub use client::{Error, Event, Reconnect};
 pub use connection::{
-    ActionId, AuthMethod, Config, Connection, Credentials, Error, Keepalive, List, ListMismatch,
-    OriginateOutcome, Output, Reply, State,
+    ActionId, AuthMethod, Config, Connection, Credentials, Keepalive, List, ListMismatch,
+    OriginateOutcome, Output, Reason, Reply, State,
 };
 pub use escape::unescape;
 pub use packet::{CommandOutput, Field, Line, Packet, PacketKind, Value};
 pub use parser::{Banner, Limits, Malformed, MalformedReason, Parsed, Parser};
+pub use request::Request;
+pub use session::{Session, Status, Transport, Update};

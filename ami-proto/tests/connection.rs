@@ -4,7 +4,9 @@ mod harness;
 
 use std::time::Duration;
 
-use ami_proto::{Action, Config, Credentials, EncodeError, Error, Keepalive, Output, Reply, State};
+use ami_proto::{
+    Action, Config, Credentials, EncodeError, Keepalive, Output, Reason, Reply, State,
+};
 use harness::{accepting_server, config, login_only_server, response, silent_server, Pair, BANNER};
 
 fn no_keepalive() -> Config {
@@ -71,7 +73,8 @@ fn auth_failure_is_typed_and_fails_everything_queued() {
     );
     let queued = pair.send(Action::new("Ping"));
     pair.deliver(BANNER);
-    let failure = Error::AuthFailed("Authentication failed".into());
+    let failure =
+        Reason::AuthFailed("Authentication failed (user \"admin\", plain login)".into());
     assert_eq!(pair.reply(queued), Some(Err(failure.clone())));
     assert!(pair
         .outputs
@@ -99,7 +102,7 @@ fn refused_action_writes_nothing() {
     );
     assert!(matches!(
         result,
-        Err(Error::Encode(EncodeError::ForbiddenByte {
+        Err(Reason::Encode(EncodeError::ForbiddenByte {
             byte: b'\r',
             ..
         }))
@@ -346,7 +349,7 @@ fn async_originate_waits_for_its_event_within_the_originate_timeout() {
         "still waiting past the action timeout"
     );
     pair.advance(Duration::from_secs(31));
-    assert_eq!(pair.reply(id), Some(Err(Error::Timeout)));
+    assert_eq!(pair.reply(id), Some(Err(Reason::Timeout)));
 }
 
 #[test]
@@ -372,7 +375,7 @@ fn per_action_timeout_then_late_reply_is_unmatched() {
     pair.advance(Duration::from_millis(999));
     assert_eq!(pair.reply(short), None);
     pair.advance(Duration::from_millis(1));
-    assert_eq!(pair.reply(short), Some(Err(Error::Timeout)));
+    assert_eq!(pair.reply(short), Some(Err(Reason::Timeout)));
     assert_eq!(pair.reply(long), None);
     pair.hold = false;
     pair.release();
@@ -388,8 +391,8 @@ fn login_deadline_covers_a_missing_banner() {
     let mut pair = Pair::new(config(), silent_server());
     let queued = pair.send(Action::new("Ping"));
     pair.advance(Duration::from_secs(10));
-    assert_eq!(pair.reply(queued), Some(Err(Error::LoginTimeout)));
-    assert_eq!(pair.conn.state(), &State::Closed(Error::LoginTimeout));
+    assert_eq!(pair.reply(queued), Some(Err(Reason::LoginTimeout)));
+    assert_eq!(pair.conn.state(), &State::Closed(Reason::LoginTimeout));
     assert_eq!(pair.conn.poll_timeout(), None);
 }
 
@@ -417,8 +420,8 @@ fn keepalive_pings_when_idle_and_closes_a_silent_link() {
     pair.advance(Duration::from_secs(4));
     assert_eq!(pair.conn.state(), &State::Ready);
     pair.advance(Duration::from_secs(1));
-    assert_eq!(pair.conn.state(), &State::Closed(Error::KeepaliveTimeout));
-    assert_eq!(pair.reply(pending), Some(Err(Error::KeepaliveTimeout)));
+    assert_eq!(pair.conn.state(), &State::Closed(Reason::KeepaliveTimeout));
+    assert_eq!(pair.reply(pending), Some(Err(Reason::KeepaliveTimeout)));
 }
 
 #[test]
@@ -441,7 +444,7 @@ fn keepalive_is_suspended_while_a_sync_originate_blocks_the_session() {
         "no Ping behind it"
     );
     pair.advance(Duration::from_secs(10));
-    assert_eq!(pair.reply(call), Some(Err(Error::Timeout)));
+    assert_eq!(pair.reply(call), Some(Err(Reason::Timeout)));
 }
 
 #[test]
@@ -456,8 +459,8 @@ fn logoff_gets_goodbye_then_closes_and_fails_the_rest() {
         panic!("{:?}", pair.outputs)
     };
     assert!(goodbye.is("Response", "Goodbye"));
-    assert_eq!(pair.reply(after), Some(Err(Error::LoggedOff)));
-    assert_eq!(pair.conn.state(), &State::Closed(Error::LoggedOff));
+    assert_eq!(pair.reply(after), Some(Err(Reason::LoggedOff)));
+    assert_eq!(pair.conn.state(), &State::Closed(Reason::LoggedOff));
 }
 
 #[test]
@@ -468,12 +471,12 @@ fn eof_fails_every_pending_action_at_once_and_the_error_repeats() {
     pair.conn.handle_eof();
     pair.drive();
     for id in ids {
-        assert_eq!(pair.reply(id), Some(Err(Error::Eof)));
+        assert_eq!(pair.reply(id), Some(Err(Reason::Eof)));
     }
-    assert_eq!(pair.outputs.pop_back(), Some(Output::Closed(Error::Eof)));
+    assert_eq!(pair.outputs.pop_back(), Some(Output::Closed(Reason::Eof)));
     assert_eq!(
         pair.conn.send_action(Action::new("Ping"), pair.now),
-        Err(Error::Eof)
+        Err(Reason::Eof)
     );
     pair.conn.handle_eof();
     assert_eq!(pair.conn.poll_output(), None, "closed is reported once");
@@ -495,7 +498,9 @@ fn legacy_command_output_is_read_through_the_connection() {
             },
         ),
     );
-    let id = pair.send(ami_proto::command_action("core show help"));
+    let id = pair.send(ami_proto::Request::into_action(
+        ami_proto::request::Command::new("core show help"),
+    ));
     let Some(Ok(Reply::Response(reply))) = pair.reply(id) else {
         panic!("{:?}", pair.outputs)
     };
@@ -540,7 +545,7 @@ fn close_by_client_fails_pending_actions() {
     let id = pair.send(Action::new("Ping"));
     pair.conn.close();
     pair.drive();
-    assert_eq!(pair.reply(id), Some(Err(Error::ClosedByClient)));
+    assert_eq!(pair.reply(id), Some(Err(Reason::ClosedByClient)));
 }
 
 #[test]
@@ -569,8 +574,8 @@ fn keepalive_with_default_timings_detects_a_silent_link() {
     pair.advance(Duration::from_millis(9_999));
     assert_eq!(pair.conn.state(), &State::Ready);
     pair.advance(Duration::from_millis(1));
-    assert_eq!(pair.conn.state(), &State::Closed(Error::KeepaliveTimeout));
-    assert_eq!(pair.reply(pending), Some(Err(Error::KeepaliveTimeout)));
+    assert_eq!(pair.conn.state(), &State::Closed(Reason::KeepaliveTimeout));
+    assert_eq!(pair.reply(pending), Some(Err(Reason::KeepaliveTimeout)));
 }
 
 #[test]
@@ -585,7 +590,7 @@ fn keepalive_tolerates_a_slow_reply_while_bytes_keep_arriving() {
     }
     assert_eq!(pair.conn.state(), &State::Ready);
     pair.advance(Duration::from_secs(10));
-    assert_eq!(pair.conn.state(), &State::Closed(Error::KeepaliveTimeout));
+    assert_eq!(pair.conn.state(), &State::Closed(Reason::KeepaliveTimeout));
 }
 
 #[test]
@@ -610,7 +615,7 @@ fn a_list_that_keeps_arriving_outlives_its_timeout_and_a_stalled_one_does_not() 
     pair.advance(Duration::from_millis(1));
     assert_eq!(
         pair.reply(id),
-        Some(Err(Error::Timeout)),
+        Some(Err(Reason::Timeout)),
         "10 s after the last item"
     );
 }
@@ -626,7 +631,7 @@ fn a_secret_holding_a_line_break_is_refused_before_a_byte_is_written() {
     assert!(pair.server.received.is_empty(), "no Login was written");
     assert!(matches!(
         pair.conn.state(),
-        State::Closed(Error::Encode(EncodeError::ForbiddenByte { .. }))
+        State::Closed(Reason::Encode(EncodeError::ForbiddenByte { .. }))
     ));
 }
 
@@ -642,7 +647,7 @@ fn an_md5_secret_holding_a_line_break_is_harmless_but_a_username_is_refused() {
     assert_eq!(pair.server.actions(), ["Challenge"], "no Login was written");
     assert!(matches!(
         pair.conn.state(),
-        State::Closed(Error::Encode(EncodeError::ForbiddenByte { .. }))
+        State::Closed(Reason::Encode(EncodeError::ForbiddenByte { .. }))
     ));
 }
 
@@ -664,7 +669,7 @@ fn a_collected_list_past_its_cap_fails_and_the_session_goes_on() {
         bytes.extend(format!("Event: CoreShowChannel\r\nActionID: {wire}\r\n\r\n").bytes());
     }
     pair.deliver(&bytes);
-    assert_eq!(pair.reply(id), Some(Err(Error::ListTooLarge { limit: 3 })));
+    assert_eq!(pair.reply(id), Some(Err(Reason::ListTooLarge { limit: 3 })));
     assert_eq!(
         pair.events().len(),
         2,

@@ -1,56 +1,6 @@
-//! An adapter client's settings and its reconnect backoff.
+//! The reconnect backoff.
 
 use std::time::Duration;
-
-use crate::connection::Config;
-
-/// An adapter client's settings: the session's [`Config`] plus transport policy.
-///
-/// ```
-/// use ami_proto::{ClientConfig, Credentials, Reconnect};
-///
-/// let config = ClientConfig {
-///     reconnect: Some(Reconnect::default()),
-///     ..ClientConfig::new(Credentials::md5("admin", "amp111"))
-/// };
-/// assert_eq!(config.event_capacity, 1024);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientConfig {
-    /// The session: credentials, events mask, filters, timeouts, keepalive, limits.
-    pub connection: Config,
-    /// Deadline for the TCP (and TLS) connection. Default 10 s.
-    pub connect_timeout: Duration,
-    /// How many events each subscriber may fall behind before it is told
-    /// [`ClientEvent::Lagged`](super::ClientEvent::Lagged). Default 1024. Replies are never dropped.
-    pub event_capacity: usize,
-    /// Reconnect after the connection is lost; `None` (default) closes for good.
-    pub reconnect: Option<Reconnect>,
-}
-
-impl ClientConfig {
-    /// Defaults, logging in with `credentials`.
-    pub fn new(credentials: crate::Credentials) -> Self {
-        ClientConfig {
-            connection: Config {
-                credentials: Some(credentials),
-                ..Config::default()
-            },
-            ..ClientConfig::default()
-        }
-    }
-}
-
-impl Default for ClientConfig {
-    fn default() -> Self {
-        ClientConfig {
-            connection: Config::default(),
-            connect_timeout: Duration::from_secs(10),
-            event_capacity: 1024,
-            reconnect: None,
-        }
-    }
-}
 
 /// Reconnect policy: exponential backoff with jitter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,15 +55,6 @@ impl Reconnect {
     pub fn allows(&self, failed: u32) -> bool {
         self.max_attempts.is_none_or(|max| failed < max)
     }
-}
-
-/// Entropy for jitter and ActionID prefixes without a dependency: std's randomly
-/// keyed hasher.
-pub fn entropy() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u8(1);
-    hasher.finish()
 }
 
 #[cfg(test)]

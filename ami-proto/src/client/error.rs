@@ -3,13 +3,13 @@
 use std::fmt;
 
 use crate::action::EncodeError;
-use crate::connection::Error;
+use crate::connection::Reason;
 use crate::packet::Packet;
 
 /// The error every adapter returns; variant names are the same in all three.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum ClientError {
+pub enum Error {
     /// The TCP connection could not be made.
     Connect(std::io::Error),
     /// The transport failed.
@@ -20,8 +20,19 @@ pub enum ClientError {
     Auth(String),
     /// The deadline passed.
     Timeout,
-    /// The connection is closed, for this reason.
-    Closed(Error),
+    /// The client is closed for good, for this reason.
+    Closed(Reason),
+    /// The connection is down and the client is reconnecting (lost for this
+    /// reason): nothing was sent; try again once it is ready.
+    Down(Reason),
+    /// `Command` ran a CLI command that failed: the server's message and the
+    /// output lines, where Asterisk puts the reason.
+    CommandFailed {
+        /// The response's `Message`.
+        message: Option<String>,
+        /// The output lines.
+        output: Vec<String>,
+    },
     /// The action was refused before anything was sent.
     Invalid(EncodeError),
     /// The server answered `Response: Error` where a typed helper (list, command,
@@ -31,60 +42,73 @@ pub enum ClientError {
     UnexpectedReply(String),
 }
 
-impl ClientError {
-    /// The server's `Message` for a [`ClientError::Rejected`].
+impl Error {
+    /// The server's `Message` for a [`Error::Rejected`].
     pub fn message(&self) -> Option<String> {
         match self {
-            ClientError::Rejected(packet) => packet.message().map(|m| m.to_string()),
+            Error::Rejected(packet) => packet.message().map(|m| m.to_string()),
             _ => None,
         }
     }
 }
 
-impl fmt::Display for ClientError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientError::Connect(error) => write!(f, "could not connect: {error}"),
-            ClientError::Io(error) => write!(f, "transport error: {error}"),
-            ClientError::Tls(message) => write!(f, "TLS failure: {message}"),
-            ClientError::Auth(message) => write!(f, "authentication failed: {message}"),
-            ClientError::Timeout => f.write_str("timed out"),
-            ClientError::Closed(reason) => write!(f, "connection closed: {reason}"),
-            ClientError::Invalid(error) => write!(f, "action refused before sending: {error}"),
-            ClientError::Rejected(packet) => match packet.message() {
+            Error::Connect(error) => write!(f, "could not connect: {error}"),
+            Error::Io(error) => write!(f, "transport error: {error}"),
+            Error::Tls(message) => write!(f, "TLS failure: {message}"),
+            Error::Auth(message) => write!(f, "authentication failed: {message}"),
+            Error::Timeout => f.write_str("timed out"),
+            Error::Closed(reason) => write!(f, "client closed: {reason}"),
+            Error::Down(reason) => write!(f, "connection down, reconnecting (lost: {reason})"),
+            Error::CommandFailed { message, output } => {
+                f.write_str("command failed")?;
+                if let Some(message) = message {
+                    write!(f, " ({message})")?;
+                }
+                match output.is_empty() {
+                    true => Ok(()),
+                    false => write!(f, ": {}", output.join(" / ")),
+                }
+            }
+            Error::Invalid(error) => write!(f, "action refused before sending: {error}"),
+            Error::Rejected(packet) => match packet.message() {
                 Some(message) => write!(f, "server answered Error: {message}"),
                 None => f.write_str("server answered Error"),
             },
-            ClientError::UnexpectedReply(what) => write!(f, "unexpected reply: {what}"),
+            Error::UnexpectedReply(what) => write!(f, "unexpected reply: {what}"),
         }
     }
 }
 
-impl std::error::Error for ClientError {
+impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ClientError::Connect(error) | ClientError::Io(error) => Some(error),
-            ClientError::Invalid(error) => Some(error),
+            Error::Connect(error) | Error::Io(error) => Some(error),
+            Error::Invalid(error) => Some(error),
             _ => None,
         }
     }
 }
 
-impl From<Error> for ClientError {
-    fn from(error: Error) -> Self {
+impl From<Reason> for Error {
+    fn from(error: Reason) -> Self {
         match error {
-            Error::Timeout | Error::LoginTimeout => ClientError::Timeout,
-            Error::AuthFailed(message) => ClientError::Auth(message),
-            Error::Encode(error) => ClientError::Invalid(error),
-            error @ Error::ListTooLarge { .. } => ClientError::UnexpectedReply(error.to_string()),
-            other => ClientError::Closed(other),
+            Reason::Timeout | Reason::LoginTimeout => Error::Timeout,
+            Reason::AuthFailed(message) => Error::Auth(message),
+            Reason::Encode(error) => Error::Invalid(error),
+            Reason::Connect { kind, message } => Error::Connect(std::io::Error::new(kind, message)),
+            Reason::Tls(message) => Error::Tls(message),
+            error @ Reason::ListTooLarge { .. } => Error::UnexpectedReply(error.to_string()),
+            other => Error::Closed(other),
         }
     }
 }
 
-impl From<EncodeError> for ClientError {
+impl From<EncodeError> for Error {
     fn from(error: EncodeError) -> Self {
-        ClientError::Invalid(error)
+        Error::Invalid(error)
     }
 }
 
@@ -94,17 +118,14 @@ mod tests {
 
     #[test]
     fn core_errors_map_to_the_adapter_variants() {
+        assert!(matches!(Error::from(Reason::Timeout), Error::Timeout));
         assert!(matches!(
-            ClientError::from(Error::Timeout),
-            ClientError::Timeout
+            Error::from(Reason::AuthFailed("no".into())),
+            Error::Auth(m) if m == "no"
         ));
         assert!(matches!(
-            ClientError::from(Error::AuthFailed("no".into())),
-            ClientError::Auth(m) if m == "no"
-        ));
-        assert!(matches!(
-            ClientError::from(Error::Eof),
-            ClientError::Closed(Error::Eof)
+            Error::from(Reason::Eof),
+            Error::Closed(Reason::Eof)
         ));
     }
 }

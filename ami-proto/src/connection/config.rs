@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use crate::parser::Limits;
 
-/// A connection's settings. `Config::default()` has no credentials, events `on` left
+/// A client's settings: the session (login, events, filters, timeouts, keepalive,
+/// limits) and its transport policy (connect deadline, event capacity, reconnect). `Config::default()` has no credentials, events `on` left
 /// to the server, and timeouts a demanding user would pick; see each field.
 ///
 /// ```
@@ -43,7 +44,7 @@ pub struct Config {
     /// in order, inside the connection. Default 512.
     pub max_in_flight: usize,
     /// Most items a collected list may hold; a longer one completes with
-    /// [`Error::ListTooLarge`](crate::Error::ListTooLarge) (so a server cannot grow
+    /// [`Reason::ListTooLarge`](crate::Reason::ListTooLarge) (so a server cannot grow
     /// memory without bound), and its remaining items arrive as ordinary events.
     /// Streamed lists ([`Action::stream_list`](crate::Action::stream_list)) have no
     /// cap. Default 1,000,000.
@@ -54,6 +55,33 @@ pub struct Config {
     /// ActionIDs never collide with another session's; tests set it to stay
     /// deterministic. Must be short `[A-Za-z0-9._-]`.
     pub id_prefix: Option<String>,
+    /// Deadline for the TCP (and TLS) connection. Default 10 s.
+    pub connect_timeout: Duration,
+    /// How many events each subscriber may fall behind before it is told
+    /// [`Event::Lagged`](crate::Event::Lagged). Default 1024. Replies are never dropped.
+    pub event_capacity: usize,
+    /// Reconnect after the connection is lost; `None` (default) closes for good.
+    pub reconnect: Option<crate::Reconnect>,
+}
+
+impl Config {
+    /// Defaults, logging in with `credentials`.
+    ///
+    /// ```
+    /// use ami_proto::{Config, Credentials, Reconnect};
+    ///
+    /// let config = Config {
+    ///     reconnect: Some(Reconnect::default()),
+    ///     ..Config::new(Credentials::md5("admin", "amp111"))
+    /// };
+    /// assert_eq!(config.event_capacity, 1024);
+    /// ```
+    pub fn new(credentials: Credentials) -> Self {
+        Config {
+            credentials: Some(credentials),
+            ..Config::default()
+        }
+    }
 }
 
 impl Default for Config {
@@ -70,6 +98,9 @@ impl Default for Config {
             max_list_items: 1_000_000,
             limits: Limits::default(),
             id_prefix: None,
+            connect_timeout: Duration::from_secs(10),
+            event_capacity: 1024,
+            reconnect: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::action::EncodeError;
 /// completes with the close reason, and every later call returns it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Error {
+pub enum Reason {
     /// The action's deadline passed before its reply was complete.
     Timeout,
     /// The banner and login did not complete before the login deadline.
@@ -35,25 +35,39 @@ pub enum Error {
         /// The limit in force.
         limit: usize,
     },
+    /// No transport is open yet (the first one is being dialled).
+    NotConnected,
+    /// Opening the transport failed: the address and what went wrong.
+    Connect {
+        /// What kind of failure (refused, timed out ...).
+        kind: std::io::ErrorKind,
+        /// The address and the system's message.
+        message: String,
+    },
+    /// The TLS handshake failed.
+    Tls(String),
     /// The server broke the protocol in a way that ends the session (e.g. an MD5
     /// challenge reply without a `Challenge`).
     Protocol(String),
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Timeout => f.write_str("action timed out"),
-            Error::LoginTimeout => f.write_str("login timed out"),
-            Error::KeepaliveTimeout => f.write_str("keepalive timed out: the link is dead"),
-            Error::AuthFailed(message) => write!(f, "authentication failed: {message}"),
-            Error::Eof => f.write_str("connection closed by the server"),
-            Error::Io(message) => write!(f, "transport error: {message}"),
-            Error::LoggedOff => f.write_str("logged off"),
-            Error::ClosedByClient => f.write_str("connection closed by the client"),
-            Error::Encode(error) => write!(f, "action refused: {error}"),
-            Error::Protocol(message) => write!(f, "protocol error: {message}"),
-            Error::ListTooLarge { limit } => write!(
+            Reason::Timeout => f.write_str("action timed out"),
+            Reason::LoginTimeout => f.write_str("login timed out"),
+            Reason::KeepaliveTimeout => f.write_str("keepalive timed out: the link is dead"),
+            Reason::AuthFailed(message) => write!(f, "authentication failed: {message}"),
+            Reason::Eof => f.write_str("connection closed by the server"),
+            Reason::Io(message) => write!(f, "transport error: {message}"),
+            Reason::LoggedOff => f.write_str("logged off"),
+            Reason::ClosedByClient => f.write_str("connection closed by the client"),
+            Reason::Encode(error) => write!(f, "action refused: {error}"),
+            Reason::Protocol(message) => write!(f, "protocol error: {message}"),
+            Reason::NotConnected => f.write_str("not connected yet"),
+            Reason::Connect { message, .. } => write!(f, "could not connect to {message}"),
+            Reason::Tls(message) => write!(f, "TLS failure: {message}"),
+            Reason::ListTooLarge { limit } => write!(
                 f,
                 "list longer than {limit} items: stream it (Action::stream_list) instead"
             ),
@@ -61,17 +75,36 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
+impl Reason {
+    /// Whether a connection lost for this reason may be replaced by a new one:
+    /// not after a logoff, a local close, a refused login or a login action the
+    /// core refused to encode (retrying cannot fix those).
+    ///
+    /// ```
+    /// use ami_proto::Reason;
+    ///
+    /// assert!(Reason::Eof.is_reconnectable());
+    /// assert!(!Reason::AuthFailed("no".into()).is_reconnectable());
+    /// ```
+    pub fn is_reconnectable(&self) -> bool {
+        !matches!(
+            self,
+            Reason::LoggedOff | Reason::ClosedByClient | Reason::AuthFailed(_) | Reason::Encode(_)
+        )
+    }
+}
+
+impl std::error::Error for Reason {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Encode(error) => Some(error),
+            Reason::Encode(error) => Some(error),
             _ => None,
         }
     }
 }
 
-impl From<EncodeError> for Error {
+impl From<EncodeError> for Reason {
     fn from(error: EncodeError) -> Self {
-        Error::Encode(error)
+        Reason::Encode(error)
     }
 }

@@ -11,7 +11,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
 pub use config::{AuthMethod, Config, Credentials, Keepalive};
-pub use error::Error;
+pub use error::Reason;
 pub use id::ActionId;
 pub use reply::{List, ListMismatch, OriginateOutcome, Reply};
 
@@ -33,7 +33,7 @@ pub enum State {
     /// Logged in (or no login configured): actions flow.
     Ready,
     /// Closed; every call returns this reason.
-    Closed(Error),
+    Closed(Reason),
 }
 
 /// What the connection has for the application; see [`Connection::poll_output`].
@@ -54,7 +54,7 @@ pub enum Output {
         /// The action.
         id: ActionId,
         /// Its reply or failure.
-        result: Result<Reply, Error>,
+        result: Result<Reply, Reason>,
     },
     /// One item of a list sent with [`Action::stream_list`].
     ListItem {
@@ -73,7 +73,7 @@ pub enum Output {
     /// A packet the parser dropped; the stream goes on.
     Malformed(Malformed),
     /// The connection closed. Emitted once, after every pending action's failure.
-    Closed(Error),
+    Closed(Reason),
 }
 
 /// The sans-IO AMI client session.
@@ -100,7 +100,7 @@ pub enum Output {
 /// at `poll_timeout`. Every input that depends on time takes `now`.
 ///
 /// Every action sent completes exactly once, as an [`Output::Reply`]: with its
-/// reply, with [`Error::Timeout`], or with the close reason when the connection
+/// reply, with [`Reason::Timeout`], or with the close reason when the connection
 /// closes (all at once, before [`Output::Closed`]).
 ///
 /// ```
@@ -147,7 +147,7 @@ pub enum Output {
 /// conn.handle_timeout(now + Duration::from_secs(11));
 /// assert!(matches!(
 ///     conn.poll_output(),
-///     Some(Output::Reply { id, result: Err(ami_proto::Error::Timeout) }) if id == lost
+///     Some(Output::Reply { id, result: Err(ami_proto::Reason::Timeout) }) if id == lost
 /// ));
 /// ```
 #[derive(Debug)]
@@ -202,6 +202,19 @@ impl Connection {
         }
     }
 
+    /// A connection whose ActionID numbers start at `first`, so that the
+    /// connections of one [`Session`](crate::Session) never reuse an [`ActionId`].
+    pub(crate) fn numbered_from(config: Config, now: Instant, first: u64) -> Self {
+        let mut conn = Connection::new(config, now);
+        conn.next_number = first;
+        conn
+    }
+
+    /// The number the next action will get.
+    pub(crate) fn next_number(&self) -> u64 {
+        self.next_number
+    }
+
     // ----- getters -----
 
     /// The session's state.
@@ -252,7 +265,7 @@ impl Connection {
             return;
         }
         if self.login_deadline.is_some_and(|deadline| now >= deadline) {
-            self.close_with(Error::LoginTimeout);
+            self.close_with(Reason::LoginTimeout);
             return;
         }
         self.expire_actions(now);
@@ -261,20 +274,20 @@ impl Connection {
 
     /// The server closed the connection. An incomplete trailing packet is dropped.
     pub fn handle_eof(&mut self) {
-        self.close_with(Error::Eof);
+        self.close_with(Reason::Eof);
     }
 
     /// The transport failed.
     pub fn handle_io_error(&mut self, error: impl std::fmt::Display) {
-        self.close_with(Error::Io(error.to_string()));
+        self.close_with(Reason::Io(error.to_string()));
     }
 
     // ----- commands -----
 
     /// Sends an action and returns its id; its completion comes later as an
     /// [`Output::Reply`]. A refused action (see [`Action::check`]) returns
-    /// [`Error::Encode`] and writes nothing; on a closed connection, the close reason.
-    pub fn send_action(&mut self, action: Action, now: Instant) -> Result<ActionId, Error> {
+    /// [`Reason::Encode`] and writes nothing; on a closed connection, the close reason.
+    pub fn send_action(&mut self, action: Action, now: Instant) -> Result<ActionId, Reason> {
         if let State::Closed(reason) = &self.state {
             return Err(reason.clone());
         }
@@ -304,16 +317,16 @@ impl Connection {
 
     /// Sends `Logoff`: the same as `send_action(Action::new("Logoff"))`, so
     /// adapters need no separate path. Its reply is the `Goodbye` response, after
-    /// which the connection closes with [`Error::LoggedOff`]: whatever is still
+    /// which the connection closes with [`Reason::LoggedOff`]: whatever is still
     /// pending fails with that reason.
-    pub fn logoff(&mut self, now: Instant) -> Result<ActionId, Error> {
+    pub fn logoff(&mut self, now: Instant) -> Result<ActionId, Reason> {
         self.send_action(Action::new("Logoff"), now)
     }
 
     /// Closes the session locally: every pending action fails with
-    /// [`Error::ClosedByClient`]. The adapter then closes the transport.
+    /// [`Reason::ClosedByClient`]. The adapter then closes the transport.
     pub fn close(&mut self) {
-        self.close_with(Error::ClosedByClient);
+        self.close_with(Reason::ClosedByClient);
     }
 
     // ----- outputs -----
@@ -384,6 +397,24 @@ impl Connection {
                 self.state = State::Challenging;
                 self.send_internal(challenge, Internal::Challenge);
             }
+        }
+    }
+
+    /// The server's message about a refused login, with the user and method
+    /// it is about.
+    fn login_context(&self, message: &str) -> String {
+        match &self.config.credentials {
+            Some(credentials) => {
+                let method = match credentials.auth {
+                    crate::AuthMethod::Plain => "plain",
+                    crate::AuthMethod::Md5 => "MD5",
+                };
+                format!(
+                    "{message} (user {:?}, {method} login)",
+                    credentials.username
+                )
+            }
+            None => message.to_owned(),
         }
     }
 
@@ -464,7 +495,7 @@ impl Connection {
         };
         self.complete(number, Ok(reply));
         if goodbye {
-            self.close_with(Error::LoggedOff);
+            self.close_with(Reason::LoggedOff);
         }
     }
 
@@ -479,7 +510,8 @@ impl Connection {
                     let message = packet
                         .message()
                         .map_or_else(String::new, |m| m.to_str_lossy().into_owned());
-                    self.close_with(Error::AuthFailed(message));
+                    let message = self.login_context(&message);
+                    self.close_with(Reason::AuthFailed(message));
                 }
             }
             Internal::Filter => {
@@ -502,7 +534,8 @@ impl Connection {
             let message = packet
                 .message()
                 .map_or_else(|| "no challenge in reply".to_owned(), |m| m.to_string());
-            self.close_with(Error::AuthFailed(message));
+            let message = self.login_context(&message);
+            self.close_with(Reason::AuthFailed(message));
             return;
         };
         let key = crate::md5_key(&challenge, &credentials.secret);
@@ -547,7 +580,7 @@ impl Connection {
                         });
                     } else if items.len() >= self.config.max_list_items {
                         let limit = self.config.max_list_items;
-                        self.complete(number, Err(Error::ListTooLarge { limit }));
+                        self.complete(number, Err(Reason::ListTooLarge { limit }));
                         self.outputs.push_back(Output::Event(packet));
                     } else {
                         items.push(packet);
@@ -589,7 +622,7 @@ impl Connection {
         // Internal actions are built from checked parts; a refusal (e.g. a secret
         // holding CR/LF) ends the session instead of writing a broken action.
         if let Err(error) = action.encode(id_text, &mut self.transmit) {
-            self.close_with(Error::Encode(error));
+            self.close_with(Reason::Encode(error));
             return number;
         }
         self.pending.insert(
@@ -652,7 +685,7 @@ impl Connection {
 
     // ----- internals: completion and time -----
 
-    fn complete(&mut self, number: u64, result: Result<Reply, Error>) {
+    fn complete(&mut self, number: u64, result: Result<Reply, Reason>) {
         self.compact_deadlines();
         if let Some(pending) = self.pending.remove(number) {
             if pending.origin == Origin::User {
@@ -695,7 +728,7 @@ impl Connection {
                     self.blocking -= 1;
                 }
             }
-            self.complete(number, Err(Error::Timeout));
+            self.complete(number, Err(Reason::Timeout));
         }
         self.write_queued();
     }
@@ -727,7 +760,7 @@ impl Connection {
             // Nothing at all arrived for `timeout` since the Ping (or since the
             // last byte after it): the link is dead.
             Some((_, sent)) if self.last_rx.max(sent) + keepalive.timeout <= now => {
-                self.close_with(Error::KeepaliveTimeout);
+                self.close_with(Reason::KeepaliveTimeout);
             }
             Some(_) => {}
             None => {
@@ -739,7 +772,7 @@ impl Connection {
         }
     }
 
-    fn close_with(&mut self, reason: Error) {
+    fn close_with(&mut self, reason: Reason) {
         if matches!(self.state, State::Closed(_)) {
             return;
         }

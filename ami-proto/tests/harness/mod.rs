@@ -209,7 +209,7 @@ impl Pair {
     }
 
     /// Removes and returns the reply of `id`, if it arrived.
-    pub fn reply(&mut self, id: ActionId) -> Option<Result<Reply, ami_proto::Error>> {
+    pub fn reply(&mut self, id: ActionId) -> Option<Result<Reply, ami_proto::Reason>> {
         let at = self
             .outputs
             .iter()

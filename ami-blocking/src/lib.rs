@@ -1,26 +1,36 @@
 #![doc = include_str!("../README.md")]
+//!
+//! # Design
+//!
+//! A pump around [`ami_client::Link`] on std threads: a driver thread dials,
+//! reads with a read timeout armed at the session's deadline and waits out
+//! backoffs; a writer thread per transport writes what the session
+//! transmits. TLS runs through rustls as a codec shared by both threads. The
+//! [`Client`], its completions ([`Pending::wait`]) and event streams are
+//! `ami-client`'s, the same for every runtime; a waiting caller never blocks
+//! past its action's deadline, even if the pump is stuck.
 
-mod client;
-mod driver;
-mod events;
-mod list;
+mod pump;
 mod wire;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+pub use ami_client::{Client, EventQueue, Events, ListStream, Pending, Ready, TimedOut};
 pub use ami_proto::{
-    Action, ClientConfig as Config, ClientError as Error, ClientEvent as Event, Credentials, List,
-    OriginateOutcome, Packet, Reconnect, Reply,
+    request, Action, ActionId, AuthMethod, Config, Credentials, Error, Event, Keepalive, Limits,
+    List, ListMismatch, Malformed, OriginateOutcome, Packet, Reason, Reconnect, Reply, Request,
+    Status, Value,
 };
-pub use client::{Client, Driver};
-pub use events::Events;
-pub use list::ListStream;
+pub use pump::Driver;
 
-/// A stream whose two halves can be used from two threads: a reader thread and a
-/// writer thread. Implemented for [`TcpStream`] and, on unix, `UnixStream`.
+use wire::Dialer;
+
+/// A byte stream the pump can own: a reading handle plus a second handle for
+/// the writer thread, a read timeout, and a shutdown that unblocks both.
+/// Implemented for `TcpStream` and, on Unix, `UnixStream`.
 pub trait Socket: Read + Write + Send + Sized + 'static {
     /// Another handle to the same stream (like [`TcpStream::try_clone`]).
     fn split(&self) -> std::io::Result<Self>;
@@ -50,21 +60,55 @@ socket!(TcpStream);
 #[cfg(unix)]
 socket!(std::os::unix::net::UnixStream);
 
-/// Connects to an AMI server over TCP within `config.connect_timeout`, starts the
-/// reader thread, and returns once logged in (`Error::Auth` when refused,
-/// `Error::Timeout` when the login deadline passes). With `config.reconnect` the
-/// client reconnects to the same resolved addresses after a loss.
+/// Connects to `addr` within `config.connect_timeout`, starts the driver
+/// thread and returns once logged in.
+///
+/// Fails with [`Error::Connect`] (naming the address), [`Error::Auth`],
+/// [`Error::Timeout`] (login deadline) or [`Error::Closed`]. With
+/// `config.reconnect`, a lost connection is redialled.
 pub fn connect(addr: impl ToSocketAddrs, config: Config) -> Result<Client, Error> {
-    driver::start(addr, None, config)
+    start(addr, None, config)
 }
 
-/// Like [`connect`], over TLS (rustls) with `server_name` checked against the
-/// server's certificate. Asterisk serves AMI over TLS on port 5039.
+/// Like [`connect`], over TLS: the certificate is checked against
+/// `server_name` with `tls`; handshake failures are [`Error::Tls`].
 pub fn connect_tls(
     addr: impl ToSocketAddrs,
     server_name: &str,
     tls: Arc<rustls::ClientConfig>,
     config: Config,
 ) -> Result<Client, Error> {
-    driver::start(addr, Some((server_name.to_owned(), tls)), config)
+    start(addr, Some((server_name.to_owned(), tls)), config)
+}
+
+/// Wraps a stream the caller already has; the caller runs the returned
+/// [`Driver`] on a thread of its own. `config.reconnect` is ignored.
+pub fn from_stream<S: Socket>(stream: S, mut config: Config) -> (Client, Driver<S>) {
+    config.reconnect = None;
+    let (client, link) = ami_client::new(config, Instant::now);
+    // The transport is open: actions sent from now on wait for the login.
+    link.connected();
+    (client, Driver::new(link, stream))
+}
+
+fn start(
+    addr: impl ToSocketAddrs,
+    tls: Option<(String, Arc<rustls::ClientConfig>)>,
+    config: Config,
+) -> Result<Client, Error> {
+    let dialer = Dialer {
+        addrs: addr.to_socket_addrs().map_err(Error::Connect)?.collect(),
+        tls,
+        timeout: config.connect_timeout,
+        write_timeout: config.action_timeout.max(Duration::from_secs(1)),
+    };
+    let deadline = Instant::now() + config.connect_timeout + config.login_timeout;
+    let (client, link) = ami_client::new(config, Instant::now);
+    let link = Arc::new(link);
+    std::thread::Builder::new()
+        .name("ami-driver".into())
+        .spawn(move || pump::run(link, None, Some(&move || dialer.dial())))
+        .map_err(Error::Io)?;
+    client.ready().wait(deadline)?;
+    Ok(client)
 }

@@ -1,32 +1,31 @@
-//! What lies between the socket and the core: dialling, and the [`Wire`] codec
-//! that both the plain and the TLS path go through.
+//! What lies between the socket and the session: dialling, and the [`Wire`]
+//! codec that both the plain and the TLS path go through.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use ami_proto::Connection;
+use ami_client::Link;
+use ami_proto::Reason;
 use rustls::{ClientConfig, ClientConnection};
 use rustls_pki_types::ServerName;
 
-use crate::Error;
-
-/// Turns bytes read from the socket into the core's input, and the core's
-/// output into bytes for the socket: the identity for plain TCP, rustls for TLS
-/// (no stream wrapper, so the reader and the writer thread share the session
-/// under the client's lock).
-pub(crate) struct Wire(Option<ClientConnection>);
+/// Turns bytes read from the socket into plaintext, and plaintext into bytes
+/// for the socket: the identity for plain TCP, rustls for TLS (no stream
+/// wrapper: the reader and the writer thread share the TLS session).
+#[derive(Default)]
+pub(crate) struct Wire(Option<Mutex<ClientConnection>>);
 
 impl Wire {
-    pub(crate) const PLAIN: Wire = Wire(None);
-
-    /// Feeds `data`, read from the socket, to the core. Under TLS `data` may be
-    /// empty, to take plaintext the handshake already decrypted.
-    pub(crate) fn feed(&mut self, conn: &mut Connection, mut data: &[u8], now: Instant) {
-        let Some(tls) = &mut self.0 else {
-            return conn.feed(data, now);
+    /// Gives `data`, read from the socket, to the session as plaintext. Under
+    /// TLS `data` may be empty, to take plaintext the handshake already
+    /// decrypted; the peer's `close_notify` is the end of the stream.
+    pub(crate) fn feed(&self, link: &Link, mut data: &[u8]) {
+        let Some(tls) = &self.0 else {
+            return link.received(data);
         };
+        let mut tls = tls.lock().unwrap_or_else(PoisonError::into_inner);
         let mut plain = Vec::new();
         let outcome = loop {
             if !data.is_empty() {
@@ -38,31 +37,30 @@ impl Wire {
                 }
             }
             match tls.reader().read_to_end(&mut plain) {
-                Ok(_) => break Ok(true), // close_notify
+                Ok(_) => break Ok(true),
                 Err(e) if e.kind() != ErrorKind::WouldBlock => break Err(e.to_string()),
                 Err(_) if data.is_empty() => break Ok(false),
                 Err(_) => {}
             }
         };
-        conn.feed(&plain, now);
+        drop(tls);
+        link.received(&plain);
         match outcome {
             Ok(false) => {}
-            Ok(true) => conn.handle_eof(),
-            Err(message) => conn.handle_io_error(format!("TLS: {message}")),
+            Ok(true) => link.eof(),
+            Err(message) => link.io_error(format!("TLS: {message}")),
         }
     }
 
-    /// Appends what the core transmits (and pending TLS records) to `out`.
-    pub(crate) fn transmit(&mut self, conn: &mut Connection, out: &mut Vec<u8>) {
-        let Some(tls) = &mut self.0 else {
-            conn.poll_transmit(out);
+    /// Encodes `plain` (and pending TLS records) into `out`.
+    pub(crate) fn encode(&self, plain: &[u8], out: &mut Vec<u8>) {
+        let Some(tls) = &self.0 else {
+            out.extend_from_slice(plain);
             return;
         };
-        let mut plain = Vec::new();
-        if conn.poll_transmit(&mut plain) > 0 {
-            // No buffer limit is set, so the plaintext is always taken whole.
-            let _ = tls.writer().write_all(&plain);
-        }
+        let mut tls = tls.lock().unwrap_or_else(PoisonError::into_inner);
+        // No buffer limit is set, so the plaintext is always taken whole.
+        let _ = tls.writer().write_all(plain);
         while tls.wants_write() && tls.write_tls(out).is_ok() {}
     }
 }
@@ -77,53 +75,59 @@ pub(crate) struct Dialer {
 
 impl Dialer {
     /// A connected socket and its codec, the TLS handshake done.
-    pub(crate) fn dial(&self) -> Result<(TcpStream, Wire), Error> {
-        let mut last = std::io::Error::new(ErrorKind::InvalidInput, "no address to connect to");
+    pub(crate) fn dial(&self) -> Result<(TcpStream, Wire), Reason> {
+        let mut last = (
+            ErrorKind::InvalidInput,
+            "no address to connect to".to_owned(),
+        );
         for addr in &self.addrs {
             match TcpStream::connect_timeout(addr, self.timeout) {
                 Ok(mut stream) => {
                     let _ = stream.set_nodelay(true);
                     let wire = match &self.tls {
                         Some((name, config)) => self.handshake(&mut stream, name, config)?,
-                        None => Wire::PLAIN,
+                        None => Wire::default(),
                     };
                     let timeout = Some(self.write_timeout);
-                    stream.set_write_timeout(timeout).map_err(Error::Io)?;
+                    stream
+                        .set_write_timeout(timeout)
+                        .map_err(|e| Reason::Io(e.to_string()))?;
                     return Ok((stream, wire));
                 }
-                Err(error) => last = error,
+                Err(error) => last = (error.kind(), format!("{addr}: {error}")),
             }
         }
-        Err(Error::Connect(last))
+        Err(Reason::Connect {
+            kind: last.0,
+            message: last.1,
+        })
     }
 
-    /// Runs the TLS handshake on `stream` within the connect timeout.
+    /// Runs the TLS handshake on `stream`, each of its reads and writes
+    /// bounded by the connect timeout.
     fn handshake(
         &self,
         stream: &mut TcpStream,
         name: &str,
         config: &Arc<ClientConfig>,
-    ) -> Result<Wire, Error> {
-        let tls_error = |e: &dyn std::fmt::Display| Error::Tls(e.to_string());
+    ) -> Result<Wire, Reason> {
+        let tls_error = |e: &dyn std::fmt::Display| Reason::Tls(e.to_string());
         let name = ServerName::try_from(name.to_owned()).map_err(|e| tls_error(&e))?;
         let mut tls = ClientConnection::new(Arc::clone(config), name).map_err(|e| tls_error(&e))?;
         tls.set_buffer_limit(None);
-        let deadline = Instant::now() + self.timeout;
+        let timeout = Some(self.timeout);
+        let bounded = stream
+            .set_read_timeout(timeout)
+            .and_then(|()| stream.set_write_timeout(timeout));
+        bounded.map_err(|e| Reason::Io(e.to_string()))?;
         while tls.is_handshaking() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Error::Timeout);
-            }
-            stream.set_read_timeout(Some(left)).map_err(Error::Io)?;
-            stream.set_write_timeout(Some(left)).map_err(Error::Io)?;
-            if let Err(e) = tls.complete_io(stream) {
-                return Err(match e.kind() {
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut => Error::Timeout,
-                    ErrorKind::InvalidData | ErrorKind::UnexpectedEof => tls_error(&e),
-                    _ => Error::Io(e),
-                });
-            }
+            tls.complete_io(stream).map_err(|e| match e.kind() {
+                ErrorKind::WouldBlock | ErrorKind::TimedOut => {
+                    Reason::Tls(format!("no handshake answer within {:?}", self.timeout))
+                }
+                _ => tls_error(&e),
+            })?;
         }
-        Ok(Wire(Some(tls)))
+        Ok(Wire(Some(Mutex::new(tls))))
     }
 }

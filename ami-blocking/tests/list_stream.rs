@@ -29,7 +29,7 @@ fn items_read_from_another_thread() {
     let reader = std::thread::spawn(move || {
         let mut stream = stream;
         let seen: Vec<usize> = stream.by_ref().map(|item| seq(&item)).collect();
-        (seen, stream.finish())
+        (seen, stream.finish().wait())
     });
     let (seen, list) = reader.join().unwrap();
     assert_eq!(seen, (0..1000).collect::<Vec<_>>());

@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use ami_proto::{ClientConfig, ClientEvent, Credentials, Parsed, Parser};
+use ami_proto::{Config, Credentials, Event, Parsed, Parser};
 use ami_testkit::{FakeAsterisk, Rate};
 
 use crate::adapters::{Adapter, Blocking, EventSource, Next, Smol, Tokio};
@@ -142,8 +142,8 @@ pub fn flood<A: Adapter>(client: &A, fake: &FakeAsterisk, events: &[Vec<u8>]) ->
     let (mut received, mut lagged, mut last) = (0u64, 0u64, start);
     while received + lagged < events.len() as u64 {
         match subscriber.next_within(Duration::from_secs(5)) {
-            Next::Event(ClientEvent::Lagged(n)) => lagged += n,
-            Next::Event(ClientEvent::Event(_) | ClientEvent::Unmatched(_)) => {
+            Next::Event(Event::Lagged(n)) => lagged += n,
+            Next::Event(Event::Event(_) | Event::Unmatched(_)) => {
                 received += 1;
                 last = Instant::now();
             }
@@ -290,7 +290,7 @@ pub fn print_floods(results: &[FloodResult], parser_packets_per_s: f64) {
 }
 
 /// The embedded server and a config for flooding it.
-pub fn embedded() -> (FakeAsterisk, Target, ClientConfig) {
+pub fn embedded() -> (FakeAsterisk, Target, Config) {
     let fake = FakeAsterisk::builder().start();
     let addr = fake.addr().to_string();
     let target = Target {
@@ -302,7 +302,7 @@ pub fn embedded() -> (FakeAsterisk, Target, ClientConfig) {
             timeout: Duration::from_secs(10),
         },
     };
-    let mut config = ClientConfig::new(Credentials::md5("admin", "amp111"));
+    let mut config = Config::new(Credentials::md5("admin", "amp111"));
     config.event_capacity = 1 << 16; // the whole corpus: a flood never laps the subscriber
     (fake, target, config)
 }
@@ -310,7 +310,7 @@ pub fn embedded() -> (FakeAsterisk, Target, ClientConfig) {
 fn flood_one<A: Adapter>(
     fake: &FakeAsterisk,
     target: &Target,
-    config: &ClientConfig,
+    config: &Config,
     events: &[Vec<u8>],
     runs: usize,
 ) -> Result<FloodResult, CliError> {

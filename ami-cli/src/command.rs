@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use ami_proto::command_action;
+use ami_proto::request::Command;
+use ami_proto::Request;
 
 use crate::cli::{CommandArgs, ConnArgs};
 use crate::connect::{connect_blocking, resolve};
@@ -10,18 +11,18 @@ use crate::error::{refused, CliError, Exit, Phase};
 
 /// Runs `ami command`.
 pub fn run(conn: &ConnArgs, args: &CommandArgs) -> Result<(), CliError> {
-    let action = command_action(&args.command);
+    let action = Command::new(&args.command).into_action();
     action.check().map_err(refused)?;
     let (target, config) = resolve(conn)?;
     let client = connect_blocking(&target, config)?;
-    let reply = match client.send(action) {
+    let reply = match client.send(action).wait() {
         Ok(reply) => reply,
         Err(error) => {
             client.close();
             return Err(target.context.describe(error, Phase::Action("Command")));
         }
     };
-    let _ = client.logoff();
+    let _ = client.logoff().wait();
     let response = reply.response();
     let lines: Vec<String> = response
         .command_output()

@@ -1,15 +1,15 @@
-//! Connection options -> a target address, a TLS config and a `ClientConfig`, and
+//! Connection options -> a target address, a TLS config and a `Config`, and
 //! the connection the CLI's own commands use.
 //!
 //! `send`, `command` and `events` use **ami-blocking**: a command-line tool does one
 //! thing at a time and waits for it, so threads are the plainest fit. There is no
 //! runtime to build, `events` is a plain iterator, and errors are the same
-//! `ClientError` every adapter returns. (`tour` and `bench` drive all three.)
+//! `Error` every adapter returns. (`tour` and `bench` drive all three.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ami_proto::{ClientConfig, Credentials};
+use ami_proto::{Config, Credentials};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
@@ -97,12 +97,12 @@ pub fn credentials(args: &ConnArgs) -> Result<Credentials, CliError> {
 
 /// The adapter configuration: these credentials, `--timeout` for the connection,
 /// the login and every reply, and no reconnect.
-pub fn client_config(args: &ConnArgs, credentials: Credentials) -> Result<ClientConfig, CliError> {
+pub fn client_config(args: &ConnArgs, credentials: Credentials) -> Result<Config, CliError> {
     let timeout = timeout(args)?;
-    let mut config = ClientConfig::new(credentials);
+    let mut config = Config::new(credentials);
     config.connect_timeout = timeout;
-    config.connection.login_timeout = timeout;
-    config.connection.action_timeout = timeout;
+    config.login_timeout = timeout;
+    config.action_timeout = timeout;
     Ok(config)
 }
 
@@ -150,7 +150,7 @@ fn tls_config(args: &ConnArgs) -> Result<Arc<rustls::ClientConfig>, CliError> {
 
 /// Everything `send`, `command` and `events` need: a target and a config, with
 /// `--host` defaulting to 127.0.0.1.
-pub fn resolve(args: &ConnArgs) -> Result<(Target, ClientConfig), CliError> {
+pub fn resolve(args: &ConnArgs) -> Result<(Target, Config), CliError> {
     let credentials = credentials(args)?;
     let host = args.host.as_deref().unwrap_or("127.0.0.1");
     let target = Target::new(args, host, &credentials.username)?;
@@ -159,10 +159,7 @@ pub fn resolve(args: &ConnArgs) -> Result<(Target, ClientConfig), CliError> {
 }
 
 /// Connects with ami-blocking and logs in.
-pub fn connect_blocking(
-    target: &Target,
-    config: ClientConfig,
-) -> Result<ami_blocking::Client, CliError> {
+pub fn connect_blocking(target: &Target, config: Config) -> Result<ami_blocking::Client, CliError> {
     let result = match &target.tls {
         Some((name, tls)) => {
             ami_blocking::connect_tls(target.addr.as_str(), name, tls.clone(), config)

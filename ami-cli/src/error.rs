@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use ami_proto::ClientError;
+use ami_proto::Error;
 
 /// The exit codes, documented in `ami --help` and the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,11 +80,11 @@ pub enum Phase<'a> {
 
 impl Context {
     /// Turns an adapter error into a message and an exit code.
-    pub fn describe(&self, error: ClientError, phase: Phase<'_>) -> CliError {
+    pub fn describe(&self, error: Error, phase: Phase<'_>) -> CliError {
         let addr = &self.addr;
         let secs = self.timeout.as_secs_f64();
         match error {
-            ClientError::Connect(e) => {
+            Error::Connect(e) => {
                 let hint = match e.kind() {
                     ErrorKind::ConnectionRefused => {
                         " (is Asterisk running with AMI enabled in manager.conf, on this port?)"
@@ -100,10 +100,10 @@ impl Context {
                     format!("cannot connect to {addr}: {what}{hint}"),
                 )
             }
-            ClientError::Io(e) => {
+            Error::Io(e) => {
                 CliError::new(Exit::Connect, format!("connection to {addr} failed: {e}"))
             }
-            ClientError::Auth(message) => CliError::new(
+            Error::Auth(message) => CliError::new(
                 Exit::Auth,
                 format!(
                     "authentication failed for user {:?} on {addr}: {message} \
@@ -112,7 +112,7 @@ impl Context {
                     self.user
                 ),
             ),
-            ClientError::Timeout => {
+            Error::Timeout => {
                 let (what, hint) = match phase {
                     Phase::Connect => (
                         format!("connecting to {addr} and logging in"),
@@ -129,7 +129,7 @@ impl Context {
                     format!("timed out after {secs} s {what} ({hint})"),
                 )
             }
-            ClientError::Tls(message) => {
+            Error::Tls(message) => {
                 let hint = if message.contains("certificate") || message.contains("Certificate") {
                     " (trust the server's certificate with --ca FILE; check --tls-name)"
                 } else {
@@ -140,8 +140,8 @@ impl Context {
                     format!("TLS failure with {addr}: {message}{hint}"),
                 )
             }
-            ClientError::Invalid(e) => refused(e),
-            ClientError::Rejected(packet) => {
+            Error::Invalid(e) => refused(e),
+            Error::Rejected(packet) => {
                 let message = packet
                     .message()
                     .map(|m| m.to_str_lossy().into_owned())
@@ -151,14 +151,15 @@ impl Context {
                     format!("the server answered Error: {message}"),
                 )
             }
-            ClientError::Closed(reason) => closed(reason, addr, phase),
+            Error::Closed(reason) => closed(reason, addr, phase),
+            Error::Down(reason) => closed(reason, addr, phase),
             other => CliError::new(Exit::Other, other.to_string()),
         }
     }
 }
 
-fn closed(reason: ami_proto::Error, addr: &str, phase: Phase<'_>) -> CliError {
-    use ami_proto::Error as E;
+fn closed(reason: ami_proto::Reason, addr: &str, phase: Phase<'_>) -> CliError {
+    use ami_proto::Reason as E;
     match reason {
         E::Eof if matches!(phase, Phase::Connect) => CliError::new(
             Exit::Connect,

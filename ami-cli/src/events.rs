@@ -8,7 +8,7 @@
 use std::io::Write;
 
 use ami_blocking::Event;
-use ami_proto::{ClientError, Packet};
+use ami_proto::{Error, Packet};
 use regex::bytes::Regex;
 
 use crate::cli::{ConnArgs, EventsArgs};
@@ -54,7 +54,7 @@ pub fn run(conn: &ConnArgs, args: &EventsArgs) -> Result<(), CliError> {
         .map(|f| Filter::parse(f))
         .collect::<Result<Vec<_>, _>>()?;
     let (target, mut config) = resolve(conn)?;
-    config.connection.events = Some(args.mask.clone().unwrap_or_else(|| "on".into()));
+    config.events = Some(args.mask.clone().unwrap_or_else(|| "on".into()));
     config.event_capacity = 16 * 1024;
     let client = connect_blocking(&target, config)?;
     let events = client.events();
@@ -80,13 +80,26 @@ pub fn run(conn: &ConnArgs, args: &EventsArgs) -> Result<(), CliError> {
             Event::Disconnected(reason) => {
                 return Err(target
                     .context
-                    .describe(ClientError::Closed(reason), Phase::Action("events")));
+                    .describe(Error::Closed(reason), Phase::Action("events")));
             }
-            _ => {}
+            // Nothing is hidden: what the client dropped or could not match
+            // goes to stderr, so stdout stays the event stream.
+            Event::Malformed(malformed) => eprintln!(
+                "ami: dropped a malformed packet ({:?}, {} bytes, starting {:?})",
+                malformed.reason,
+                malformed.size,
+                String::from_utf8_lossy(&malformed.head)
+            ),
+            Event::Unmatched(packet) => eprintln!(
+                "ami: a response that matches no action: {:?}",
+                String::from_utf8_lossy(packet.as_bytes())
+            ),
+            Event::Event(_) => {} // filtered out
+            other => eprintln!("ami: {other:?}"),
         }
     }
     Err(target.context.describe(
-        ClientError::Closed(ami_proto::Error::Eof),
+        Error::Closed(ami_proto::Reason::Eof),
         Phase::Action("events"),
     ))
 }

@@ -45,7 +45,7 @@ pub fn run(conn: &ConnArgs, args: &SendArgs) -> Result<(), CliError> {
     let action = action(&args.action, &args.headers)?;
     let (target, config) = resolve(conn)?;
     let client = connect_blocking(&target, config)?;
-    let reply = match client.send(action) {
+    let reply = match client.send(action).wait() {
         Ok(reply) => reply,
         Err(error) => {
             client.close();
@@ -63,7 +63,7 @@ pub fn run(conn: &ConnArgs, args: &SendArgs) -> Result<(), CliError> {
     }
     drop(out);
     if !args.action.eq_ignore_ascii_case("Logoff") {
-        let _ = client.logoff();
+        let _ = client.logoff().wait();
     }
     let response = reply.response();
     if response.is_error() {

@@ -7,10 +7,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use ami_proto::{
-    command_action, expect_command_output, expect_list, expect_originate, Action, AuthMethod,
-    ClientConfig, ClientError, ClientEvent,
-};
+use ami_proto::{Action, AuthMethod, Config, Error, Event};
 use ami_testkit::FakeAsterisk;
 
 use crate::adapters::{Adapter, Blocking, EventSource, Next, Smol, Tokio};
@@ -23,7 +20,7 @@ use crate::output::summary;
 /// What the steps run against.
 struct Stage<'a> {
     target: &'a Target,
-    config: &'a ClientConfig,
+    config: &'a Config,
     /// The embedded server and the events to flood it with; `None` for a real server.
     fake: Option<(&'a FakeAsterisk, &'a [Vec<u8>])>,
     pings: usize,
@@ -130,7 +127,7 @@ fn steps<A: Adapter>(stage: &Stage<'_>) -> Result<Option<FloodResult>, CliError>
     let t = Instant::now();
     let client = A::connect(stage.target, stage.config.clone())
         .map_err(|e| context.describe(e, Phase::Connect))?;
-    let credentials = stage.config.connection.credentials.as_ref();
+    let credentials = stage.config.credentials.as_ref();
     let (user, how) = match credentials {
         Some(c) if c.auth == AuthMethod::Md5 => (c.username.as_str(), "MD5 login"),
         Some(c) => (c.username.as_str(), "login"),
@@ -144,7 +141,7 @@ fn steps<A: Adapter>(stage: &Stage<'_>) -> Result<Option<FloodResult>, CliError>
 
     let injected = Action::new("Ping").header("X-Note", "a\r\nAction: Originate");
     match client.send(injected) {
-        Err(ClientError::Invalid(e)) => println!("{tag} injection refused before sending: {e}"),
+        Err(Error::Invalid(e)) => println!("{tag} injection refused before sending: {e}"),
         other => return Err(unexpected("a CR/LF value refused", other.map(drop))),
     }
 
@@ -176,8 +173,9 @@ fn steps<A: Adapter>(stage: &Stage<'_>) -> Result<Option<FloodResult>, CliError>
     }
 
     let list = client
-        .send(Action::new("CoreShowChannels"))
-        .and_then(expect_list)
+        .client()
+        .list(Action::new("CoreShowChannels"))
+        .wait()
         .map_err(fail("CoreShowChannels"))?;
     let verified = match list.verify() {
         Ok(()) => "ListItems verified",
@@ -195,8 +193,9 @@ fn steps<A: Adapter>(stage: &Stage<'_>) -> Result<Option<FloodResult>, CliError>
     }
 
     let output = client
-        .send(command_action("core show version"))
-        .and_then(expect_command_output)
+        .client()
+        .command("core show version")
+        .wait()
         .map_err(fail("Command"))?;
     println!(
         "{tag} Command \"core show version\": {}",
@@ -232,9 +231,10 @@ fn originate<A: Adapter>(client: &A, tag: &str) -> Result<(), CliError> {
         .header("Application", "Wait")
         .header("Data", "1")
         .header("Async", "true");
-    let reply = client.send(call.wait_for_originate(true));
-    let outcome = reply
-        .and_then(expect_originate)
+    let outcome = client
+        .client()
+        .originate(call)
+        .wait()
         .map_err(|e| CliError::new(Exit::Other, format!("{tag} Originate failed: {e}")))?;
     println!(
         "{tag} Originate Local/100@default, async: {:?}; the call's events:",
@@ -251,7 +251,7 @@ fn originate<A: Adapter>(client: &A, tag: &str) -> Result<(), CliError> {
         .map(|v| v.as_bytes().to_vec());
     loop {
         match events.next_within(Duration::from_millis(300)) {
-            Next::Event(ClientEvent::Event(event)) => {
+            Next::Event(Event::Event(event)) => {
                 println!("{tag}   {}", summary(&event));
                 let last = event.event_name().is_some_and(|n| n == "Newexten")
                     && event.get("Channel").map(|v| v.as_bytes().to_vec()) == channel;
@@ -282,6 +282,6 @@ fn originate<A: Adapter>(client: &A, tag: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-fn unexpected(wanted: &str, got: Result<(), ClientError>) -> CliError {
+fn unexpected(wanted: &str, got: Result<(), Error>) -> CliError {
     CliError::new(Exit::Other, format!("tour: expected {wanted}, got {got:?}"))
 }

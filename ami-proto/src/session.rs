@@ -83,7 +83,9 @@ pub enum Update {
     Status(Status),
 }
 
-/// The sans-IO client session supervisor; see the [module docs](self).
+/// The sans-IO client session supervisor: what outlives one [`Connection`]
+/// (dialling, backoff with jitter, re-login, status, fail-fast while down,
+/// the final close).
 ///
 /// # Driving contract
 ///
@@ -206,6 +208,11 @@ impl Session {
         self.conn.as_ref().map_or(0, Connection::in_flight)
     }
 
+    /// Whether [`poll_transmit`](Self::poll_transmit) has bytes to give.
+    pub fn has_transmit(&self) -> bool {
+        self.conn.as_ref().is_some_and(Connection::has_transmit)
+    }
+
     /// The settings.
     pub fn config(&self) -> &Config {
         &self.config
@@ -300,6 +307,9 @@ impl Session {
     /// Closes for good: pending actions fail with [`Reason::ClosedByClient`],
     /// no reconnect follows.
     pub fn close(&mut self, now: Instant) {
+        if matches!(self.status, Status::Closed(_)) {
+            return;
+        }
         match &mut self.conn {
             Some(conn) => {
                 conn.close();

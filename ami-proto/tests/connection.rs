@@ -73,8 +73,7 @@ fn auth_failure_is_typed_and_fails_everything_queued() {
     );
     let queued = pair.send(Action::new("Ping"));
     pair.deliver(BANNER);
-    let failure =
-        Reason::AuthFailed("Authentication failed (user \"admin\", plain login)".into());
+    let failure = Reason::AuthFailed("Authentication failed (user \"admin\", plain login)".into());
     assert_eq!(pair.reply(queued), Some(Err(failure.clone())));
     assert!(pair
         .outputs

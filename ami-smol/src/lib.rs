@@ -1,78 +1,109 @@
 #![doc = include_str!("../README.md")]
+//!
+//! # Design
+//!
+//! A pump around [`ami_client::Link`] written against `futures-io`, so it
+//! serves smol and async-std alike: one driver task dials when the session
+//! asks, reads and writes concurrently, arms one `async-io` timer at the
+//! session's deadline and wakes when a handle has something to write. The
+//! [`Client`], its completions and event streams are `ami-client`'s, the same
+//! for every runtime.
 
-mod client;
-mod driver;
-mod events;
-mod list;
+mod pump;
 mod tls;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-pub use ami_proto::{
-    Action, ClientConfig as Config, ClientError as Error, ClientEvent as Event, Credentials, List,
-    OriginateOutcome, Packet, Reconnect, Reply,
-};
-pub use async_net::AsyncToSocketAddrs;
-pub use client::{Client, Driver};
-pub use events::Events;
-pub use list::ListStream;
-pub use tls::connect_tls;
-
 use async_net::TcpStream;
-use driver::{Dial, Io};
 use futures_lite::future;
 
-/// Connects over TCP (within `config.connect_timeout`), logs in, and returns once
-/// the session is ready. The driver runs on smol's global executor, so this works
-/// under smol and async-std alike.
+pub use ami_client::{Client, EventQueue, Events, ListStream, Pending, Ready, TimedOut};
+pub use ami_proto::{
+    request, Action, ActionId, AuthMethod, Config, Credentials, Error, Event, Keepalive, Limits,
+    List, ListMismatch, Malformed, OriginateOutcome, Packet, Reason, Reconnect, Reply, Request,
+    Status, Value,
+};
+pub use async_net::AsyncToSocketAddrs;
+pub use pump::Driver;
+pub use tls::connect_tls;
+
+use pump::{Dial, Io};
+
+/// Connects over TCP (within `config.connect_timeout`), logs in, and returns
+/// once the session is ready. The driver runs on smol's global executor, so
+/// this works under smol and async-std alike.
 ///
-/// Login refused: [`Error::Auth`]; no banner or login in time: [`Error::Timeout`];
-/// the server hung up: [`Error::Closed`]. With `config.reconnect`, a lost
-/// connection is redialled (see [`Event::Disconnected`] and [`Event::Reconnected`]).
+/// Fails with [`Error::Connect`] (naming the address), [`Error::Auth`],
+/// [`Error::Timeout`] (login deadline) or [`Error::Closed`]. With
+/// `config.reconnect`, a lost connection is redialled (see
+/// [`Event::Disconnected`] and [`Event::Reconnected`]).
 pub async fn connect(addr: impl AsyncToSocketAddrs, config: Config) -> Result<Client, Error> {
     let timeout = config.connect_timeout;
     let addrs = resolve(addr, timeout).await?;
-    let dial: Dial<TcpStream> = Arc::new(move || Box::pin(dial_tcp(addrs.clone(), timeout)));
-    launch(dial().await?, config, dial).await
+    let dial: Dial<TcpStream> = Box::new(move || Box::pin(dial_tcp(addrs.clone(), timeout)));
+    launch(config, dial).await
 }
 
-/// Spawns the driver and waits for the first login.
-async fn launch<S: Io>(stream: S, config: Config, dial: Dial<S>) -> Result<Client, Error> {
-    let (ready, login) = async_channel::bounded(1);
-    let (client, driver) = client::start(stream, config, Some(dial), Some(ready));
-    smol::spawn(driver).detach();
-    match login.recv().await {
-        Ok(Ok(())) => Ok(client),
-        Ok(Err(reason)) => Err(reason.into()),
-        Err(_) => Err(Error::Closed(ami_proto::Error::Eof)),
-    }
+/// Wraps a stream the caller already has; the caller spawns the returned
+/// [`Driver`]. `config.reconnect` is ignored: the adapter cannot re-open a
+/// stream it did not open.
+pub fn from_stream<S>(stream: S, mut config: Config) -> (Client, Driver)
+where
+    S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
+{
+    config.reconnect = None;
+    let (client, link) = ami_client::new(config, std::time::Instant::now);
+    // The transport is open: actions sent from now on wait for the login.
+    link.connected();
+    let driver = Driver::new(Box::pin(pump::run(link, Some(stream), None)));
+    (client, driver)
+}
+
+/// Spawns the driver, which dials, and waits for the first login.
+async fn launch<S: Io>(config: Config, dial: Dial<S>) -> Result<Client, Error> {
+    let (client, link) = ami_client::new(config, std::time::Instant::now);
+    smol::spawn(pump::run(link, None, Some(dial))).detach();
+    client.ready().await?;
+    Ok(client)
 }
 
 async fn resolve(
     addr: impl AsyncToSocketAddrs,
     timeout: Duration,
 ) -> Result<Vec<SocketAddr>, Error> {
-    let addrs = async { async_net::resolve(addr).await.map_err(Error::Connect) };
-    within(timeout, addrs).await
-}
-
-async fn dial_tcp(addrs: Vec<SocketAddr>, timeout: Duration) -> Result<TcpStream, Error> {
-    let connect = async { TcpStream::connect(&addrs[..]).await.map_err(Error::Connect) };
-    let stream = within(timeout, connect).await?;
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
-}
-
-/// `work`, or [`Error::Timeout`] after `timeout`.
-async fn within<T>(
-    timeout: Duration,
-    work: impl std::future::Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
+    let lookup = async { async_net::resolve(addr).await.map_err(Error::Connect) };
     let expire = async {
         async_io::Timer::after(timeout).await;
         Err(Error::Timeout)
     };
-    future::or(work, expire).await
+    let addrs = future::or(lookup, expire).await?;
+    if addrs.is_empty() {
+        let error = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
+        return Err(Error::Connect(error));
+    }
+    Ok(addrs)
+}
+
+/// Opens a TCP connection to the first address that answers, within `timeout`.
+async fn dial_tcp(addrs: Vec<SocketAddr>, timeout: Duration) -> Result<TcpStream, Reason> {
+    let failed = |kind, message: String| Reason::Connect {
+        kind,
+        message: format!("{}: {message}", addrs[0]),
+    };
+    let connect = async { Some(TcpStream::connect(&addrs[..]).await) };
+    let expire = async {
+        async_io::Timer::after(timeout).await;
+        None
+    };
+    let stream = match future::or(connect, expire).await {
+        Some(Ok(stream)) => stream,
+        Some(Err(error)) => return Err(failed(error.kind(), error.to_string())),
+        None => {
+            let message = format!("no answer within {timeout:?}");
+            return Err(failed(std::io::ErrorKind::TimedOut, message));
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
 }

@@ -2,14 +2,14 @@
 //! on any executor, and dropping it fails every call at once. Run on smol and on
 //! async-std. The behaviour every adapter shares is in ami-conformance.
 
-use ami_smol::{Action, Client, Config, Credentials, Error};
+use ami_smol::{Action, Config, Credentials, Error};
 use ami_testkit::FakeAsterisk;
 
 async fn dropping_the_driver_fails_calls_at_once() {
     let fake = FakeAsterisk::start();
     let tcp = async_net::TcpStream::connect(fake.addr()).await.unwrap();
     let config = Config::new(Credentials::plain("admin", "amp111"));
-    let (client, driver) = Client::from_stream(tcp, config);
+    let (client, driver) = ami_smol::from_stream(tcp, config);
     drop(driver);
     let orphan = client.send(Action::new("Ping")).await;
     assert!(matches!(orphan, Err(Error::Closed(_))), "{orphan:?}");

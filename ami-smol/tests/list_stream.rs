@@ -43,7 +43,7 @@ async fn items_read_on_a_spawned_task(spawn: fn(Task) -> Task) {
         .await
         .unwrap();
     let action = Action::new("BigList").header("Count", "1000");
-    let mut stream = within(client.list_stream(action)).await.unwrap();
+    let mut stream = client.list_stream(action).unwrap();
     let task = spawn(Box::pin(async move {
         let mut seen = Vec::new();
         while let Some(item) = within(std::future::poll_fn(|cx| {

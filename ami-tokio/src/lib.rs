@@ -2,63 +2,70 @@
 //!
 //! # Design
 //!
-//! A thin pump around [`ami_proto::Connection`]: one driver task reads and writes
-//! the socket concurrently, arms one timer at the core's `poll_timeout` (on
-//! tokio's clock, so `#[tokio::test(start_paused = true)]` drives the core's
-//! timeouts), completes each action through a oneshot and publishes every other
-//! output to the core's [`ami_proto::EventHub`] (a bounded queue per subscriber,
-//! woken through its task's `Waker`), except the items of a streamed list
-//! ([`Client::list_stream`]), which go to their own call's queue. It yields to
-//! the runtime once per read, after publishing what the read produced, so a
-//! subscriber on the same thread keeps up under a flood. Login, ActionIDs,
-//! lists, timeouts, keepalive, filters and the routing of outputs
-//! ([`ami_proto::Dispatch`]) all live in the core.
+//! A pump around [`ami_client::Link`]: one driver task dials when the session
+//! asks, reads and writes the socket concurrently, arms one timer at the
+//! session's deadline (on tokio's clock, so `#[tokio::test(start_paused = true)]`
+//! drives the core's timeouts), and wakes when a handle has something to
+//! write. It yields to the runtime once per read, so a subscriber on the same
+//! thread keeps up under a flood. The [`Client`], its completions and event
+//! streams are `ami-client`'s, the same for every runtime; login, ActionIDs,
+//! lists, timeouts, keepalive, filters and reconnect decisions live in
+//! `ami-proto`.
 
-mod client;
-mod driver;
-mod events;
-mod list;
+mod pump;
 mod tls;
 
 use std::net::SocketAddr;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, ToSocketAddrs};
-use tokio::sync::oneshot;
 
+pub use ami_client::{Client, EventQueue, Events, ListStream, Pending, Ready, TimedOut};
 pub use ami_proto::{
-    Action, ClientConfig as Config, ClientError as Error, ClientEvent as Event, Credentials, List,
-    OriginateOutcome, Packet, Reconnect, Reply,
+    request, Action, ActionId, AuthMethod, Config, Credentials, Error, Event, Keepalive, Limits,
+    List, ListMismatch, Malformed, OriginateOutcome, Packet, Reason, Reconnect, Reply, Request,
+    Status, Value,
 };
-pub use client::Client;
-pub use driver::Driver;
-pub use events::Events;
-pub use list::ListStream;
+pub use pump::Driver;
 pub use tls::connect_tls;
 
-use driver::Dial;
+use pump::Dial;
 
 /// Connects to `addr` (e.g. `"127.0.0.1:5038"`) within `config.connect_timeout`,
 /// spawns the driver on the current tokio runtime and returns once logged in.
 ///
-/// Fails with [`Error::Connect`] (TCP), [`Error::Auth`] (refused login),
-/// [`Error::Timeout`] (connect or login deadline) or [`Error::Closed`] (the server
-/// hung up first). With `config.reconnect`, a connection lost later is re-dialled
-/// (the address is resolved once, here).
+/// Fails with [`Error::Connect`] (TCP, naming the address), [`Error::Auth`]
+/// (refused login), [`Error::Timeout`] (login deadline) or [`Error::Closed`]
+/// (the server hung up first). With `config.reconnect`, a connection lost
+/// later is re-dialled (the address is resolved once, here).
 pub async fn connect(addr: impl ToSocketAddrs, config: Config) -> Result<Client, Error> {
     let addrs = resolve(addr).await?;
     let timeout = config.connect_timeout;
     let dial: Dial<TcpStream> = Box::new(move || {
         let addrs = addrs.clone();
-        Box::pin(async move {
-            tokio::time::timeout(timeout, dial_tcp(&addrs))
-                .await
-                .map_err(|_| Error::Timeout)?
-        })
+        Box::pin(async move { dial_tcp(&addrs, timeout).await })
     });
     start(config, dial).await
 }
 
-async fn resolve(addr: impl ToSocketAddrs) -> Result<Vec<SocketAddr>, Error> {
+/// Wraps a stream the caller already has (a `TcpStream`, a TLS stream, a
+/// `tokio::io::duplex` half ...). The caller must run the returned [`Driver`],
+/// e.g. `tokio::spawn(driver)`; nothing moves until it does. Actions sent
+/// before the login completes wait inside the core. `config.reconnect` is
+/// ignored: the adapter cannot re-open a stream it did not open.
+pub fn from_stream<S>(stream: S, mut config: Config) -> (Client, Driver)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    config.reconnect = None;
+    let (client, link) = ami_client::new(config, pump::now);
+    // The transport is open: actions sent from now on wait for the login.
+    link.connected();
+    let driver = Driver::new(Box::pin(pump::run(link, Some(stream), None)));
+    (client, driver)
+}
+
+pub(crate) async fn resolve(addr: impl ToSocketAddrs) -> Result<Vec<SocketAddr>, Error> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
         .await
         .map_err(Error::Connect)?
@@ -70,24 +77,34 @@ async fn resolve(addr: impl ToSocketAddrs) -> Result<Vec<SocketAddr>, Error> {
     Ok(addrs)
 }
 
-async fn dial_tcp(addrs: &[SocketAddr]) -> Result<TcpStream, Error> {
-    let stream = TcpStream::connect(addrs).await.map_err(Error::Connect)?;
-    stream.set_nodelay(true).map_err(Error::Connect)?;
+/// Opens a TCP connection to the first address that answers, within `timeout`.
+pub(crate) async fn dial_tcp(
+    addrs: &[SocketAddr],
+    timeout: std::time::Duration,
+) -> Result<TcpStream, Reason> {
+    let failed = |kind, message: String| Reason::Connect {
+        kind,
+        message: format!("{}: {message}", addrs[0]),
+    };
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addrs)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => return Err(failed(error.kind(), error.to_string())),
+        Err(_) => {
+            let message = format!("no answer within {timeout:?}");
+            return Err(failed(std::io::ErrorKind::TimedOut, message));
+        }
+    };
+    let _ = stream.set_nodelay(true);
     Ok(stream)
 }
 
-/// Dials, spawns the driver and waits for the first login.
-async fn start<S>(config: Config, mut dial: Dial<S>) -> Result<Client, Error>
+/// Spawns the driver, which dials, and waits for the first login.
+pub(crate) async fn start<S>(config: Config, dial: Dial<S>) -> Result<Client, Error>
 where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let stream = dial().await?;
-    let (ready, logged_in) = oneshot::channel();
-    let (client, pump) = client::build(config, Some(dial), Some(ready));
-    tokio::spawn(pump.run(stream));
-    match logged_in.await {
-        Ok(Ok(())) => Ok(client),
-        Ok(Err(reason)) => Err(Error::from(reason)),
-        Err(_) => Err(Error::Closed(ami_proto::Error::Eof)),
-    }
+    let (client, link) = ami_client::new(config, pump::now);
+    tokio::spawn(pump::run(link, None, Some(dial)));
+    client.ready().await?;
+    Ok(client)
 }

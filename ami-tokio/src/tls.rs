@@ -2,19 +2,19 @@
 
 use std::sync::Arc;
 
+use ami_proto::Reason;
 use rustls_pki_types::ServerName;
 use tokio::net::ToSocketAddrs;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use crate::driver::Dial;
+use crate::pump::Dial;
 use crate::{Client, Config, Error};
 
 /// Connects over TLS to `addr`, checks the certificate against `server_name`
-/// with `tls` (build it with rustls' ring provider), then logs in like
-/// [`connect`](crate::connect). TCP plus handshake must finish within
-/// `config.connect_timeout`; handshake failures are [`Error::Tls`]. Reconnects, if
-/// configured, redo the handshake.
+/// with `tls`, then logs in like [`connect`](crate::connect). TCP plus
+/// handshake must finish within `config.connect_timeout`; handshake failures
+/// are [`Error::Tls`]. Reconnects, if configured, redo the handshake.
 pub async fn connect_tls(
     addr: impl ToSocketAddrs,
     server_name: &str,
@@ -29,16 +29,14 @@ pub async fn connect_tls(
     let dial: Dial<TlsStream<tokio::net::TcpStream>> = Box::new(move || {
         let (addrs, name, connector) = (addrs.clone(), name.clone(), connector.clone());
         Box::pin(async move {
-            let handshake = async {
-                let tcp = crate::dial_tcp(&addrs).await?;
-                connector
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|error| Error::Tls(error.to_string()))
-            };
-            tokio::time::timeout(timeout, handshake)
-                .await
-                .map_err(|_| Error::Timeout)?
+            let tcp = crate::dial_tcp(&addrs, timeout).await?;
+            match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
+                Ok(Ok(stream)) => Ok(stream),
+                Ok(Err(error)) => Err(Reason::Tls(error.to_string())),
+                Err(_) => Err(Reason::Tls(format!(
+                    "handshake not done within {timeout:?}"
+                ))),
+            }
         })
     });
     crate::start(config, dial).await

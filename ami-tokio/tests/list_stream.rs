@@ -35,7 +35,7 @@ async fn the_stream_trait_yields_the_same_items() {
         .await
         .unwrap();
     let action = Action::new("BigList").header("Count", "100");
-    let mut stream = within(client.list_stream(action)).await.unwrap();
+    let mut stream = client.list_stream(action).unwrap();
     let mut seen = Vec::new();
     while let Some(item) = within(std::future::poll_fn(|cx| {
         futures_core::Stream::poll_next(std::pin::Pin::new(&mut stream), cx)

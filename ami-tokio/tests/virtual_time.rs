@@ -43,11 +43,11 @@ fn action_id(packet: &str) -> &str {
 async fn logged_in() -> (Client, tokio::task::JoinHandle<Result<(), Error>>, Server) {
     let (near, far) = tokio::io::duplex(1 << 16);
     let mut config = Config::new(Credentials::plain("admin", "amp111"));
-    config.connection.keepalive = Some(Keepalive {
+    config.keepalive = Some(Keepalive {
         interval: Duration::from_secs(20),
         timeout: Duration::from_secs(10),
     });
-    let (client, driver) = Client::from_stream(near, config);
+    let (client, driver) = ami_tokio::from_stream(near, config);
     let driver = tokio::spawn(driver);
     let (rd, wr) = tokio::io::split(far);
     let mut server = Server {
@@ -147,7 +147,7 @@ async fn keepalive_closes_a_stalled_link_on_virtual_time() {
     assert!(
         matches!(
             result,
-            Err(Error::Closed(ami_proto::Error::KeepaliveTimeout))
+            Err(Error::Closed(ami_proto::Reason::KeepaliveTimeout))
         ),
         "{result:?}"
     );
@@ -160,17 +160,17 @@ async fn keepalive_closes_a_stalled_link_on_virtual_time() {
     );
     assert_eq!(
         events.next().await,
-        Some(Event::Disconnected(ami_proto::Error::KeepaliveTimeout))
+        Some(Event::Disconnected(ami_proto::Reason::KeepaliveTimeout))
     );
     assert_eq!(events.next().await, None, "no reconnect: the stream ends");
     assert!(matches!(
         driver.await.unwrap(),
-        Err(Error::Closed(ami_proto::Error::KeepaliveTimeout))
+        Err(Error::Closed(ami_proto::Reason::KeepaliveTimeout))
     ));
     assert!(client.is_closed());
     assert!(matches!(
         client.send(Action::new("Ping")).await,
-        Err(Error::Closed(ami_proto::Error::KeepaliveTimeout))
+        Err(Error::Closed(ami_proto::Reason::KeepaliveTimeout))
     ));
     assert!(
         wall.elapsed() < Duration::from_secs(4),

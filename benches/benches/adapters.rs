@@ -20,7 +20,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use ami_benches::corpus;
-use ami_proto::{Action, ClientConfig as Config, ClientEvent as Event, Credentials};
+use ami_proto::{Action, Config, Credentials, Event};
 use ami_testkit::{event_packets, FakeAsterisk, Rate};
 
 /// How long a subscriber waits for the next event before giving up on the rest.
@@ -60,7 +60,7 @@ const SMOKE: Mode = Mode {
 /// the round trips' 1,000 in flight (the core's default cap is 512).
 fn config(event_capacity: usize) -> Config {
     let mut config = Config::new(Credentials::plain("admin", "amp111"));
-    config.connection.max_in_flight = 2 * IN_FLIGHT;
+    config.max_in_flight = 2 * IN_FLIGHT;
     config.event_capacity = event_capacity;
     config
 }
@@ -186,12 +186,12 @@ fn flood_tokio(events: &[Vec<u8>], capacity: usize, workers: usize) -> Flow {
 fn flood_blocking(events: &[Vec<u8>], capacity: usize) -> Flow {
     let fake = fake();
     let client = ami_blocking::connect(fake.addr(), config(capacity)).expect("login");
-    client.send(Action::new("Ping")).expect("ping");
+    client.send(Action::new("Ping")).wait().expect("ping");
     let mut events_rx = client.events();
     let mut counter = Counter::new(events.len() as u64);
     let flood = fake.flood(events.to_vec(), Rate::Unlimited);
     while !counter.done() {
-        if !counter.item(events_rx.recv_timeout(STALL).ok()) {
+        if !counter.item(events_rx.recv_timeout(STALL).ok().flatten()) {
             break;
         }
     }
@@ -382,7 +382,7 @@ fn round_trips_blocking(in_flight: usize, per_task: usize) -> Duration {
                 .spawn(move || {
                     go.wait();
                     for _ in 0..per_task {
-                        client.send(ping()).expect("pong");
+                        client.send(ping()).wait().expect("pong");
                     }
                 })
                 .expect("thread")

@@ -9,7 +9,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ami_proto::{Action, ClientConfig, ClientError, List, OriginateOutcome, Packet, Reply};
+use ami_client::{Client, Events, ListStream, Pending};
+use ami_proto::{Action, Config, Error, Packet, Reply};
 use ami_testkit::rustls;
 use futures_lite::future;
 
@@ -25,30 +26,24 @@ pub struct SmolOnSmol;
 pub struct SmolOnAsyncStd;
 
 /// A spawned `ami-smol` driver (a smol `Task` or an async-std `JoinHandle`).
-type DriverTask = Pin<Box<dyn Future<Output = Result<(), ClientError>> + Send>>;
+type DriverTask = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
 
 /// How one caller runtime runs futures.
 trait CallerRuntime {
     /// Opens a TCP stream of this runtime, wraps it with `Client::from_stream`
     /// and spawns the driver on this runtime.
-    fn from_stream(
-        addr: SocketAddr,
-        config: ClientConfig,
-    ) -> std::io::Result<(ami_smol::Client, DriverTask)>;
+    fn from_stream(addr: SocketAddr, config: Config) -> std::io::Result<(Client, DriverTask)>;
     fn block_on<T>(future: impl std::future::Future<Output = T>) -> T;
     fn spawn_all<T: Send + 'static>(
         futures: Vec<impl std::future::Future<Output = T> + Send + 'static>,
     ) -> Vec<T>;
-    fn next_event(events: &mut ami_smol::Events, timeout: Duration) -> Next;
+    fn next_event(events: &mut Events, timeout: Duration) -> Next;
 }
 
 impl CallerRuntime for SmolOnSmol {
-    fn from_stream(
-        addr: SocketAddr,
-        config: ClientConfig,
-    ) -> std::io::Result<(ami_smol::Client, DriverTask)> {
+    fn from_stream(addr: SocketAddr, config: Config) -> std::io::Result<(Client, DriverTask)> {
         let stream = smol::block_on(smol::net::TcpStream::connect(addr))?;
-        let (client, driver) = ami_smol::Client::from_stream(stream, config);
+        let (client, driver) = ami_smol::from_stream(stream, config);
         Ok((client, Box::pin(smol::spawn(driver))))
     }
 
@@ -69,7 +64,7 @@ impl CallerRuntime for SmolOnSmol {
         })
     }
 
-    fn next_event(events: &mut ami_smol::Events, timeout: Duration) -> Next {
+    fn next_event(events: &mut Events, timeout: Duration) -> Next {
         smol::block_on(future::or(
             async {
                 match events.next().await {
@@ -86,12 +81,9 @@ impl CallerRuntime for SmolOnSmol {
 }
 
 impl CallerRuntime for SmolOnAsyncStd {
-    fn from_stream(
-        addr: SocketAddr,
-        config: ClientConfig,
-    ) -> std::io::Result<(ami_smol::Client, DriverTask)> {
+    fn from_stream(addr: SocketAddr, config: Config) -> std::io::Result<(Client, DriverTask)> {
         let stream = async_std::task::block_on(async_std::net::TcpStream::connect(addr))?;
-        let (client, driver) = ami_smol::Client::from_stream(stream, config);
+        let (client, driver) = ami_smol::from_stream(stream, config);
         Ok((client, Box::pin(async_std::task::spawn(driver))))
     }
 
@@ -112,7 +104,7 @@ impl CallerRuntime for SmolOnAsyncStd {
         })
     }
 
-    fn next_event(events: &mut ami_smol::Events, timeout: Duration) -> Next {
+    fn next_event(events: &mut Events, timeout: Duration) -> Next {
         async_std::task::block_on(async {
             match async_std::future::timeout(timeout, events.next()).await {
                 Ok(Some(event)) => Next::Event(event),
@@ -124,23 +116,17 @@ impl CallerRuntime for SmolOnAsyncStd {
 }
 
 impl<R: CallerRuntime + 'static> Adapter for R {
-    type Client = ami_smol::Client;
-    type Events = ami_smol::Events;
-    type ListStream = ami_smol::ListStream;
     type Driver = DriverTask;
 
-    fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Self::Client, ClientError> {
+    fn connect(addr: SocketAddr, config: Config) -> Result<Client, Error> {
         R::block_on(ami_smol::connect(addr, config))
     }
 
-    fn from_stream(
-        addr: SocketAddr,
-        config: ClientConfig,
-    ) -> std::io::Result<(Self::Client, Self::Driver)> {
+    fn from_stream(addr: SocketAddr, config: Config) -> std::io::Result<(Client, Self::Driver)> {
         R::from_stream(addr, config)
     }
 
-    fn join_driver(driver: Self::Driver) -> Result<(), ClientError> {
+    fn join_driver(driver: Self::Driver) -> Result<(), Error> {
         R::block_on(driver)
     }
 
@@ -148,73 +134,27 @@ impl<R: CallerRuntime + 'static> Adapter for R {
         addr: SocketAddr,
         server_name: &str,
         tls: Arc<rustls::ClientConfig>,
-        config: ClientConfig,
-    ) -> Result<Self::Client, ClientError> {
+        config: Config,
+    ) -> Result<Client, Error> {
         R::block_on(ami_smol::connect_tls(addr, server_name, tls, config))
     }
 
-    fn send(client: &Self::Client, action: Action) -> Result<Reply, ClientError> {
-        R::block_on(client.send(action))
+    fn complete<T: Send + 'static>(pending: Pending<T>) -> Result<T, Error> {
+        R::block_on(pending)
     }
 
-    fn list(client: &Self::Client, action: Action) -> Result<List, ClientError> {
-        R::block_on(client.list(action))
-    }
-
-    fn list_stream(client: &Self::Client, action: Action) -> Result<Self::ListStream, ClientError> {
-        R::block_on(client.list_stream(action))
-    }
-
-    fn next_item(stream: &mut Self::ListStream) -> Option<Packet> {
+    fn next_item(stream: &mut ListStream) -> Option<Packet> {
         R::block_on(stream.next())
     }
 
-    fn finish(stream: Self::ListStream) -> Result<List, ClientError> {
-        R::block_on(stream.finish())
-    }
-
-    fn command(client: &Self::Client, command: &str) -> Result<Vec<String>, ClientError> {
-        R::block_on(client.command(command))
-    }
-
-    fn originate(client: &Self::Client, action: Action) -> Result<OriginateOutcome, ClientError> {
-        R::block_on(client.originate(action))
-    }
-
-    fn logoff(client: &Self::Client) -> Result<(), ClientError> {
-        R::block_on(client.logoff())
-    }
-
-    fn close(client: &Self::Client) {
-        client.close();
-    }
-
-    fn is_closed(client: &Self::Client) -> bool {
-        client.is_closed()
-    }
-
-    fn ami_version(client: &Self::Client) -> Option<String> {
-        client.ami_version()
-    }
-
-    fn events(client: &Self::Client) -> Self::Events {
-        client.events()
-    }
-
-    fn next_event(events: &mut Self::Events, timeout: Duration) -> Next {
+    fn next_event(events: &mut Events, timeout: Duration) -> Next {
         R::next_event(events, timeout)
     }
 
-    fn concurrent_sends(
-        client: &Self::Client,
-        actions: Vec<Action>,
-    ) -> Vec<Result<Reply, ClientError>> {
+    fn concurrent_sends(client: &Client, actions: Vec<Action>) -> Vec<Result<Reply, Error>> {
         let futures: Vec<_> = actions
             .into_iter()
-            .map(|action| {
-                let client = client.clone();
-                async move { client.send(action).await }
-            })
+            .map(|action| client.send(action))
             .collect();
         R::spawn_all(futures)
     }

@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use ami_proto::{Action, ClientConfig, ClientError, List, OriginateOutcome, Packet, Reply};
+use ami_client::{Client, Events, ListStream, Pending};
+use ami_proto::{Action, Config, Error, Packet, Reply};
 use ami_testkit::rustls;
 use tokio::runtime::Runtime;
 
@@ -27,25 +28,19 @@ fn runtime() -> &'static Runtime {
 }
 
 impl Adapter for Tokio {
-    type Client = ami_tokio::Client;
-    type Events = ami_tokio::Events;
-    type ListStream = ami_tokio::ListStream;
-    type Driver = tokio::task::JoinHandle<Result<(), ClientError>>;
+    type Driver = tokio::task::JoinHandle<Result<(), Error>>;
 
-    fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Self::Client, ClientError> {
+    fn connect(addr: SocketAddr, config: Config) -> Result<Client, Error> {
         runtime().block_on(ami_tokio::connect(addr, config))
     }
 
-    fn from_stream(
-        addr: SocketAddr,
-        config: ClientConfig,
-    ) -> std::io::Result<(Self::Client, Self::Driver)> {
+    fn from_stream(addr: SocketAddr, config: Config) -> std::io::Result<(Client, Self::Driver)> {
         let stream = runtime().block_on(tokio::net::TcpStream::connect(addr))?;
-        let (client, driver) = ami_tokio::Client::from_stream(stream, config);
+        let (client, driver) = ami_tokio::from_stream(stream, config);
         Ok((client, runtime().spawn(driver)))
     }
 
-    fn join_driver(driver: Self::Driver) -> Result<(), ClientError> {
+    fn join_driver(driver: Self::Driver) -> Result<(), Error> {
         runtime()
             .block_on(driver)
             .expect("the driver task panicked")
@@ -55,60 +50,20 @@ impl Adapter for Tokio {
         addr: SocketAddr,
         server_name: &str,
         tls: Arc<rustls::ClientConfig>,
-        config: ClientConfig,
-    ) -> Result<Self::Client, ClientError> {
+        config: Config,
+    ) -> Result<Client, Error> {
         runtime().block_on(ami_tokio::connect_tls(addr, server_name, tls, config))
     }
 
-    fn send(client: &Self::Client, action: Action) -> Result<Reply, ClientError> {
-        runtime().block_on(client.send(action))
+    fn complete<T: Send + 'static>(pending: Pending<T>) -> Result<T, Error> {
+        runtime().block_on(pending)
     }
 
-    fn list(client: &Self::Client, action: Action) -> Result<List, ClientError> {
-        runtime().block_on(client.list(action))
-    }
-
-    fn list_stream(client: &Self::Client, action: Action) -> Result<Self::ListStream, ClientError> {
-        runtime().block_on(client.list_stream(action))
-    }
-
-    fn next_item(stream: &mut Self::ListStream) -> Option<Packet> {
+    fn next_item(stream: &mut ListStream) -> Option<Packet> {
         runtime().block_on(stream.next())
     }
 
-    fn finish(stream: Self::ListStream) -> Result<List, ClientError> {
-        runtime().block_on(stream.finish())
-    }
-
-    fn command(client: &Self::Client, command: &str) -> Result<Vec<String>, ClientError> {
-        runtime().block_on(client.command(command))
-    }
-
-    fn originate(client: &Self::Client, action: Action) -> Result<OriginateOutcome, ClientError> {
-        runtime().block_on(client.originate(action))
-    }
-
-    fn logoff(client: &Self::Client) -> Result<(), ClientError> {
-        runtime().block_on(client.logoff())
-    }
-
-    fn close(client: &Self::Client) {
-        client.close();
-    }
-
-    fn is_closed(client: &Self::Client) -> bool {
-        client.is_closed()
-    }
-
-    fn ami_version(client: &Self::Client) -> Option<String> {
-        client.ami_version()
-    }
-
-    fn events(client: &Self::Client) -> Self::Events {
-        client.events()
-    }
-
-    fn next_event(events: &mut Self::Events, timeout: Duration) -> Next {
+    fn next_event(events: &mut Events, timeout: Duration) -> Next {
         runtime().block_on(async {
             match tokio::time::timeout(timeout, events.next()).await {
                 Ok(Some(event)) => Next::Event(event),
@@ -118,10 +73,7 @@ impl Adapter for Tokio {
         })
     }
 
-    fn concurrent_sends(
-        client: &Self::Client,
-        actions: Vec<Action>,
-    ) -> Vec<Result<Reply, ClientError>> {
+    fn concurrent_sends(client: &Client, actions: Vec<Action>) -> Vec<Result<Reply, Error>> {
         let tasks: Vec<_> = actions
             .into_iter()
             .map(|action| {

@@ -228,6 +228,11 @@ impl Connection {
         id::format_id(&self.prefix, id.0, &mut buf).to_owned()
     }
 
+    /// Whether [`poll_transmit`](Self::poll_transmit) has bytes to give.
+    pub fn has_transmit(&self) -> bool {
+        !self.transmit.is_empty()
+    }
+
     /// Actions sent and not yet completed (queued, in flight or mid-list).
     pub fn in_flight(&self) -> usize {
         self.pending.len()

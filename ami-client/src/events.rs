@@ -1,0 +1,104 @@
+//! A subscriber's event stream, for async and blocking consumers alike.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use ami_proto::Event;
+use futures_core::Stream;
+
+use crate::hub::{self, Subscriber};
+use crate::shared::Shared;
+
+/// The events of a [`Client`](crate::Client); see
+/// [`Client::events`](crate::Client::events). A [`Stream`], an async
+/// [`next`](Self::next), and blocking [`recv_timeout`](Self::recv_timeout)
+/// and [`Iterator`]. Ends when the client is closed for good.
+///
+/// ```no_run
+/// # fn example(client: ami_client::Client) {
+/// use ami_proto::Event;
+///
+/// for event in client.events() {
+///     match event {
+///         Event::Event(packet) if packet.event_name().is_some_and(|n| n.as_bytes() == b"Hangup") => {
+///             println!("hangup on {:?}", packet.get("Channel"));
+///         }
+///         Event::Lagged(missed) => eprintln!("missed {missed} events"),
+///         _ => {}
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Events {
+    subscriber: Subscriber,
+    /// Keeps the session's timers running for a waiting thread.
+    shared: Arc<Shared>,
+}
+
+/// [`Events::recv_timeout`] found nothing before its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedOut;
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no event before the deadline")
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+impl Events {
+    pub(crate) fn new(subscriber: Subscriber, shared: Arc<Shared>) -> Self {
+        Events { subscriber, shared }
+    }
+
+    /// The next event, or `None` once the client is closed for good.
+    pub async fn next(&mut self) -> Option<Event> {
+        std::future::poll_fn(|cx| hub::poll_next(&self.subscriber, cx)).await
+    }
+
+    /// The next event, waiting at most `timeout`: `Ok(None)` once the client
+    /// is closed for good and every buffered event was taken.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Event>, TimedOut> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let until = crate::pending::until(&self.shared).min(deadline);
+            if let Ok(next) = hub::wait_next(&self.subscriber, until) {
+                return Ok(next);
+            }
+            if Instant::now() >= deadline {
+                return Err(TimedOut);
+            }
+            self.shared.run_timers();
+        }
+    }
+
+    /// The next event if one is buffered (`Ok(None)`: the stream has ended).
+    pub fn try_recv(&mut self) -> Result<Option<Event>, TimedOut> {
+        hub::wait_next(&self.subscriber, Instant::now()).map_err(|()| TimedOut)
+    }
+}
+
+impl Stream for Events {
+    type Item = Event;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        hub::poll_next(&self.subscriber, cx)
+    }
+}
+
+impl Iterator for Events {
+    type Item = Event;
+
+    /// Blocks until the next event; `None` once the client is closed for good.
+    fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Ok(next) = self.recv_timeout(Duration::from_secs(3600)) {
+                return next;
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The event fan-out: one bounded queue per subscriber.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use ami_proto::Event;
+
+use crate::mailbox::Mailbox;
+use crate::EventQueue;
+
+/// One subscriber's queue.
+pub(crate) type Subscriber = Arc<Mailbox<EventQueue>>;
+
+/// A client's event fan-out: one [`EventQueue`] per subscriber (bounded to
+/// exactly `capacity` events, oldest dropped and counted as `Lagged`).
+/// Publishing never waits on a subscriber.
+///
+/// Until the first subscriber exists, events are kept in a queue of the same
+/// capacity that the first subscriber takes over: what arrives between login
+/// and the first `events()` call is delivered, or counted in a `Lagged`.
+#[derive(Debug)]
+pub(crate) struct Hub {
+    capacity: usize,
+    state: Mutex<HubState>,
+}
+
+#[derive(Debug)]
+struct HubState {
+    subscribers: Vec<Subscriber>,
+    /// The events published before the first subscriber; `None` once taken.
+    prelude: Option<EventQueue>,
+    closed: bool,
+}
+
+impl Hub {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Hub {
+            capacity,
+            state: Mutex::new(HubState {
+                subscribers: Vec::new(),
+                prelude: Some(EventQueue::new(capacity)),
+                closed: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HubState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new subscriber: the first one takes over what was published before it,
+    /// later ones receive what is published from now on.
+    pub(crate) fn subscribe(&self) -> Subscriber {
+        let mut state = self.lock();
+        let mut queue = state
+            .prelude
+            .take()
+            .unwrap_or_else(|| EventQueue::new(self.capacity));
+        if state.closed {
+            queue.close();
+        }
+        let subscriber = Arc::new(Mailbox::new(queue));
+        if !state.closed {
+            state.subscribers.push(Arc::clone(&subscriber));
+        }
+        subscriber
+    }
+
+    /// Gives every event of `batch` to every live subscriber, one lock and one
+    /// wake-up per subscriber for the whole batch.
+    pub(crate) fn publish(&self, batch: &mut Vec<Event>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        if let Some(prelude) = &mut state.prelude {
+            batch.drain(..).for_each(|event| prelude.push(event));
+            return;
+        }
+        // A subscriber only the hub still holds was dropped.
+        state.subscribers.retain(|s| Arc::strong_count(s) > 1);
+        if let Some((last, others)) = state.subscribers.split_last() {
+            for subscriber in others {
+                subscriber.update(|queue| batch.iter().for_each(|e| queue.push(e.clone())));
+            }
+            last.update(|queue| batch.drain(..).for_each(|e| queue.push(e)));
+        }
+        batch.clear();
+    }
+
+    /// Ends every subscriber's stream, after what it has queued, for good.
+    pub(crate) fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        for subscriber in state.subscribers.drain(..) {
+            subscriber.update(EventQueue::close);
+        }
+    }
+}
+
+/// The next item of `subscriber` for the task of `cx`; `None` once finished.
+pub(crate) fn poll_next(subscriber: &Subscriber, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+    subscriber.poll(cx, next)
+}
+
+/// The next item of `subscriber`, blocking until `until`: `Ok(None)` once
+/// finished, `Err(())` at the deadline.
+pub(crate) fn wait_next(subscriber: &Subscriber, until: Instant) -> Result<Option<Event>, ()> {
+    subscriber.wait(until, next).ok_or(())
+}
+
+fn next(queue: &mut EventQueue) -> Option<Option<Event>> {
+    match queue.pop() {
+        Some(event) => Some(Some(event)),
+        None if queue.is_finished() => Some(None),
+        None => None,
+    }
+}

@@ -298,13 +298,14 @@ impl Session {
     }
 
     /// Closes for good: pending actions fail with [`Reason::ClosedByClient`],
-    /// no reconnect follows.
+    /// no reconnect follows. A session already closed keeps its reason.
     pub fn close(&mut self, now: Instant) {
         match &mut self.conn {
             Some(conn) => {
                 conn.close();
                 self.drain(now);
             }
+            None if matches!(self.status, Status::Closed(_)) => {}
             None => self.finish(Reason::ClosedByClient),
         }
     }

@@ -536,6 +536,24 @@ fn close_closes_for_good_and_fails_pending_actions() {
 }
 
 #[test]
+fn close_after_the_final_close_keeps_the_reason() {
+    let mut pair = SessionPair::new(config(), 5);
+    pair.plan.push_back(Dial::Answer(refusing_server()));
+    pair.drive();
+    let Status::Closed(reason @ Reason::AuthFailed(_)) = pair.session.status().clone() else {
+        panic!("{:?}", pair.session.status());
+    };
+    let updates = pair.updates.len();
+    // An adapter closes the session when its handle is dropped, whatever happened.
+    pair.session.close(pair.now);
+    pair.drive();
+    assert_eq!(pair.session.status(), &Status::Closed(reason.clone()));
+    assert_eq!(pair.updates.len(), updates, "no second Closed status");
+    let result = pair.send(Action::new("Ping"));
+    assert!(matches!(result, Err(Error::Closed(r)) if r == reason));
+}
+
+#[test]
 fn a_first_connection_that_never_logged_in_does_not_redial() {
     // The dial fails.
     let mut pair = SessionPair::new(config(), 5);

@@ -239,6 +239,37 @@ fn status_sequence_through_losses_failed_redials_and_relogins() {
     assert_eq!(pair.statuses().last(), Some(pair.session.status()));
 }
 
+#[test]
+fn a_relogin_reapplies_mask_and_filters_and_numbers_on() {
+    let config = Config {
+        events: Some("call,system".into()),
+        filters: vec!["Event: Newchannel".into()],
+        ..config()
+    };
+    let mut pair = SessionPair::ready(config, 9);
+    assert_eq!(pair.session.ami_version(), Some("11.0.0"));
+    pair.send(Action::new("Ping")).unwrap();
+    pair.eof();
+    assert_eq!(pair.session.ami_version(), None, "no transport, no version");
+    pair.advance(Duration::from_secs(1));
+    assert_eq!(pair.session.status(), &Status::Ready);
+    assert_eq!(pair.session.ami_version(), Some("11.0.0"));
+    let server = pair.server.as_ref().unwrap();
+    assert_eq!(server.actions(), ["Login", "Filter"]);
+    assert_eq!(server.received[0].get("Events").unwrap(), "call,system");
+    assert_eq!(
+        server.received[1].get("Filter").unwrap(),
+        "Event: Newchannel"
+    );
+    // The new connection's ActionIDs go on from the old one's.
+    let ids: Vec<String> = pair
+        .all_received()
+        .iter()
+        .map(|p| p.action_id().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["t-0", "t-1", "t-2", "t-3", "t-4"]);
+}
+
 // ----- 4. fail-fast -----
 
 #[test]
@@ -314,6 +345,30 @@ fn while_logging_in_again_actions_wait_for_the_login() {
     assert_eq!(pair.server.as_ref().unwrap().actions(), ["Login", "Ping"]);
     assert!(matches!(pair.replies(ping)[..], [Ok(Reply::Response(_))]));
     assert_eq!(pair.session.status(), &Status::Ready);
+}
+
+#[test]
+fn an_action_queued_for_a_relogin_that_fails_is_down_and_never_resent() {
+    let mut pair = SessionPair::ready(config(), 1);
+    pair.plan.push_back(Dial::Open(silent_server()));
+    let lost_at = pair.now;
+    pair.eof();
+    pair.advance(Duration::from_secs(1));
+    assert_eq!(pair.session.transport(), Transport::Open);
+    let ping = pair.send(Action::new("Ping")).expect("queued");
+    let login_deadline = *pair.dials.last().unwrap() + config().login_timeout;
+    assert_eq!(pair.session.poll_timeout(), Some(login_deadline));
+    pair.advance_to(login_deadline);
+    assert!(matches!(
+        pair.replies(ping)[..],
+        [Err(Error::Down(Reason::LoginTimeout))]
+    ));
+    assert_eq!(pair.session.status(), &reconnecting(1, lost_at));
+    // The next transport logs in; the failed action is not written again.
+    pair.advance(Duration::from_secs(5));
+    assert_eq!(pair.session.status(), &Status::Ready);
+    assert_eq!(pair.server.as_ref().unwrap().actions(), ["Login"]);
+    assert_eq!(pair.replies(ping).len(), 1);
 }
 
 #[test]

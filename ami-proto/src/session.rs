@@ -305,7 +305,7 @@ impl Session {
     }
 
     /// Closes for good: pending actions fail with [`Reason::ClosedByClient`],
-    /// no reconnect follows.
+    /// no reconnect follows. A session already closed keeps its reason.
     pub fn close(&mut self, now: Instant) {
         if matches!(self.status, Status::Closed(_)) {
             return;
@@ -315,6 +315,7 @@ impl Session {
                 conn.close();
                 self.drain(now);
             }
+            None if matches!(self.status, Status::Closed(_)) => {}
             None => self.finish(Reason::ClosedByClient),
         }
     }

@@ -7,7 +7,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use ami_proto::{
-    ActionId, Config, Connection, Credentials, Output, Packet, PacketKind, Parsed, Parser, Reply,
+    Action, ActionId, Config, Connection, Credentials, Error, Output, Packet, PacketKind, Parsed,
+    Parser, Reason, Reply, Session, Status, Transport, Update,
 };
 
 /// What the scripted server does with one action it read.
@@ -235,5 +236,246 @@ impl Pair {
 
     pub fn wire_id(&self, id: ActionId) -> String {
         self.conn.action_id_text(id)
+    }
+}
+
+/// A server that refuses every login.
+pub fn refusing_server() -> Script {
+    Box::new(|action| {
+        format!(
+            "Response: Error\r\nActionID: {}\r\nMessage: Authentication failed\r\n\r\n",
+            action.action_id().unwrap()
+        )
+        .into_bytes()
+    })
+}
+
+/// What the next dial of a [`SessionPair`] meets.
+pub enum Dial {
+    /// The dial fails with this reason.
+    Refuse(Reason),
+    /// The transport opens and the server sends its banner, then answers with
+    /// the script.
+    Answer(Script),
+    /// The transport opens but the server sends nothing by itself (no banner):
+    /// the test delivers what it wants; with `silent_server()` the login times out.
+    Open(Script),
+}
+
+/// A refused dial, as an adapter would report it.
+pub fn refused(what: &str) -> Dial {
+    Dial::Refuse(Reason::Connect {
+        kind: std::io::ErrorKind::ConnectionRefused,
+        message: what.to_string(),
+    })
+}
+
+/// Session + one scripted server per transport + virtual clock: the `Pair` of the
+/// session supervisor. Dials are carried out as soon as the session asks (unless
+/// `auto_dial` is off), following `plan`; an empty plan answers with
+/// `accepting_server()`.
+pub struct SessionPair {
+    pub session: Session,
+    /// The server of the open transport.
+    pub server: Option<Server>,
+    /// The servers of transports already gone, oldest first.
+    pub past: Vec<Server>,
+    pub plan: VecDeque<Dial>,
+    pub auto_dial: bool,
+    pub now: Instant,
+    pub start: Instant,
+    /// Every update, in order.
+    pub updates: Vec<Update>,
+    /// When each dial was made (refused ones included).
+    pub dials: Vec<Instant>,
+    /// Bytes the session wrote, per transport, including the open one.
+    pub written: Vec<Vec<u8>>,
+}
+
+impl SessionPair {
+    /// A session about to dial; nothing has happened yet.
+    pub fn new(config: Config, seed: u64) -> Self {
+        let start = Instant::now();
+        SessionPair {
+            session: Session::new(config, seed, start),
+            server: None,
+            past: Vec::new(),
+            plan: VecDeque::new(),
+            auto_dial: true,
+            now: start,
+            start,
+            updates: Vec::new(),
+            dials: Vec::new(),
+            written: Vec::new(),
+        }
+    }
+
+    /// A session that dialled, got the banner and logged in.
+    pub fn ready(config: Config, seed: u64) -> Self {
+        let mut pair = SessionPair::new(config, seed);
+        pair.drive();
+        assert_eq!(pair.session.status(), &Status::Ready, "{:?}", pair.updates);
+        pair
+    }
+
+    /// Does what the session asks of the transport, and moves bytes both ways
+    /// until nobody has anything to say.
+    pub fn drive(&mut self) {
+        for _ in 0..10_000 {
+            self.updates
+                .extend(std::iter::from_fn(|| self.session.poll_update()));
+            match self.session.transport() {
+                Transport::Dial if self.auto_dial => self.dial(),
+                Transport::Open => {
+                    let mut wire = Vec::new();
+                    self.session.poll_transmit(&mut wire);
+                    if wire.is_empty() {
+                        return;
+                    }
+                    self.written.last_mut().expect("a transport").extend(&wire);
+                    let server = self.server.as_mut().expect("a server while open");
+                    let answer = server.handle(&wire);
+                    if !answer.is_empty() {
+                        self.session.feed(&answer, self.now);
+                    }
+                }
+                _ => {
+                    self.retire_server();
+                    return;
+                }
+            }
+        }
+        panic!("the exchange never went quiet");
+    }
+
+    /// Carries out one dial now, following the plan.
+    pub fn dial(&mut self) {
+        assert_eq!(self.session.transport(), Transport::Dial);
+        self.retire_server();
+        self.dials.push(self.now);
+        let plan = self
+            .plan
+            .pop_front()
+            .unwrap_or_else(|| Dial::Answer(accepting_server()));
+        match plan {
+            Dial::Refuse(reason) => self.session.handle_dial_failed(reason, self.now),
+            Dial::Answer(script) => {
+                self.open(script);
+                self.session.feed(BANNER, self.now);
+            }
+            Dial::Open(script) => self.open(script),
+        }
+    }
+
+    fn open(&mut self, script: Script) {
+        self.session.handle_connected(self.now);
+        self.server = Some(Server::new(script));
+        self.written.push(Vec::new());
+    }
+
+    fn retire_server(&mut self) {
+        if self.session.transport() != Transport::Open {
+            if let Some(server) = self.server.take() {
+                self.past.push(server);
+            }
+        }
+    }
+
+    /// Feeds server bytes to the session, then runs the exchange until quiet.
+    pub fn deliver(&mut self, bytes: &[u8]) {
+        self.session.feed(bytes, self.now);
+        self.drive();
+    }
+
+    /// The server drops the transport.
+    pub fn eof(&mut self) {
+        self.session.handle_eof(self.now);
+        self.drive();
+    }
+
+    /// Sends an action and runs the exchange.
+    pub fn send(&mut self, action: Action) -> Result<ActionId, Error> {
+        let sent = self.session.send_action(action, self.now);
+        self.drive();
+        sent
+    }
+
+    /// Advances virtual time to `target`, stopping at every deadline on the way.
+    pub fn advance_to(&mut self, target: Instant) {
+        for _ in 0..100_000 {
+            match self.session.poll_timeout() {
+                Some(at) if at <= target => {
+                    assert!(
+                        at >= self.now,
+                        "a deadline in the past: {at:?} < {:?}",
+                        self.now
+                    );
+                    self.now = at;
+                    self.session.handle_timeout(self.now);
+                    self.drive();
+                }
+                _ => {
+                    self.now = self.now.max(target);
+                    self.session.handle_timeout(self.now);
+                    self.drive();
+                    return;
+                }
+            }
+        }
+        panic!("time never reached {target:?}");
+    }
+
+    /// Advances virtual time by `by`, stopping at every deadline on the way.
+    pub fn advance(&mut self, by: Duration) {
+        self.advance_to(self.now + by);
+    }
+
+    /// The time since the pair started.
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.start
+    }
+
+    /// The `Update::Status` updates so far, in order.
+    pub fn statuses(&self) -> Vec<Status> {
+        self.updates
+            .iter()
+            .filter_map(|u| match u {
+                Update::Status(status) => Some(status.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The lifecycle events (`Disconnected`, `Reconnected`) so far, in order.
+    pub fn lifecycle(&self) -> Vec<ami_proto::Event> {
+        self.updates
+            .iter()
+            .filter_map(|u| match u {
+                Update::Event(
+                    e @ (ami_proto::Event::Disconnected(_) | ami_proto::Event::Reconnected),
+                ) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The completions of `id` so far.
+    pub fn replies(&self, id: ActionId) -> Vec<&Result<Reply, Error>> {
+        self.updates
+            .iter()
+            .filter_map(|u| match u {
+                Update::Reply { id: got, result } if *got == id => Some(result),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every packet the servers received, per transport, oldest first.
+    pub fn all_received(&self) -> Vec<&Packet> {
+        self.past
+            .iter()
+            .chain(&self.server)
+            .flat_map(|s| &s.received)
+            .collect()
     }
 }

@@ -315,7 +315,6 @@ impl Session {
                 conn.close();
                 self.drain(now);
             }
-            None if matches!(self.status, Status::Closed(_)) => {}
             None => self.finish(Reason::ClosedByClient),
         }
     }
@@ -360,8 +359,11 @@ impl Session {
                 Output::Connected { version } => self.version = version,
                 Output::Ready => self.on_ready(),
                 Output::Reply { id, result } => {
+                    // A failure caused by the close is Down when a reconnect
+                    // follows, Closed when not; others (Timeout ...) as they are.
                     let result = result.map_err(|failure| match &reconnecting {
                         Some((reason, true)) if *reason == failure => Error::Down(failure),
+                        Some((reason, false)) if *reason == failure => Error::Closed(failure),
                         _ => Error::from(failure),
                     });
                     self.updates.push_back(Update::Reply { id, result });

@@ -20,9 +20,9 @@ use futures_lite::future;
 
 pub use ami_client::{Client, EventQueue, Events, ListStream, Pending, Ready, TimedOut};
 pub use ami_proto::{
-    request, Action, ActionId, AuthMethod, Config, Credentials, Error, Event, Keepalive, Limits,
-    List, ListMismatch, Malformed, OriginateOutcome, Packet, Reason, Reconnect, Reply, Request,
-    Status, Value,
+    request, Action, ActionId, AuthMethod, CommandOutput, Config, Credentials, EncodeError, Error,
+    Event, Field, Keepalive, Limits, Line, List, ListMismatch, Malformed, MalformedReason,
+    OriginateOutcome, Packet, Reason, Reconnect, Reply, Request, Status, Value,
 };
 pub use async_net::AsyncToSocketAddrs;
 pub use pump::Driver;

@@ -45,10 +45,18 @@ pub enum EncodeError {
         /// The line count the action would have.
         lines: usize,
     },
-    /// `ActionID` set by hand: the connection assigns it, to correlate replies.
-    ReservedKey {
-        /// The key.
-        key: String,
+    /// A caller-set `ActionID` that is not short ASCII (`[A-Za-z0-9._-]`, 1 to
+    /// 64 bytes): Asterisk copies it into fixed buffers.
+    InvalidActionId {
+        /// The ActionID.
+        id: String,
+    },
+    /// A caller-set `ActionID` already used by an action still pending on this
+    /// connection, or shaped like the connection's own: replies could not be
+    /// told apart.
+    DuplicateActionId {
+        /// The ActionID.
+        id: String,
     },
     /// A `Variable` name that is empty or holds `=` or a splitter byte.
     InvalidVariableName {
@@ -80,9 +88,14 @@ impl fmt::Display for EncodeError {
                 f,
                 "action has {lines} lines; the server accepts at most {MAX_ACTION_LINES}"
             ),
-            EncodeError::ReservedKey { key } => {
-                write!(f, "{key:?} is set by the connection, not by the caller")
-            }
+            EncodeError::InvalidActionId { id } => write!(
+                f,
+                "ActionID {id:?} is not 1 to 64 bytes of [A-Za-z0-9._-] (Asterisk copies it into fixed buffers)"
+            ),
+            EncodeError::DuplicateActionId { id } => write!(
+                f,
+                "ActionID {id:?} is already used by a pending action on this connection"
+            ),
             EncodeError::InvalidVariableName { name } => {
                 write!(f, "invalid variable name {name:?}")
             }
@@ -140,6 +153,8 @@ pub struct Action {
     stream_list: bool,
     expect: Expect,
     expect_set: bool,
+    /// The caller's own ActionID, if set.
+    action_id: Option<String>,
 }
 
 impl Action {
@@ -156,6 +171,7 @@ impl Action {
             stream_list: false,
             expect: Expect::Response,
             expect_set: false,
+            action_id: None,
         }
     }
 
@@ -254,10 +270,12 @@ impl Action {
         }
     }
 
-    /// Appends the action's bytes, with `ActionID: action_id`, to `out`. Writes
+    /// Appends the action's bytes, with `ActionID: action_id` (or the
+    /// caller-set one, see [`action_id`](Self::action_id)), to `out`. Writes
     /// nothing on error.
     pub fn encode(&self, action_id: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         self.check()?;
+        let action_id = self.action_id.as_deref().unwrap_or(action_id);
         check_value("ActionID", action_id.as_bytes())?;
         out.reserve(self.name.len() + action_id.len() + self.lines.len() + 26);
         out.extend_from_slice(b"Action: ");
@@ -284,11 +302,50 @@ impl Action {
         self.expect
     }
 
+    /// Sets the action's `ActionID` instead of the connection's own, e.g. to
+    /// recognise an `OriginateResponse` seen by another process. It must be
+    /// short ASCII (`[A-Za-z0-9._-]`, at most 64 bytes) and unique among the
+    /// actions pending on the connection (else the action is refused before
+    /// anything is sent). `.header("ActionID", id)` does the same.
+    ///
+    /// ```
+    /// use ami_proto::{Action, EncodeError};
+    ///
+    /// let mut wire = Vec::new();
+    /// let action = Action::new("Ping").action_id("crm-42");
+    /// action.encode("ignored", &mut wire).unwrap();
+    /// assert_eq!(wire, b"Action: Ping\r\nActionID: crm-42\r\n\r\n");
+    /// assert!(matches!(
+    ///     Action::new("Ping").action_id("no spaces").check(),
+    ///     Err(EncodeError::InvalidActionId { .. })
+    /// ));
+    /// ```
+    pub fn action_id(mut self, id: &str) -> Self {
+        self.set_action_id(id);
+        self
+    }
+
+    fn set_action_id(&mut self, id: &str) {
+        let valid = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid && self.error.is_none() {
+            self.error = Some(EncodeError::InvalidActionId { id: id.to_owned() });
+        }
+        self.action_id = Some(id.to_owned());
+    }
+
+    /// The caller-set ActionID, if any.
+    pub fn caller_action_id(&self) -> Option<&str> {
+        self.action_id.as_deref()
+    }
+
     fn push_header(&mut self, key: &str, value: &[u8]) -> Result<(), EncodeError> {
         if key.eq_ignore_ascii_case("ActionID") {
-            return Err(EncodeError::ReservedKey {
-                key: key.to_owned(),
-            });
+            self.set_action_id(&String::from_utf8_lossy(value));
+            return self.check();
         }
         check_value(key, value)?;
         if matches!(value.first(), Some(b' ' | b'\t')) {
@@ -413,15 +470,24 @@ mod tests {
     }
 
     #[test]
-    fn refuses_leading_whitespace_and_reserved_action_id() {
+    fn refuses_leading_whitespace_and_checks_a_callers_action_id() {
         assert!(matches!(
             refusal(Action::new("Ping").header("K", " v")),
             EncodeError::LeadingWhitespace { .. }
         ));
         assert!(matches!(
-            refusal(Action::new("Ping").header("actionid", "v")),
-            EncodeError::ReservedKey { .. }
+            refusal(Action::new("Ping").header("actionid", "has space")),
+            EncodeError::InvalidActionId { .. }
         ));
+        assert!(matches!(
+            refusal(Action::new("Ping").action_id(&"x".repeat(65))),
+            EncodeError::InvalidActionId { .. }
+        ));
+        let action = Action::new("Ping").header("ActionID", "crm.7_a-b");
+        assert_eq!(action.caller_action_id(), Some("crm.7_a-b"));
+        let mut wire = Vec::new();
+        action.encode("t-1", &mut wire).unwrap();
+        assert_eq!(wire, b"Action: Ping\r\nActionID: crm.7_a-b\r\n\r\n");
     }
 
     #[test]

@@ -677,3 +677,72 @@ fn a_collected_list_past_its_cap_fails_and_the_session_goes_on() {
     let ping = pair.send(Action::new("Ping"));
     assert!(matches!(pair.reply(ping), Some(Ok(_))));
 }
+
+#[test]
+fn a_callers_action_id_is_written_echoed_and_completes_its_own_call() {
+    let mut pair = Pair::logged_in(no_keepalive(), login_only_server());
+    let mine = pair.send(Action::new("Ping").action_id("crm-42"));
+    let ours = pair.send(Action::new("Ping"));
+    assert_eq!(
+        pair.server.received.last().unwrap().action_id().unwrap(),
+        pair.wire_id(ours).as_str()
+    );
+    let written = &pair.server.received[pair.server.received.len() - 2];
+    assert_eq!(written.action_id().unwrap(), "crm-42");
+
+    // Unique among pending actions: a second one is refused before a byte is sent.
+    let sent_before = pair.server.received.len();
+    let again = pair
+        .conn
+        .send_action(Action::new("Ping").action_id("crm-42"), pair.now);
+    assert!(
+        matches!(again, Err(Reason::Encode(EncodeError::DuplicateActionId { ref id })) if id == "crm-42"),
+        "{again:?}"
+    );
+    let shaped_like_ours = pair.wire_id(ours);
+    let clash = pair
+        .conn
+        .send_action(Action::new("Ping").action_id(&shaped_like_ours), pair.now);
+    assert!(matches!(
+        clash,
+        Err(Reason::Encode(EncodeError::DuplicateActionId { .. }))
+    ));
+    pair.drive();
+    assert_eq!(pair.server.received.len(), sent_before);
+
+    // The server's echo completes the right call, whatever the order.
+    let ours_id = pair.wire_id(ours);
+    pair.deliver(
+        format!("Response: Success\r\nActionID: {ours_id}\r\nPing: Pong\r\n\r\n").as_bytes(),
+    );
+    pair.deliver(b"Response: Success\r\nActionID: crm-42\r\nPing: Pong\r\nMine: yes\r\n\r\n");
+    match pair.reply(mine) {
+        Some(Ok(reply)) => assert!(reply.response().is("Mine", "yes")),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(pair.reply(ours), Some(Ok(_))));
+
+    // Once completed, the ActionID may be used again.
+    let reused = pair.send(Action::new("Ping").action_id("crm-42"));
+    pair.deliver(b"Response: Success\r\nActionID: crm-42\r\nPing: Pong\r\n\r\n");
+    assert!(matches!(pair.reply(reused), Some(Ok(_))));
+}
+
+#[test]
+fn an_async_originate_with_a_callers_action_id_completes_on_its_originate_response() {
+    let mut pair = Pair::logged_in(no_keepalive(), login_only_server());
+    let call = Action::new("Originate")
+        .header("Channel", "PJSIP/100")
+        .header("Async", "true")
+        .action_id("crm-call-7");
+    let id = pair.send(call);
+    pair.deliver(b"Response: Success\r\nActionID: crm-call-7\r\nMessage: Originate successfully queued\r\n\r\n");
+    assert_eq!(pair.reply(id), None, "waits for the outcome");
+    pair.deliver(
+        b"Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: crm-call-7\r\nResponse: Success\r\nReason: 4\r\n\r\n",
+    );
+    match pair.reply(id) {
+        Some(Ok(Reply::Originate(outcome))) => assert_eq!(outcome.reason(), Some(4)),
+        other => panic!("{other:?}"),
+    }
+}

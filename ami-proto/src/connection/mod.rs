@@ -7,7 +7,7 @@ mod pending;
 mod reply;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
 
 pub use config::{AuthMethod, Config, Credentials, Keepalive};
@@ -171,6 +171,8 @@ pub struct Connection {
     ping: Option<(u64, Instant)>,
     transmit: Vec<u8>,
     outputs: VecDeque<Output>,
+    /// Caller-set ActionIDs of pending actions, to their numbers.
+    custom_ids: HashMap<Box<str>, u64>,
 }
 
 impl Connection {
@@ -199,6 +201,7 @@ impl Connection {
             ping: None,
             transmit: Vec::new(),
             outputs: VecDeque::new(),
+            custom_ids: HashMap::new(),
         }
     }
 
@@ -297,7 +300,11 @@ impl Connection {
             return Err(reason.clone());
         }
         action.check()?;
+        let custom_id = self.claim_custom_id(&action)?;
         let number = self.allocate_number();
+        if let Some(id) = &custom_id {
+            self.custom_ids.insert(id.clone(), number);
+        }
         let timeout = action
             .requested_timeout()
             .unwrap_or(self.config.action_timeout);
@@ -312,6 +319,7 @@ impl Connection {
                 blocking: is_sync_originate(&action),
                 deadline,
                 timeout,
+                custom_id,
             },
         );
         self.deadlines.push(Reverse((deadline, number)));
@@ -441,9 +449,38 @@ impl Connection {
         }
     }
 
-    /// The pending action a packet's ActionID names, if it is one of ours.
+    /// The pending action a packet's ActionID names, if it is one of ours:
+    /// the connection's own form, or a caller-set one still pending.
     fn own_number(&self, packet: &Packet) -> Option<u64> {
-        id::parse_id(self.prefix.as_bytes(), packet.action_id()?.as_bytes())
+        let id = packet.action_id()?;
+        id::parse_id(self.prefix.as_bytes(), id.as_bytes()).or_else(|| {
+            if self.custom_ids.is_empty() {
+                return None;
+            }
+            let text = std::str::from_utf8(id.as_bytes()).ok()?;
+            self.custom_ids.get(text).copied()
+        })
+    }
+
+    /// Checks a caller-set ActionID: unique among pending actions and not in
+    /// the connection's own form.
+    fn claim_custom_id(&self, action: &Action) -> Result<Option<Box<str>>, Reason> {
+        let Some(id) = action.caller_action_id() else {
+            return Ok(None);
+        };
+        let ours = id::parse_id(self.prefix.as_bytes(), id.as_bytes()).is_some();
+        if ours || self.custom_ids.contains_key(id) {
+            let id = id.to_owned();
+            return Err(Reason::Encode(crate::EncodeError::DuplicateActionId { id }));
+        }
+        Ok(Some(id.into()))
+    }
+
+    /// Forgets a completed action's caller-set ActionID.
+    fn release_custom_id(&mut self, pending: &Pending) {
+        if let Some(id) = &pending.custom_id {
+            self.custom_ids.remove(id);
+        }
     }
 
     fn on_response(&mut self, packet: Packet, now: Instant) {
@@ -640,6 +677,7 @@ impl Connection {
                 blocking: false,
                 deadline,
                 timeout: self.config.action_timeout,
+                custom_id: None,
             },
         );
         // The keepalive Ping is bounded by the keepalive's own silence rule, not by
@@ -693,6 +731,7 @@ impl Connection {
     fn complete(&mut self, number: u64, result: Result<Reply, Reason>) {
         self.compact_deadlines();
         if let Some(pending) = self.pending.remove(number) {
+            self.release_custom_id(&pending);
             if pending.origin == Origin::User {
                 self.outputs.push_back(Output::Reply {
                     id: ActionId(number),
@@ -789,6 +828,7 @@ impl Connection {
         self.in_flight = 0;
         self.blocking = 0;
         let failed: Vec<(u64, Pending)> = self.pending.drain().collect();
+        self.custom_ids.clear();
         for (number, pending) in failed {
             if pending.origin == Origin::User {
                 self.outputs.push_back(Output::Reply {

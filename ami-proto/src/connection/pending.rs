@@ -58,6 +58,8 @@ pub(crate) struct Pending {
     /// The action's own timeout: a list's deadline moves to this long after its
     /// latest item, so a long list that keeps arriving never times out.
     pub(crate) timeout: Duration,
+    /// The caller-set ActionID, if any (see [`Action::action_id`](crate::Action::action_id)).
+    pub(crate) custom_id: Option<Box<str>>,
 }
 
 #[derive(Debug, Default)]

@@ -59,6 +59,7 @@ mod auth;
 mod client;
 mod connection;
 mod escape;
+pub mod http;
 mod packet;
 mod parser;
 pub mod request;

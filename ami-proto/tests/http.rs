@@ -248,7 +248,11 @@ fn only_reply(updates: Vec<Update>) -> Result<Reply, Error> {
 fn the_captured_session_replays() {
     let fixture = fixture();
     assert_eq!(fixture.len(), 13);
-    let mut pair = Pair::new(config());
+    let config = Config {
+        keepalive: None,
+        ..config()
+    };
+    let mut pair = Pair::new(config);
     let wait = pair.login(&fixture);
 
     // WaitEvent with the events queued since login.
@@ -282,6 +286,7 @@ fn the_captured_session_replays() {
     let wait = pair.requests().remove(0);
     assert_eq!(wait.lane, Lane::Events);
     let w2 = exchange(&fixture, "WaitEvent with nothing");
+    pair.now += Duration::from_secs(30); // answered after its Timeout
     pair.answer(&wait, &body_with_ids(w2, &[("w-2", &id_of(&wait))]));
     assert!(pair.drain().is_empty());
     let wait = pair.requests().remove(0);
@@ -679,6 +684,45 @@ fn with_events_off_a_ping_goes_out_within_max_age() {
 // ----- faults -----
 
 #[test]
+fn an_early_empty_long_poll_does_not_spin() {
+    // Asterisk clamps WaitEvent's Timeout to Max-Age - 10 s: with a short
+    // Max-Age it answers at once, empty.
+    let fixture = fixture();
+    let config = Config {
+        keepalive: None,
+        ..config()
+    };
+    let mut pair = Pair::new(config);
+    let wait = pair.login(&fixture);
+    let start = pair.now;
+    let body = format!(
+        "Response: Success\r\nActionID: {0}\r\nMessage: Waiting for Event completed.\r\n\r\nEvent: WaitEventComplete\r\nActionID: {0}\r\n\r\n",
+        id_of(&wait)
+    );
+    pair.answer(&wait, body.as_bytes());
+    assert!(pair.requests().is_empty(), "not at once");
+    let mut polls = Vec::new();
+    while polls.is_empty() {
+        pair.advance_to_timeout();
+        polls = pair.requests();
+    }
+    assert_eq!(
+        pair.now,
+        start + Duration::from_secs(15),
+        "half its Timeout later"
+    );
+    assert_eq!(polls[0].lane, Lane::Events);
+    // An early answer with events: the next poll goes out at once.
+    let body = format!(
+        "Response: Success\r\nActionID: {0}\r\n\r\nEvent: Hangup\r\n\r\nEvent: WaitEventComplete\r\nActionID: {0}\r\n\r\n",
+        id_of(&polls[0])
+    );
+    pair.answer(&polls[0], body.as_bytes());
+    assert_eq!(events(&pair.drain()), ["Hangup"]);
+    assert_eq!(pair.requests().len(), 1);
+}
+
+#[test]
 fn an_unanswered_long_poll_loses_the_session_by_its_deadline() {
     let fixture = fixture();
     let config = Config {
@@ -832,7 +876,11 @@ fn an_unanswered_action_times_out_as_on_tcp() {
 #[test]
 fn events_arrive_in_order_once_across_long_polls() {
     let fixture = fixture();
-    let mut pair = Pair::new(config());
+    let config = Config {
+        keepalive: None,
+        ..config()
+    };
+    let mut pair = Pair::new(config);
     let mut wait = pair.login(&fixture);
     pair.drain();
     let mut seen = Vec::new();
@@ -850,6 +898,9 @@ fn events_arrive_in_order_once_across_long_polls() {
             "Event: WaitEventComplete\r\nActionID: {}\r\n\r\n",
             id_of(&wait)
         ));
+        if batch == 0 {
+            pair.now += Duration::from_secs(30); // an empty one comes after its Timeout
+        }
         pair.answer(&wait, body.as_bytes());
         // The same answer reported twice is ignored.
         pair.answer(&wait, body.as_bytes());

@@ -128,8 +128,8 @@ impl HttpRequest {
 enum Kind {
     /// An action the connection wrote (the application's or its own).
     Action { number: Option<u64>, name: String },
-    /// The long-poll.
-    WaitEvent,
+    /// The long-poll, sent at `started` with this `Timeout`.
+    WaitEvent { started: Instant, timeout: Duration },
     /// A keepalive `Ping` of the HTTP session's own (events not polled).
     Keepalive,
     /// The best-effort `Logoff` sent on close.
@@ -171,7 +171,9 @@ struct Sent {
 /// they apply to every event) with a `Timeout` well under the cookie's
 /// `Max-Age`, so the session never expires while open (with `events: off` it
 /// sends a `Ping` within `Max-Age` instead: `WaitEvent` would turn events on).
-/// Events come out in order, each once. A `Permission denied` (the session
+/// A long-poll that comes back early and empty (Asterisk clamps `Timeout` to
+/// `Max-Age - 10 s`) is repeated only half its `Timeout` after it was sent,
+/// so a short `Max-Age` never makes it spin. Events come out in order, each once. A `Permission denied` (the session
 /// expired or was logged off) loses the session: every pending action fails
 /// with [`Reason::SessionExpired`] ([`Error::Down`] when a re-login follows
 /// under `Config::reconnect`), nothing is re-sent. A failed exchange or a
@@ -231,6 +233,11 @@ pub struct HttpSession {
     last_request: Option<Instant>,
     /// The long-poll in flight and its deadline.
     wait: Option<(RequestId, Instant)>,
+    /// No long-poll before this: the last one came back early and empty
+    /// (a server clamping its `Timeout`), and polling at once would spin.
+    next_wait_at: Option<Instant>,
+    /// Events published so far.
+    events_out: u64,
     waits_sent: u64,
     /// ActionIDs of this connection's long-polls start with this.
     wait_prefix: String,
@@ -259,6 +266,8 @@ impl HttpSession {
             max_age: DEFAULT_MAX_AGE,
             last_request: None,
             wait: None,
+            next_wait_at: None,
+            events_out: 0,
             waits_sent: 0,
             wait_prefix: String::new(),
             early: Vec::new(),
@@ -333,7 +342,14 @@ impl HttpSession {
         if matches!(sent.kind, Kind::Keepalive) {
             return self.advance(now);
         }
+        let events_before = self.events_out;
         self.feed_body(body, now);
+        if let Kind::WaitEvent { started, timeout } = sent.kind {
+            let early = now < started + timeout / 2;
+            if early && self.events_out == events_before {
+                self.next_wait_at = Some(started + timeout / 2);
+            }
+        }
         if let Kind::Action {
             number: Some(number),
             name,
@@ -423,10 +439,18 @@ impl HttpSession {
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let wait = self.wait.map(|(_, deadline)| deadline);
-        [self.session.poll_timeout(), wait, self.keepalive_at()]
-            .into_iter()
-            .flatten()
-            .min()
+        let next_wait = self
+            .next_wait_at
+            .filter(|_| self.wait.is_none() && self.live);
+        [
+            self.session.poll_timeout(),
+            wait,
+            next_wait,
+            self.keepalive_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ----- internals -----
@@ -476,6 +500,7 @@ impl HttpSession {
             self.cookie = None;
             self.max_age = DEFAULT_MAX_AGE;
             self.wait = None;
+            self.next_wait_at = None;
             self.in_flight.clear();
             for (_, packet) in std::mem::take(&mut self.early) {
                 self.updates.push_back(Update::Event(Event::Event(packet)));
@@ -505,9 +530,10 @@ impl HttpSession {
     }
 
     fn start_long_poll(&mut self, now: Instant) {
-        if self.wait.is_some() {
+        if self.wait.is_some() || self.next_wait_at.is_some_and(|at| now < at) {
             return;
         }
+        self.next_wait_at = None;
         // The filters first, so that they apply to every event fetched.
         let filtering = self.in_flight.values().any(|sent| {
             sent.generation == self.generation
@@ -530,7 +556,11 @@ impl HttpSession {
                 timeout.as_secs().to_string().into_bytes(),
             ),
         ];
-        let id = self.push_request(Lane::Events, params, Kind::WaitEvent, Some(deadline), now);
+        let kind = Kind::WaitEvent {
+            started: now,
+            timeout,
+        };
+        let id = self.push_request(Lane::Events, params, kind, Some(deadline), now);
         self.wait = Some((id, deadline));
     }
 
@@ -646,6 +676,7 @@ impl HttpSession {
                     if self.is_long_poll_packet(&packet) {
                         continue;
                     }
+                    self.events_out += 1;
                     match self.early_originate(&packet) {
                         Some(number) => self.early.push((number, packet)),
                         None => self.updates.push_back(Update::Event(Event::Event(packet))),
@@ -735,7 +766,9 @@ impl HttpSession {
             Kind::Action { number: None, .. } | Kind::Farewell => {}
             // Events may have been taken off the server's queue: the session is
             // no longer trustworthy.
-            Kind::WaitEvent | Kind::Keepalive => self.session.handle_lost(Reason::Io(message), now),
+            Kind::WaitEvent { .. } | Kind::Keepalive => {
+                self.session.handle_lost(Reason::Io(message), now)
+            }
         }
     }
 }

@@ -52,7 +52,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! See [`Connection`] for the full contract.
+//! See [`Connection`] for the full contract, [`Session`] for the supervisor that
+//! spans connections (status, reconnects), and [`http::HttpSession`] for the same
+//! client over Asterisk's HTTP transport (`/rawman`), driven by the same contract
+//! with HTTP requests in place of bytes.
 
 mod action;
 mod auth;

@@ -410,6 +410,8 @@ struct HttpSession {
     /// The AMI connection's write half; held for a whole action, so actions
     /// of one session are served one at a time, as Asterisk does.
     writer: Mutex<TcpStream>,
+    /// The same socket, to shut it down without waiting for the writer.
+    socket: TcpStream,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -417,6 +419,8 @@ struct HttpSession {
 #[derive(Default)]
 struct State {
     alive: bool,
+    /// Ended by expiry, not by its AMI connection dying.
+    expired: bool,
     logged_in: bool,
     /// Requests in progress (a session in use never expires).
     busy: usize,
@@ -441,9 +445,11 @@ impl HttpSession {
         let tcp = TcpStream::connect_timeout(&front.ami, Duration::from_secs(5))?;
         let _ = tcp.set_nodelay(true);
         let reader = tcp.try_clone()?;
+        let socket = tcp.try_clone()?;
         let session = Arc::new(HttpSession {
             cookie,
             writer: Mutex::new(tcp),
+            socket,
             state: Mutex::new(State {
                 alive: true,
                 last_seen: Some(Instant::now()),
@@ -483,8 +489,12 @@ impl HttpSession {
 
     /// Ends the session: its AMI connection closes.
     fn end(&self) {
-        let _ = lock(&self.writer).shutdown(std::net::Shutdown::Both);
-        lock(&self.state).alive = false;
+        {
+            let mut state = lock(&self.state);
+            state.alive = false;
+            state.expired = true;
+        }
+        let _ = self.socket.shutdown(std::net::Shutdown::Both);
         self.changed.notify_all();
     }
 
@@ -612,6 +622,11 @@ impl HttpSession {
                 break;
             }
             seen = state.events.len();
+        }
+        // The AMI side died (a restart): so does this exchange. An expired
+        // session answers this wait; the next request meets Permission denied.
+        if !state.alive && !state.expired {
+            return None;
         }
         let id = param(params, "actionid").filter(|id| !id.is_empty());
         let mut body = b"Response: Success\r\n".to_vec();

@@ -295,6 +295,28 @@ fn an_expired_session_logs_in_again_under_the_policy() {
 }
 
 #[test]
+fn a_restarted_server_is_logged_in_again() {
+    let fake = FakeAsterisk::builder().http(true).start();
+    let config = Config {
+        reconnect: Some(Reconnect {
+            initial_delay: Duration::from_millis(50),
+            ..Reconnect::default()
+        }),
+        ..config()
+    };
+    let mut driver = Driver::new(config, fake.http_addr().unwrap());
+    driver.run_until(|_, http| http.status() == &Status::Ready);
+    fake.restart();
+    driver.run_until(|updates, http| {
+        http.status() == &Status::Ready
+            && updates
+                .iter()
+                .any(|u| matches!(u, Update::Event(Event::Reconnected)))
+    });
+    assert!(driver.send(Action::new("Ping")).is_ok());
+}
+
+#[test]
 fn a_server_gone_is_a_clear_error() {
     let fake = FakeAsterisk::builder().http(true).start();
     let mut driver = Driver::new(config(), fake.http_addr().unwrap());

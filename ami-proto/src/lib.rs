@@ -52,13 +52,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! See [`Connection`] for the full contract.
+//! See [`Connection`] for the full contract, [`Session`] for the supervisor that
+//! spans connections (status, reconnects), and [`http::HttpSession`] for the same
+//! client over Asterisk's HTTP transport (`/rawman`), driven by the same contract
+//! with HTTP requests in place of bytes.
 
 mod action;
 mod auth;
 mod client;
 mod connection;
 mod escape;
+pub mod http;
 mod packet;
 mod parser;
 pub mod request;

@@ -190,6 +190,11 @@ impl Parser {
         }
     }
 
+    /// Expects no banner: the input starts with packets (AMI over HTTP).
+    pub(crate) fn skip_banner(&mut self) {
+        self.state = State::Lines;
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> Limits {
         self.limits

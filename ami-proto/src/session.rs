@@ -223,17 +223,39 @@ impl Session {
     /// A transport opened at `now`: a new connection starts (banner, login).
     /// Ignored unless a dial was wanted.
     pub fn handle_connected(&mut self, now: Instant) {
+        self.open(now, Connection::numbered_from);
+    }
+
+    /// A transport without a banner (AMI over HTTP) is ready at `now`: a new
+    /// connection starts logging in at once.
+    pub(crate) fn handle_connected_without_banner(&mut self, now: Instant) {
+        self.open(now, Connection::without_banner);
+        self.drain(now);
+    }
+
+    fn open(&mut self, now: Instant, new: fn(Config, Instant, u64) -> Connection) {
         if !self.dialing || matches!(self.status, Status::Closed(_)) {
             return;
         }
         self.dialing = false;
-        self.conn = Some(Connection::numbered_from(
-            self.config.clone(),
-            now,
-            self.next_number,
-        ));
+        self.conn = Some(new(self.config.clone(), now, self.next_number));
         if !self.ever_up {
             self.set_status(Status::LoggingIn);
+        }
+    }
+
+    /// The current connection, for the HTTP transport's hooks; call
+    /// [`drain`](Self::drain) after using it.
+    pub(crate) fn connection_mut(&mut self) -> Option<&mut Connection> {
+        self.conn.as_mut()
+    }
+
+    /// The current connection is lost for `reason` (HTTP: the session expired,
+    /// or its long-poll failed).
+    pub(crate) fn handle_lost(&mut self, reason: Reason, now: Instant) {
+        if let Some(conn) = &mut self.conn {
+            conn.lose(reason);
+            self.drain(now);
         }
     }
 
@@ -342,7 +364,7 @@ impl Session {
     // ----- internals -----
 
     /// Moves the connection's outputs into updates.
-    fn drain(&mut self, now: Instant) {
+    pub(crate) fn drain(&mut self, now: Instant) {
         let Some(conn) = &mut self.conn else {
             return;
         };

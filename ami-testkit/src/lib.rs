@@ -7,6 +7,7 @@ mod conn;
 mod event;
 mod fault;
 mod flood;
+mod http;
 mod numbered;
 mod reply;
 mod server;

@@ -14,6 +14,7 @@ use crate::calls::Calls;
 use crate::conn::{lock, Conn};
 use crate::event::{Event, Prepared};
 use crate::fault::Fault;
+use crate::http::{any_loopback, HttpFront};
 use crate::reply::Reply;
 use crate::tls::TlsServer;
 
@@ -101,6 +102,8 @@ pub struct Builder {
     addr: SocketAddr,
     tls: bool,
     faults: Vec<Fault>,
+    /// Serve `/rawman` too, with this session `Max-Age`.
+    http: Option<Duration>,
 }
 
 impl Builder {
@@ -120,7 +123,23 @@ impl Builder {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             tls: false,
             faults: Vec::new(),
+            http: None,
         }
+    }
+
+    /// Also serves AMI over HTTP (`/rawman`, as Asterisk's `webenabled=yes`) on a
+    /// port of its own, [`FakeAsterisk::http_addr`]; sessions expire after 60 s
+    /// without a request (see [`Builder::http_max_age`]). Not with TLS.
+    pub fn http(mut self, http: bool) -> Self {
+        self.http = http.then_some(self.http.unwrap_or(Duration::from_secs(60)));
+        self
+    }
+
+    /// Serves `/rawman` with this session lifetime (Asterisk's `httptimeout`,
+    /// default 60 s; whole seconds on the wire), short in tests of expiry.
+    pub fn http_max_age(mut self, max_age: Duration) -> Self {
+        self.http = Some(max_age);
+        self
     }
 
     /// Adds a manager user (or changes its secret). `admin`/`amp111` exists by default.
@@ -232,10 +251,15 @@ impl Builder {
             tls: self.tls.then(TlsServer::generate),
         });
         let acceptor = Acceptor::spawn(shared.clone(), listener, addr);
+        let http = match self.http {
+            Some(max_age) => Some(HttpFront::start(any_loopback(), addr, max_age)?),
+            None => None,
+        };
         Ok(FakeAsterisk {
             shared,
             addr,
             acceptor: Mutex::new(Some(acceptor)),
+            http,
         })
     }
 }
@@ -335,6 +359,7 @@ pub struct FakeAsterisk {
     pub(crate) shared: Arc<Shared>,
     addr: SocketAddr,
     acceptor: Mutex<Option<Acceptor>>,
+    http: Option<HttpFront>,
 }
 
 impl FakeAsterisk {
@@ -352,6 +377,19 @@ impl FakeAsterisk {
     /// The address it listens on (the same across [`FakeAsterisk::restart`]).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/rawman` is served, with [`Builder::http`].
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(HttpFront::addr)
+    }
+
+    /// Ends every HTTP session now, as their expiry would: their cookies get
+    /// `Permission denied`.
+    pub fn expire_http_sessions(&self) {
+        if let Some(http) = &self.http {
+            http.expire_all();
+        }
     }
 
     /// The TLS certificate (DER) clients must trust, when TLS is on.
@@ -526,6 +564,7 @@ fn bind_again(addr: SocketAddr) -> io::Result<TcpListener> {
 impl Drop for FakeAsterisk {
     fn drop(&mut self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
+        self.http.take();
         if let Some(acceptor) = lock(&self.acceptor).take() {
             acceptor.stop();
         }

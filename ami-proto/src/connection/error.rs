@@ -46,6 +46,10 @@ pub enum Reason {
     },
     /// The TLS handshake failed.
     Tls(String),
+    /// AMI over HTTP: the server answered `Permission denied` to a logged-in
+    /// session, which expired (no request within its `Max-Age`) or was logged
+    /// off. The action that met it fails with this reason; it is never re-sent.
+    SessionExpired,
     /// The server broke the protocol in a way that ends the session (e.g. an MD5
     /// challenge reply without a `Challenge`).
     Protocol(String),
@@ -64,6 +68,9 @@ impl fmt::Display for Reason {
             Reason::ClosedByClient => f.write_str("connection closed by the client"),
             Reason::Encode(error) => write!(f, "action refused: {error}"),
             Reason::Protocol(message) => write!(f, "protocol error: {message}"),
+            Reason::SessionExpired => f.write_str(
+                "HTTP session expired or logged off (the server answered Permission denied)",
+            ),
             Reason::NotConnected => f.write_str("not connected yet"),
             Reason::Connect { message, .. } => write!(f, "could not connect to {message}"),
             Reason::Tls(message) => write!(f, "TLS failure: {message}"),

@@ -2,6 +2,7 @@
 
 mod config;
 mod error;
+mod http_hooks;
 mod id;
 mod pending;
 mod reply;
@@ -12,6 +13,7 @@ use std::time::Instant;
 
 pub use config::{AuthMethod, Config, Credentials, Keepalive};
 pub use error::Reason;
+pub(crate) use http_hooks::Forgotten;
 pub use id::ActionId;
 pub use reply::{List, ListMismatch, OriginateOutcome, Reply};
 

@@ -73,7 +73,7 @@ pub use auth::md5_key;
 pub use client::{Error, Event, Reconnect};
 pub use connection::{
     ActionId, AuthMethod, Config, Connection, Credentials, Keepalive, List, ListMismatch,
-    OriginateOutcome, Output, Reason, Reply, State,
+    OriginateOutcome, Output, Reason, Reply, State, ORIGINATE_RESPONSE_FILTER,
 };
 pub use escape::unescape;
 pub use packet::{CommandOutput, Field, Line, Packet, PacketKind, Value};

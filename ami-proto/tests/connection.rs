@@ -20,26 +20,95 @@ fn no_keepalive() -> Config {
 fn plain_login_sends_events_mask_then_filters_then_queued_actions() {
     let config = Config {
         events: Some("call,system".into()),
-        filters: vec!["Event: Newchannel".into(), "!Event: VarSet".into()],
         ..config()
     };
     let mut pair = Pair::new(config, accepting_server());
     let ping = pair.send(Action::new("Ping"));
     assert!(pair.server.received.is_empty(), "nothing before the banner");
     pair.deliver(BANNER);
-    assert_eq!(pair.server.actions(), ["Login", "Filter", "Filter", "Ping"]);
+    assert_eq!(pair.server.actions(), ["Login", "Ping"]);
     let login = &pair.server.received[0];
     assert_eq!(login.get("Username").unwrap(), "admin");
     assert_eq!(login.get("Secret").unwrap(), "amp111");
     assert_eq!(login.get("Events").unwrap(), "call,system");
-    assert_eq!(
-        pair.server.received[2].get("Filter").unwrap(),
-        "!Event: VarSet"
-    );
     assert_eq!(pair.conn.state(), &State::Ready);
     assert!(matches!(pair.reply(ping), Some(Ok(Reply::Response(_)))));
     let booted = pair.events();
     assert_eq!(booted[0].event_name().unwrap(), "FullyBooted");
+}
+
+/// With filters, events stay off until every filter is in force: login with
+/// `Events: off`, the filters (plus the OriginateResponse whitelist next to a
+/// whitelist), then `Events` with the configured mask; ready only at its reply.
+#[test]
+fn filters_are_in_force_before_ready_and_events_flow_only_after() {
+    let config = Config {
+        events: Some("call,system".into()),
+        filters: vec!["Event: Newchannel".into(), "!Event: VarSet".into()],
+        ..config()
+    };
+    let mut pair = Pair::new(config, accepting_server());
+    pair.hold = true; // answer only when released: see the states in between
+    let ping = pair.send(Action::new("Ping"));
+    pair.deliver(BANNER);
+    pair.release(); // the login reply
+    assert_eq!(
+        pair.server.actions(),
+        ["Login", "Filter", "Filter", "Filter", "Events"]
+    );
+    assert_eq!(pair.server.received[0].get("Events").unwrap(), "off");
+    let filters: Vec<String> = pair.server.received[1..4]
+        .iter()
+        .map(|f| f.get("Filter").unwrap().to_string())
+        .collect();
+    assert_eq!(
+        filters,
+        [
+            "Event: Newchannel",
+            "!Event: VarSet",
+            ami_proto::ORIGINATE_RESPONSE_FILTER
+        ]
+    );
+    assert_eq!(
+        pair.server.received[4].get("EventMask").unwrap(),
+        "call,system"
+    );
+    assert_ne!(
+        pair.conn.state(),
+        &State::Ready,
+        "not ready before the mask is on"
+    );
+    assert!(!pair.outputs.iter().any(|o| matches!(o, Output::Ready)));
+    assert_eq!(pair.reply(ping), None, "queued until ready");
+    pair.hold = false;
+    pair.release(); // the filters' and the mask's replies
+    assert_eq!(pair.conn.state(), &State::Ready);
+    assert!(matches!(pair.reply(ping), Some(Ok(Reply::Response(_)))));
+}
+
+#[test]
+fn a_refused_filter_closes_the_session_with_its_message() {
+    let config = Config {
+        filters: vec!["Event: (".into()],
+        ..config()
+    };
+    let mut accept = accepting_server();
+    let script: harness::Script = Box::new(move |action| {
+        if action.get("Action").unwrap() == "Filter" {
+            let id = action.action_id().unwrap();
+            format!("Response: Error\r\nActionID: {id}\r\nMessage: Filter Add Failed\r\n\r\n")
+                .into_bytes()
+        } else {
+            accept(action)
+        }
+    });
+    let mut pair = Pair::new(config, script);
+    pair.deliver(BANNER);
+    assert_eq!(
+        pair.conn.state(),
+        &State::Closed(Reason::FilterRefused("Filter Add Failed".into()))
+    );
+    assert!(!Reason::FilterRefused(String::new()).is_reconnectable());
 }
 
 #[test]

@@ -35,6 +35,9 @@ pub enum Reason {
         /// The limit in force.
         limit: usize,
     },
+    /// The server refused a configured event filter (its message): the
+    /// session cannot promise what it filters.
+    FilterRefused(String),
     /// No transport is open yet (the first one is being dialled).
     NotConnected,
     /// Opening the transport failed: the address and what went wrong.
@@ -72,6 +75,9 @@ impl fmt::Display for Reason {
                 "HTTP session expired or logged off (the server answered Permission denied)",
             ),
             Reason::NotConnected => f.write_str("not connected yet"),
+            Reason::FilterRefused(message) => {
+                write!(f, "the server refused an event filter: {message}")
+            }
             Reason::Connect { message, .. } => write!(f, "could not connect to {message}"),
             Reason::Tls(message) => write!(f, "TLS failure: {message}"),
             Reason::ListTooLarge { limit } => write!(
@@ -96,7 +102,11 @@ impl Reason {
     pub fn is_reconnectable(&self) -> bool {
         !matches!(
             self,
-            Reason::LoggedOff | Reason::ClosedByClient | Reason::AuthFailed(_) | Reason::Encode(_)
+            Reason::LoggedOff
+                | Reason::ClosedByClient
+                | Reason::AuthFailed(_)
+                | Reason::Encode(_)
+                | Reason::FilterRefused(_)
         )
     }
 }

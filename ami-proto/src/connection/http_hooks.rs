@@ -61,6 +61,7 @@ impl Connection {
             return None;
         }
         let pending = self.pending.remove(number)?;
+        self.release_custom_id(&pending);
         self.in_flight -= 1;
         if pending.blocking {
             self.blocking -= 1;

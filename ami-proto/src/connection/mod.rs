@@ -434,11 +434,16 @@ impl Connection {
     }
 
     fn login_action(&self, credentials: &Credentials) -> Action {
-        let mut login = Action::new("Login").header("Username", &credentials.username);
-        if let Some(events) = &self.config.events {
-            login = login.header("Events", events);
+        let login = Action::new("Login").header("Username", &credentials.username);
+        // With filters, events stay off until they are in force (see `after_login`).
+        let events = match self.config.filters.is_empty() {
+            true => self.config.events.as_deref(),
+            false => Some("off"),
+        };
+        match events {
+            Some(events) => login.header("Events", events),
+            None => login,
         }
-        login
     }
 
     fn on_packet(&mut self, packet: Packet, now: Instant) {
@@ -549,7 +554,7 @@ impl Connection {
             Internal::Challenge => self.on_challenge(&packet),
             Internal::Login => {
                 if packet.is("Response", "Success") {
-                    self.become_ready();
+                    self.after_login();
                 } else {
                     let message = packet
                         .message()
@@ -560,7 +565,16 @@ impl Connection {
             }
             Internal::Filter => {
                 if !packet.is("Response", "Success") {
-                    self.outputs.push_back(Output::Response(packet));
+                    let message = packet.message().map_or_else(String::new, |m| m.to_string());
+                    self.close_with(Reason::FilterRefused(message));
+                }
+            }
+            Internal::EventMask => {
+                if packet.is("Response", "Success") {
+                    self.become_ready();
+                } else {
+                    let message = packet.message().map_or_else(String::new, |m| m.to_string());
+                    self.close_with(Reason::Protocol(format!("Events refused: {message}")));
                 }
             }
             Internal::Ping => {
@@ -715,16 +729,42 @@ impl Connection {
         }
     }
 
-    fn become_ready(&mut self) {
-        self.state = State::Ready;
-        self.login_deadline = None;
-        self.outputs.push_back(Output::Ready);
-        for filter in self.config.filters.clone() {
+    /// Logged in. Without filters the session is ready. With filters, the
+    /// login asked for `Events: off`: the filters go first, then the mask is
+    /// turned on (`Action: Events`), and the session is ready at its reply, so
+    /// no event a filter blocks is ever delivered (on Asterisk 22, events flow
+    /// between the login reply and a Filter's reply).
+    fn after_login(&mut self) {
+        if self.config.filters.is_empty() {
+            return self.become_ready();
+        }
+        for filter in self.session_filters() {
             let action = Action::new("Filter")
                 .header("Operation", "Add")
                 .header("Filter", filter);
             self.send_internal(action, Internal::Filter);
         }
+        let mask = self.config.events.clone().unwrap_or_else(|| "on".into());
+        let events = Action::new("Events").header("EventMask", mask);
+        self.send_internal(events, Internal::EventMask);
+    }
+
+    /// The configured filters, plus one that lets `OriginateResponse` through
+    /// when any of them is a whitelist: on Asterisk 22 a whitelist filter such as
+    /// `Event: Hangup` also blocks `OriginateResponse`, and an async Originate
+    /// would never learn its outcome.
+    fn session_filters(&self) -> Vec<String> {
+        let mut filters = self.config.filters.clone();
+        if filters.iter().any(|f| !f.starts_with('!')) {
+            filters.push(ORIGINATE_RESPONSE_FILTER.to_owned());
+        }
+        filters
+    }
+
+    fn become_ready(&mut self) {
+        self.state = State::Ready;
+        self.login_deadline = None;
+        self.outputs.push_back(Output::Ready);
         self.write_queued();
     }
 
@@ -842,6 +882,10 @@ impl Connection {
         self.outputs.push_back(Output::Closed(reason));
     }
 }
+
+/// The whitelist filter added next to a caller's whitelist, so that async
+/// Originate outcomes still arrive.
+pub const ORIGINATE_RESPONSE_FILTER: &str = "Event: OriginateResponse";
 
 /// Whether a `Success` response starts a list.
 fn opens_list(response: &Packet, expect: Expect) -> bool {

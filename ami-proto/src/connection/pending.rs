@@ -24,6 +24,8 @@ pub(crate) enum Internal {
     Challenge,
     Login,
     Filter,
+    /// The `Events` action that turns the mask on once the filters are in force.
+    EventMask,
     Ping,
 }
 

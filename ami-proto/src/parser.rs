@@ -164,7 +164,11 @@ enum LineSoFar {
 /// - Over `max_packet_bytes` in the first line of a packet (or the banner): there
 ///   is no packet structure to follow, only one endless line, so the parser drops
 ///   through that line's end and the next byte starts a new packet. The reply that
-///   follows such a line is therefore parsed intact.
+///   follows such a line is therefore parsed intact. The price: when the line was
+///   the huge first line of a real packet, that packet's other lines come out as a
+///   packet of their own, whose first line is neither `Response:` nor `Event:`
+///   ([`PacketKind::Other`](crate::PacketKind::Other)), so it is never taken for
+///   a reply or an event.
 /// - Over `max_packet_bytes` inside a legacy `Response: Follows` body: dropped
 ///   through the `--END COMMAND--` marker, then up to the empty line.
 /// - A packet over `max_packet_bytes` only because of the empty line that ends it

@@ -517,3 +517,30 @@ fn an_endless_banner_is_reported_at_once() {
     parser.feed(REPLY);
     assert_reply(&parser.next().unwrap());
 }
+
+#[test]
+fn the_rest_of_a_packet_whose_first_line_was_endless_is_a_headless_packet() {
+    // The documented cost of resynchronising at the line end: nothing tells a
+    // garbage line from the huge first line of a real packet, so that packet's
+    // other lines come out on their own, with no Event/Response line to classify
+    // (and so never taken for a reply).
+    let input = [
+        b"Event: ".as_slice(),
+        &[b'n'; 1000],
+        b"\r\nActionID: x\r\n\r\n",
+        REPLY,
+    ]
+    .concat();
+    for chunk in [1, 100, input.len()] {
+        let mut parser = Parser::with_limits(small_limits());
+        parser.feed(b"banner\r\n");
+        let items = parse_all(&mut parser, &input, chunk);
+        assert!(matches!(&items[1], Parsed::Malformed(m) if m.head.starts_with(b"Event: nnn")));
+        let Parsed::Packet(rest) = &items[2] else {
+            panic!("{items:?}")
+        };
+        assert_eq!(rest.kind(), ami_proto::PacketKind::Other);
+        assert_eq!(rest.as_bytes(), b"ActionID: x\r\n\r\n");
+        assert_reply(&items[3]);
+    }
+}

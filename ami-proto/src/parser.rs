@@ -13,7 +13,8 @@ const END_COMMAND: &[u8] = b"--END COMMAND--";
 const GROW_BLOCK: usize = 64 * 1024;
 
 /// Bounds on what one packet may cost. Exceeding one costs that packet, never the
-/// connection: it is dropped, reported as [`Parsed::Malformed`], and parsing goes on.
+/// connection: it is reported as [`Parsed::Malformed`] as soon as it crosses the
+/// bound, dropped, and parsing goes on (see [`Parser`] for where it resumes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest packet, in bytes, every line end and the final empty line included.
@@ -39,7 +40,9 @@ pub enum Parsed {
     Banner(Banner),
     /// A complete packet.
     Packet(Packet),
-    /// A packet that was dropped; the stream goes on with the next one.
+    /// A packet that crossed a [`Limits`] bound, reported the moment it did; the
+    /// rest of it is dropped and the stream goes on after it (see
+    /// [`Parser`]'s "Limits and resynchronisation").
     Malformed(Malformed),
 }
 
@@ -87,7 +90,11 @@ pub enum MalformedReason {
 pub struct Malformed {
     /// Why it was dropped.
     pub reason: MalformedReason,
-    /// How many bytes it had, including those that never needed to be buffered.
+    /// How many bytes of the packet had been read when it crossed the limit (it is
+    /// reported at that moment, before its end has arrived): `limit + 1` for
+    /// [`MalformedReason::TooLarge`], the bytes through the line that crossed the
+    /// limit for [`MalformedReason::TooManyLines`]. The rest of the packet is dropped
+    /// without being counted, so the size never depends on how the input was chunked.
     pub size: usize,
     /// Up to 64 bytes of the packet's first line (e.g. `Event: Name`), to tell
     /// which packet it was.
@@ -103,20 +110,33 @@ enum State {
     /// Inside a legacy `Response: Follows` body, looking for [`END_COMMAND`] from
     /// `marker_scan` on.
     Follows { marker_scan: usize },
-    /// Dropping an oversized packet.
-    Discard(Discard),
+    /// Dropping what is left of a packet already reported as [`Parsed::Malformed`].
+    Skip(Skip),
 }
 
+/// What is left to drop of a packet that crossed a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Discard {
-    reason: MalformedReason,
-    dropped: usize,
-    /// True when the current line already has content that was dropped.
-    mid_line: bool,
-    /// Dropping a legacy body: look for the end marker first.
-    in_follows: bool,
-    /// Dropping an over-long banner: stop at the first line end.
-    banner: bool,
+enum Skip {
+    /// The rest of an over-long line that was the first line of its packet (or the
+    /// banner): drop through its line end; the next byte starts a new packet.
+    Line,
+    /// The rest of an oversized legacy body: drop through [`END_COMMAND`], then
+    /// the rest of the packet as for [`Skip::Packet`].
+    Marker,
+    /// The rest of a packet: drop lines up to the empty line that ends it.
+    Packet(LineSoFar),
+}
+
+/// What has been dropped of the current line while skipping to a packet's end,
+/// which tells whether its line end makes it the empty line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineSoFar {
+    /// Nothing yet.
+    Nothing,
+    /// A lone `\r`, which may be half of an empty line.
+    Cr,
+    /// Content: this line is not the empty one.
+    Content,
 }
 
 /// A streaming AMI parser.
@@ -127,6 +147,36 @@ struct Discard {
 /// and bare-LF line ends, packets ended by `\r\n\n`, legacy `Response: Follows` command
 /// bodies, and ignores empty packets. Scanning resumes where it stopped, so the cost
 /// is linear in the input whatever the chunk sizes.
+///
+/// # Limits and resynchronisation
+///
+/// A packet that crosses a [`Limits`] bound is reported as [`Parsed::Malformed`] the
+/// moment it crosses it, without waiting for the rest of it (a line that never ends
+/// is reported as soon as it is one byte over `max_packet_bytes`). The parser then
+/// drops bytes as they arrive, holding none of them (at most the 14 bytes an end
+/// marker split across two reads needs), until it is back in step:
+///
+/// - Over `max_lines`, or over `max_packet_bytes` in any line but the first: the
+///   packet had a beginning, so the rest of it is dropped up to the empty line that
+///   ends it, and the next packet starts after that. If the crossing happened
+///   inside a line, that line is dropped through its line end first (it cannot be
+///   the empty one), then lines up to the empty line.
+/// - Over `max_packet_bytes` in the first line of a packet (or the banner): there
+///   is no packet structure to follow, only one endless line, so the parser drops
+///   through that line's end and the next byte starts a new packet. The reply that
+///   follows such a line is therefore parsed intact. The price: when the line was
+///   the huge first line of a real packet, that packet's other lines come out as a
+///   packet of their own, whose first line is neither `Response:` nor `Event:`
+///   ([`PacketKind::Other`](crate::PacketKind::Other)), so it is never taken for
+///   a reply or an event.
+/// - Over `max_packet_bytes` inside a legacy `Response: Follows` body: dropped
+///   through the `--END COMMAND--` marker, then up to the empty line.
+/// - A packet over `max_packet_bytes` only because of the empty line that ends it
+///   is complete: reported, nothing more to drop.
+///
+/// Each dropped packet is reported exactly once, and every item (the report
+/// included) is the same whether the input is fed whole, byte by byte or in any
+/// chunks. Memory stays bounded by the limit plus one read.
 ///
 /// ```
 /// use ami_proto::{Parser, Parsed};
@@ -151,8 +201,6 @@ pub struct Parser {
     state: State,
     limits: Limits,
     marker: memmem::Finder<'static>,
-    /// First bytes of the packet being dropped, for its [`Malformed`] report.
-    dropped_head: Bytes,
 }
 
 impl Default for Parser {
@@ -186,7 +234,6 @@ impl Parser {
             state: State::Banner,
             limits,
             marker: memmem::Finder::new(END_COMMAND),
-            dropped_head: Bytes::new(),
         }
     }
 
@@ -231,7 +278,7 @@ impl Parser {
                 State::Banner => self.read_banner(),
                 State::Lines => self.read_lines(),
                 State::Follows { marker_scan } => self.read_follows(marker_scan),
-                State::Discard(discard) => self.discard(discard),
+                State::Skip(skip) => self.skip(skip),
             };
             match step {
                 Step::Item(item) => return Some(item),
@@ -242,53 +289,63 @@ impl Parser {
     }
 
     fn read_banner(&mut self) -> Step {
-        let too_large = MalformedReason::TooLarge {
-            limit: self.limits.max_packet_bytes,
-        };
-        let Some(nl) = memchr::memchr(b'\n', &self.buf) else {
-            if self.buf.len() + 1 > self.limits.max_packet_bytes {
-                self.start_discard(too_large, false, true);
-                return Step::Continue;
+        let max = self.limits.max_packet_bytes;
+        // `pos` is where the previous call stopped looking for the line end.
+        let found = memchr::memchr(b'\n', &self.buf[self.pos..]).map(|at| self.pos + at);
+        match found {
+            Some(nl) if nl < max => {
+                self.pos = 0;
+                let line = self.buf.split_to(nl + 1).freeze();
+                let end = content_end(&line, 0, nl);
+                self.state = State::Lines;
+                Step::Item(Parsed::Banner(Banner {
+                    line: line.slice(..end),
+                }))
             }
-            return Step::NeedMore;
-        };
-        if nl + 1 > self.limits.max_packet_bytes {
-            self.start_discard(too_large, false, true);
-            return Step::Continue;
+            Some(nl) => {
+                let report = self.too_large();
+                self.drop_packet(report, nl + 1, State::Lines)
+            }
+            None if self.buf.len() > max => {
+                let report = self.too_large();
+                let len = self.buf.len();
+                self.drop_packet(report, len, State::Skip(Skip::Line))
+            }
+            None => {
+                self.pos = self.buf.len();
+                Step::NeedMore
+            }
         }
-        let line = self.buf.split_to(nl + 1).freeze();
-        let end = content_end(&line, 0, nl);
-        self.state = State::Lines;
-        Step::Item(Parsed::Banner(Banner {
-            line: line.slice(..end),
-        }))
     }
 
     /// The hot path: index lines until an empty one ends the packet.
     fn read_lines(&mut self) -> Step {
         match self.scan_lines() {
             Scan::Packet(len) => Step::Item(Parsed::Packet(self.take_packet(len))),
-            Scan::CompleteButTooLarge(len) => {
-                let head = self.first_line_head();
-                self.buf.advance(len);
-                self.forget_packet();
-                Step::Item(Parsed::Malformed(Malformed {
-                    reason: MalformedReason::TooLarge {
-                        limit: self.limits.max_packet_bytes,
-                    },
-                    size: len,
-                    head,
-                }))
-            }
             Scan::EmptyPacket(len) => {
                 // E.g. the second LF of `\r\n\n`: nothing to report.
                 self.buf.advance(len);
                 self.pos = 0;
                 Step::Continue
             }
-            Scan::OverLimit(reason) => {
-                self.start_discard(reason, false, false);
-                Step::Continue
+            Scan::CompleteButTooLarge(len) => {
+                let report = self.too_large();
+                self.drop_packet(report, len, State::Lines)
+            }
+            Scan::TooLarge { line_end, first } => {
+                let report = self.too_large();
+                let then = if first {
+                    State::Lines
+                } else {
+                    State::Skip(Skip::Packet(LineSoFar::Nothing))
+                };
+                self.drop_packet(report, line_end, then)
+            }
+            Scan::TooManyLines(line_end) => {
+                let limit = self.limits.max_lines;
+                let report = self.malformed(MalformedReason::TooManyLines { limit }, line_end);
+                let then = State::Skip(Skip::Packet(LineSoFar::Nothing));
+                self.drop_packet(report, line_end, then)
             }
             Scan::LegacyBody => {
                 self.state = State::Follows {
@@ -298,11 +355,14 @@ impl Parser {
             }
             Scan::NeedMore => {
                 if self.partial_line_over_limit() {
-                    let reason = MalformedReason::TooLarge {
-                        limit: self.limits.max_packet_bytes,
+                    let report = self.too_large();
+                    let then = if self.lines.is_empty() {
+                        Skip::Line
+                    } else {
+                        Skip::Packet(LineSoFar::Content)
                     };
-                    self.start_discard(reason, false, false);
-                    return Step::Continue;
+                    let len = self.buf.len();
+                    return self.drop_packet(report, len, State::Skip(then));
                 }
                 Step::NeedMore
             }
@@ -331,15 +391,18 @@ impl Parser {
                 }
                 return Scan::Packet(next);
             }
+            if next > max_bytes {
+                return Scan::TooLarge {
+                    line_end: next,
+                    first: self.lines.is_empty(),
+                };
+            }
             self.lines.push(pos, end);
             let line_start = pos;
             pos = next;
             self.pos = pos;
-            if next > max_bytes {
-                return Scan::OverLimit(MalformedReason::TooLarge { limit: max_bytes });
-            }
             if self.lines.len() > max_lines {
-                return Scan::OverLimit(MalformedReason::TooManyLines { limit: max_lines });
+                return Scan::TooManyLines(next);
             }
             if line_start == 0 && buf[..end].eq_ignore_ascii_case(b"Response: Follows") {
                 return Scan::LegacyBody;
@@ -348,37 +411,72 @@ impl Parser {
         Scan::NeedMore
     }
 
-    /// Whether the incomplete line at `pos` already makes the packet too large:
-    /// whatever it turns out to be, its line end will take the packet past the
-    /// limit, so the outcome never depends on how the input was chunked.
+    /// Whether the incomplete line at `pos` has taken the packet past the size
+    /// limit. A lone `\r` does not count yet: it may be half of the empty line that
+    /// ends the packet, which [`Scan::CompleteButTooLarge`] reports once complete.
+    /// Either way the report is the same as if the line had arrived whole.
     fn partial_line_over_limit(&self) -> bool {
-        self.buf.len() > self.pos && self.buf.len() + 1 > self.limits.max_packet_bytes
+        let partial = &self.buf[self.pos..];
+        self.buf.len() > self.limits.max_packet_bytes && !partial.is_empty() && partial != b"\r"
     }
 
-    /// Up to 64 bytes of the first line of the packet at `buf[0]`.
-    fn first_line_head(&self) -> Bytes {
-        let first_line_end = match memchr::memchr(b'\n', &self.buf) {
-            Some(nl) => content_end(&self.buf, 0, nl),
-            None => self.buf.len(),
+    /// The report for the packet at `buf[0]`, which has just gone one byte past
+    /// the size limit.
+    fn too_large(&self) -> Parsed {
+        let limit = self.limits.max_packet_bytes;
+        self.malformed(MalformedReason::TooLarge { limit }, limit + 1)
+    }
+
+    /// The report for the packet at `buf[0]`. Its head is taken only from the
+    /// bytes up to the one that crossed the size limit, so it is the same however
+    /// many more bytes happen to be buffered.
+    fn malformed(&self, reason: MalformedReason, size: usize) -> Parsed {
+        const HEAD: usize = 64;
+        // Two bytes more than the head, to see a line end right after it.
+        let seen = self
+            .buf
+            .len()
+            .min(self.limits.max_packet_bytes + 1)
+            .min(HEAD + 2);
+        let seen = &self.buf[..seen];
+        let end = match memchr::memchr(b'\n', seen) {
+            Some(nl) => content_end(seen, 0, nl),
+            None => seen.len(),
         };
-        Bytes::copy_from_slice(&self.buf[..first_line_end.min(64)])
+        Parsed::Malformed(Malformed {
+            reason,
+            size,
+            head: Bytes::copy_from_slice(&seen[..end.min(HEAD)]),
+        })
+    }
+
+    /// Drops the first `len` bytes of the packet being read (already reported),
+    /// then goes on in state `then`.
+    fn drop_packet(&mut self, report: Parsed, len: usize, then: State) -> Step {
+        self.buf.advance(len);
+        self.forget_packet();
+        self.state = then;
+        Step::Item(report)
     }
 
     /// Legacy body: CRLF header lines, then raw text up to `--END COMMAND--`.
     fn read_follows(&mut self, marker_scan: usize) -> Step {
         let Some(found) = self.marker.find(&self.buf[marker_scan..]) else {
+            if self.buf.len() > self.limits.max_packet_bytes {
+                // Keep enough bytes to find a marker split across two reads.
+                let keep_from = self
+                    .buf
+                    .len()
+                    .saturating_sub(END_COMMAND.len() - 1)
+                    .max(self.pos);
+                let report = self.too_large();
+                return self.drop_packet(report, keep_from, State::Skip(Skip::Marker));
+            }
             let resume = self
                 .buf
                 .len()
                 .saturating_sub(END_COMMAND.len() - 1)
                 .max(self.pos);
-            if self.buf.len() > self.limits.max_packet_bytes {
-                let reason = MalformedReason::TooLarge {
-                    limit: self.limits.max_packet_bytes,
-                };
-                self.start_discard(reason, true, false);
-                return Step::Continue;
-            }
             self.state = State::Follows {
                 marker_scan: resume,
             };
@@ -388,12 +486,9 @@ impl Parser {
         let marker_end = marker + END_COMMAND.len();
         if marker_end > self.limits.max_packet_bytes {
             // Drop through the marker; what follows it is read as after a kept body.
-            self.pos = marker_end;
-            let reason = MalformedReason::TooLarge {
-                limit: self.limits.max_packet_bytes,
-            };
-            self.start_discard(reason, false, false);
-            return Step::Continue;
+            let report = self.too_large();
+            let then = State::Skip(Skip::Packet(LineSoFar::Nothing));
+            return self.drop_packet(report, marker_end, then);
         }
         let body_start = self.index_legacy_headers(marker);
         self.body = Some((body_start as u32, marker as u32));
@@ -436,67 +531,55 @@ impl Parser {
         self.pos = 0;
     }
 
-    /// Drops the packet read so far and switches to dropping the rest of it.
-    fn start_discard(&mut self, reason: MalformedReason, in_follows: bool, banner: bool) {
-        self.dropped_head = self.first_line_head();
-        // Keep what the discard scan still needs: the unscanned tail of lines, or
-        // enough bytes to find an end marker split across two reads.
-        let drop = if in_follows {
-            self.buf.len().saturating_sub(END_COMMAND.len() - 1)
-        } else {
-            self.pos
-        };
-        self.buf.advance(drop);
-        self.forget_packet();
-        self.state = State::Discard(Discard {
-            reason,
-            dropped: drop,
-            mid_line: false,
-            in_follows,
-            banner,
-        });
-    }
-
-    /// Drops bytes up to the end of the oversized packet, then reports it.
-    fn discard(&mut self, mut discard: Discard) -> Step {
-        if discard.in_follows {
-            let Some(found) = self.marker.find(&self.buf) else {
-                let drop = self.buf.len().saturating_sub(END_COMMAND.len() - 1);
-                discard.dropped += drop;
-                self.buf.advance(drop);
-                self.state = State::Discard(discard);
-                return Step::NeedMore;
-            };
-            let end = found + END_COMMAND.len();
-            discard.dropped += end;
-            self.buf.advance(end);
-            // As for a kept body, the rest of the marker's line may be the empty line.
-            discard.in_follows = false;
-            discard.mid_line = false;
-        }
-        while let Some(nl) = memchr::memchr(b'\n', &self.buf) {
-            let empty = !discard.mid_line && content_end(&self.buf, 0, nl) == 0;
-            discard.dropped += nl + 1;
-            self.buf.advance(nl + 1);
-            discard.mid_line = false;
-            if empty || discard.banner {
+    /// Drops what is left of a reported packet as it arrives, holding no bytes
+    /// but a possibly split end marker, until the parser is back in step.
+    fn skip(&mut self, skip: Skip) -> Step {
+        match skip {
+            Skip::Line => {
+                let Some(nl) = memchr::memchr(b'\n', &self.buf) else {
+                    self.buf.clear();
+                    return Step::NeedMore;
+                };
+                self.buf.advance(nl + 1);
                 self.state = State::Lines;
-                return Step::Item(Parsed::Malformed(Malformed {
-                    reason: discard.reason,
-                    size: discard.dropped,
-                    head: std::mem::take(&mut self.dropped_head),
-                }));
+                Step::Continue
+            }
+            Skip::Marker => {
+                let Some(found) = self.marker.find(&self.buf) else {
+                    let drop = self.buf.len().saturating_sub(END_COMMAND.len() - 1);
+                    self.buf.advance(drop);
+                    return Step::NeedMore;
+                };
+                self.buf.advance(found + END_COMMAND.len());
+                // As for a kept body, the rest of the marker's line may be the
+                // empty line.
+                self.state = State::Skip(Skip::Packet(LineSoFar::Nothing));
+                Step::Continue
+            }
+            Skip::Packet(mut so_far) => {
+                while let Some(nl) = memchr::memchr(b'\n', &self.buf) {
+                    let empty = match so_far {
+                        LineSoFar::Nothing => content_end(&self.buf, 0, nl) == 0,
+                        LineSoFar::Cr => nl == 0,
+                        LineSoFar::Content => false,
+                    };
+                    self.buf.advance(nl + 1);
+                    if empty {
+                        self.state = State::Lines;
+                        return Step::Continue;
+                    }
+                    so_far = LineSoFar::Nothing;
+                }
+                so_far = match (so_far, &self.buf[..]) {
+                    (_, []) => so_far,
+                    (LineSoFar::Nothing, b"\r") => LineSoFar::Cr,
+                    _ => LineSoFar::Content,
+                };
+                self.buf.clear();
+                self.state = State::Skip(Skip::Packet(so_far));
+                Step::NeedMore
             }
         }
-        // Keep at most a lone `\r`, which may be half of an empty line.
-        let len = self.buf.len();
-        if len > 1 || (len == 1 && self.buf[0] != b'\r') {
-            discard.mid_line = true;
-            discard.dropped += len;
-            self.buf.advance(len);
-        }
-        self.state = State::Discard(discard);
-        Step::NeedMore
     }
 }
 
@@ -525,7 +608,14 @@ enum Scan {
     CompleteButTooLarge(usize),
     /// An empty line with no packet before it, of this many bytes.
     EmptyPacket(usize),
-    OverLimit(MalformedReason),
+    /// A line ending at this offset took the packet past the size limit; `first`
+    /// when it was the packet's first line.
+    TooLarge {
+        line_end: usize,
+        first: bool,
+    },
+    /// The line ending at this offset was one too many.
+    TooManyLines(usize),
     /// The first line opened a legacy `Response: Follows` body.
     LegacyBody,
     NeedMore,

@@ -600,7 +600,8 @@ fn oversized_packet_costs_one_packet_not_the_connection() {
             _ => None,
         })
         .expect("reported");
-    assert_eq!(malformed.size, big.len());
+    // Reported the moment it crossed the limit: one byte over it.
+    assert_eq!(malformed.size, 1025);
     assert!(malformed.head.starts_with(b"Event: Big"));
     let events = pair.events();
     assert_eq!(events[0].event_name().unwrap(), "Small");

@@ -167,7 +167,9 @@ fn oversized_packet_is_dropped_reported_and_the_next_one_parses() {
             panic!("{:?}", items[1])
         };
         assert_eq!(m.reason, MalformedReason::TooLarge { limit: 256 });
-        assert_eq!(m.size, big.len(), "chunk {chunk}");
+        // Reported as it crossed the limit: the 257th byte.
+        assert_eq!(m.size, 257, "chunk {chunk}");
+        assert_eq!(&m.head[..], b"Event: Big");
         assert!(matches!(&items[2], Parsed::Packet(p) if p.event_name().unwrap() == "After"));
     }
 }
@@ -315,5 +317,230 @@ fn banner_version_is_the_text_after_the_slash_if_any() {
             panic!()
         };
         assert_eq!(banner.version(), version);
+    }
+}
+
+/// Feeds `input` in `chunk`-byte reads; returns the items with, for each, how many
+/// bytes had been fed when it came out. Checks the buffer after every read.
+fn parse_timed(
+    parser: &mut Parser,
+    input: &[u8],
+    chunk: usize,
+    bound: usize,
+) -> Vec<(usize, Parsed)> {
+    let mut items = Vec::new();
+    let mut fed = 0;
+    for piece in input.chunks(chunk) {
+        parser.feed(piece);
+        fed += piece.len();
+        items.extend(parser.by_ref().map(|item| (fed, item)));
+        assert!(
+            parser.buffered() <= bound,
+            "memory stays bounded: {} buffered after {fed} bytes",
+            parser.buffered()
+        );
+    }
+    items
+}
+
+const ENDLESS_LIMIT: usize = 64 * 1024;
+const REPLY: &[u8] = b"Response: Success\r\nActionID: p-1\r\nPing: Pong\r\nTimestamp: 1.5\r\n\r\n";
+
+fn endless_limits() -> Limits {
+    Limits {
+        max_packet_bytes: ENDLESS_LIMIT,
+        max_lines: 128,
+    }
+}
+
+fn assert_reply(item: &Parsed) {
+    let Parsed::Packet(reply) = item else {
+        panic!("{item:?}")
+    };
+    assert_eq!(reply.as_bytes(), REPLY, "the reply is parsed intact");
+    assert_eq!(reply.action_id().unwrap(), "p-1");
+}
+
+#[test]
+fn an_endless_line_is_reported_before_its_line_end_and_the_reply_after_it_parses() {
+    // 10 MiB without a line end, in 4 KiB reads, then its end and a reply. The
+    // line may be the start of a packet (garbage) or a value inside one.
+    let line = vec![b'y'; 10 << 20];
+    for (before, after) in [
+        (&b""[..], &b"\r\n"[..]),
+        (b"", b"\n"),
+        (b"", b"\r\n\r\n"),
+        (b"Event: Big\r\nData: ", b"\r\n\r\n"),
+        (b"Event: Big\r\nData: ", b"\r\nMore: x\r\n\r\n"),
+        (b"Event: Big\r\nData: ", b"\n\n"),
+    ] {
+        let start = [b"Event: Before\r\n\r\n".as_slice(), before].concat();
+        let mut parser = Parser::with_limits(endless_limits());
+        parser.feed(b"Asterisk Call Manager/11.0.0\r\n");
+        assert!(matches!(parser.next(), Some(Parsed::Banner(_))));
+        let mut items = parse_timed(&mut parser, &start, 4096, ENDLESS_LIMIT);
+        items.extend(parse_timed(&mut parser, &line, 4096, ENDLESS_LIMIT));
+        let case = String::from_utf8_lossy(before);
+        // Reported the moment the limit was crossed, long before any line end.
+        let [(_, Parsed::Packet(first)), (fed, Parsed::Malformed(m))] = &items[..] else {
+            panic!("{case}: {items:?}")
+        };
+        assert_eq!(first.event_name().unwrap(), "Before");
+        assert_eq!(
+            m.reason,
+            MalformedReason::TooLarge {
+                limit: ENDLESS_LIMIT
+            }
+        );
+        assert_eq!(m.size, ENDLESS_LIMIT + 1);
+        let head: &[u8] = if before.is_empty() {
+            &[b'y'; 64]
+        } else {
+            b"Event: Big"
+        };
+        assert_eq!(&m.head[..], head, "{case}");
+        assert!(
+            *fed <= ENDLESS_LIMIT + 4096,
+            "{case}: reported after {fed} bytes"
+        );
+        assert_eq!(
+            parser.buffered(),
+            0,
+            "{case}: the rest of the line is not kept"
+        );
+        // The line ends; the reply that follows is parsed intact.
+        let rest = [after, REPLY, b"Event: After\r\n\r\n"].concat();
+        let items = parse_timed(&mut parser, &rest, 4096, ENDLESS_LIMIT);
+        let [(_, reply), (_, Parsed::Packet(last))] = &items[..] else {
+            panic!("{case}: {items:?}")
+        };
+        assert_reply(reply);
+        assert_eq!(last.event_name().unwrap(), "After");
+    }
+}
+
+#[test]
+fn an_endless_first_line_resynchronises_at_its_line_end() {
+    // Garbage with no packet structure: whatever follows its line end is a new
+    // packet, even without an empty line in between.
+    let input = [&[b'z'; 1000][..], b"\n", REPLY].concat();
+    for chunk in [1, 3, 64, 4096, input.len()] {
+        let mut parser = Parser::with_limits(small_limits());
+        parser.feed(b"banner\r\n");
+        let items = parse_all(&mut parser, &input, chunk);
+        assert!(
+            matches!(&items[1], Parsed::Malformed(m) if m.size == 257 && m.head[..] == [b'z'; 64]),
+            "chunk {chunk}: {items:?}"
+        );
+        assert_reply(&items[2]);
+        assert_eq!(items.len(), 3);
+    }
+}
+
+#[test]
+fn an_endless_line_inside_a_packet_skips_to_the_end_of_that_packet() {
+    // The rest of the packet after the long line is dropped with it, whatever it
+    // holds; the packet after it parses.
+    let input = [
+        b"Event: Big\r\nData: ".as_slice(),
+        &[b'x'; 1000],
+        b"\r\nResponse: Success\r\nActionID: lookalike\r\n\r\n",
+        REPLY,
+    ]
+    .concat();
+    for chunk in [1, 2, 17, 256, input.len()] {
+        let mut parser = Parser::with_limits(small_limits());
+        parser.feed(b"banner\r\n");
+        let items = parse_all(&mut parser, &input, chunk);
+        assert_eq!(items.len(), 3, "chunk {chunk}: {items:?}");
+        assert!(matches!(&items[1], Parsed::Malformed(m) if m.head[..] == b"Event: Big"[..]));
+        assert_reply(&items[2]);
+    }
+}
+
+#[test]
+fn a_packet_over_the_line_limit_is_reported_at_the_line_that_crosses_it() {
+    // Reported when the ninth line arrives, before the packet's end.
+    let many: String = (0..9).map(|i| format!("K{i}: v\r\n")).collect();
+    let mut parser = Parser::with_limits(small_limits());
+    parser.feed(b"banner\r\n");
+    assert!(matches!(parser.next(), Some(Parsed::Banner(_))));
+    parser.feed(format!("Event: Many\r\n{many}").as_bytes());
+    let Some(Parsed::Malformed(m)) = parser.next() else {
+        panic!()
+    };
+    assert_eq!(m.reason, MalformedReason::TooManyLines { limit: 8 });
+    assert_eq!(m.size, "Event: Many\r\n".len() + 8 * "K0: v\r\n".len());
+    assert_eq!(parser.buffered(), 7, "the last line is not yet dropped");
+    parser.feed(b"K9: v\r\n\r\n");
+    parser.feed(REPLY);
+    assert_reply(&parser.next().unwrap());
+    assert_eq!(parser.next(), None);
+}
+
+#[test]
+fn an_endless_legacy_body_is_reported_at_once_and_dropped_to_its_marker() {
+    let mut parser = Parser::with_limits(small_limits());
+    parser.feed(b"banner\r\n");
+    assert!(matches!(parser.next(), Some(Parsed::Banner(_))));
+    parser.feed(b"Response: Follows\r\nPrivilege: Command\r\n");
+    assert_eq!(parser.next(), None);
+    let mut reported = 0;
+    for _ in 0..1000 {
+        parser.feed(b"output line\n");
+        reported += parser
+            .by_ref()
+            .filter(|i| matches!(i, Parsed::Malformed(_)))
+            .count();
+        assert!(parser.buffered() < 256);
+    }
+    assert_eq!(reported, 1);
+    // A marker split across two reads is still found.
+    parser.feed(b"--END COM");
+    parser.feed(b"MAND--\r\n\r\n");
+    parser.feed(REPLY);
+    assert_reply(&parser.next().unwrap());
+}
+
+#[test]
+fn an_endless_banner_is_reported_at_once() {
+    let mut parser = Parser::with_limits(small_limits());
+    parser.feed(&[b'b'; 257]);
+    let Some(Parsed::Malformed(m)) = parser.next() else {
+        panic!()
+    };
+    assert_eq!(m.size, 257);
+    assert_eq!(parser.buffered(), 0);
+    parser.feed(&[b'b'; 10_000]);
+    assert_eq!(parser.next(), None);
+    parser.feed(b"\r\n");
+    parser.feed(REPLY);
+    assert_reply(&parser.next().unwrap());
+}
+
+#[test]
+fn the_rest_of_a_packet_whose_first_line_was_endless_is_a_headless_packet() {
+    // The documented cost of resynchronising at the line end: nothing tells a
+    // garbage line from the huge first line of a real packet, so that packet's
+    // other lines come out on their own, with no Event/Response line to classify
+    // (and so never taken for a reply).
+    let input = [
+        b"Event: ".as_slice(),
+        &[b'n'; 1000],
+        b"\r\nActionID: x\r\n\r\n",
+        REPLY,
+    ]
+    .concat();
+    for chunk in [1, 100, input.len()] {
+        let mut parser = Parser::with_limits(small_limits());
+        parser.feed(b"banner\r\n");
+        let items = parse_all(&mut parser, &input, chunk);
+        assert!(matches!(&items[1], Parsed::Malformed(m) if m.head.starts_with(b"Event: nnn")));
+        let Parsed::Packet(rest) = &items[2] else {
+            panic!("{items:?}")
+        };
+        assert_eq!(rest.kind(), ami_proto::PacketKind::Other);
+        assert_eq!(rest.as_bytes(), b"ActionID: x\r\n\r\n");
+        assert_reply(&items[3]);
     }
 }

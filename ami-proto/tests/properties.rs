@@ -56,6 +56,8 @@ fn framing_bytes() -> impl Strategy<Value = Vec<u8>> {
         Just(b"--END COMMAND--".to_vec()),
         Just(b"Event: X\r\n".to_vec()),
         Just(b"\r\n\r\n".to_vec()),
+        // An endless line: longer than every limit these tests use.
+        (100usize..700).prop_map(|n| vec![b'y'; n]),
     ];
     proptest::collection::vec(token, 0..120).prop_map(|tokens| tokens.concat())
 }
@@ -123,6 +125,62 @@ proptest! {
                 prop_assert!(p.len() <= 16);
             }
         }
+    }
+}
+
+/// A line end, a bare LF or CRLF.
+fn line_end() -> impl Strategy<Value = &'static [u8]> {
+    prop_oneof![Just(&b"\r\n"[..]), Just(&b"\n"[..])]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn an_endless_line_is_reported_once_at_the_limit_and_the_reply_after_it_parses(
+        inside_a_packet in any::<bool>(),
+        line in proptest::collection::vec(any::<u8>(), 0..2000)
+            .prop_map(|mut l| { l.retain(|&b| b != b'\n'); l }),
+        end in line_end(),
+        packet_end in any::<bool>(),
+        chunks in proptest::collection::vec(1usize..300, 1..16),
+    ) {
+        let limits = Limits { max_packet_bytes: 128, max_lines: 6 };
+        let reply = b"Response: Success\r\nActionID: p-1\r\nPing: Pong\r\n\r\n";
+        let start: &[u8] = if inside_a_packet { b"Event: Big\r\nData: " } else { b"" };
+        // Long enough to cross the limit, never ending in a lone CR (which would
+        // make the line end below part of the line).
+        let mut line = [start, &[b'y'; 129], &line].concat();
+        line.push(b'y');
+        // The end of the packet must follow a line inside one; after a first line
+        // it is optional (an empty line there is an empty packet, ignored).
+        let packet_end: &[u8] = if inside_a_packet || packet_end { end } else { b"" };
+        let input = [b"Event: Before\r\n\r\n".as_slice(), &line, end, packet_end, reply].concat();
+
+        let (whole, _) = parse_in_chunks(&input, &[input.len()], limits);
+        let (bytewise, _) = parse_in_chunks(&input, &[1], limits);
+        let (chunked, peak) = parse_in_chunks(&input, &chunks, limits);
+        prop_assert_eq!(&whole, &bytewise);
+        prop_assert_eq!(&whole, &chunked);
+        prop_assert!(peak <= 128 + 300, "peak {}", peak);
+        prop_assert_eq!(whole.len(), 3, "{:?}", whole);
+        let is_report = matches!(
+            &whole[1],
+            Parsed::Malformed(m) if m.size == 129
+                && m.reason == ami_proto::MalformedReason::TooLarge { limit: 128 }
+        );
+        prop_assert!(is_report, "{:?}", whole[1]);
+        let Parsed::Packet(got) = &whole[2] else {
+            return Err(TestCaseError::fail(format!("{:?}", whole[2])));
+        };
+        prop_assert_eq!(got.as_bytes(), &reply[..]);
+
+        // Reported as soon as the limit is crossed, not when the line ends.
+        let mut parser = Parser::with_limits(limits);
+        let cut = b"Event: Before\r\n\r\n".len() + line.len();
+        parser.feed(&input[..cut]);
+        let items: Vec<Parsed> = parser.by_ref().collect();
+        prop_assert_eq!(&items[..], &whole[..2]);
     }
 }
 

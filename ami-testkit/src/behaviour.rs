@@ -6,13 +6,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ami_proto::Packet;
 use md5::{Digest, Md5};
-use regex::bytes::Regex;
 
 use crate::conn::{lock, Conn};
 use crate::event::{Event, Prepared};
 use crate::reply::Reply;
 use crate::server::Shared;
-use crate::session::EventMask;
+use crate::session::{compile_filter, EventMask, SessionChange};
 
 /// Serves one action on `conn`, then writes the reply in one piece and sends what it
 /// broadcasts.
@@ -36,14 +35,19 @@ pub(crate) fn dispatch(shared: &Shared, conn: &Conn, request: &Packet) {
     } else {
         builtin(shared, conn, request, &name, &action, &mut reply);
     }
-    conn.write_packets(
+    // The whole reply in one write, the session change in force from it on.
+    conn.write_reply(
         reply
             .packets
             .iter()
             .map(|(bytes, response)| (bytes.as_slice(), *response)),
+        reply.change.take(),
     );
     if reply.close {
         conn.close();
+    }
+    for event in &reply.followups {
+        conn.deliver(event);
     }
     for event in reply.broadcasts {
         shared.broadcast(&Prepared::from_raw(event));
@@ -66,8 +70,8 @@ fn builtin(
             reply.close();
         }
         "ping" => reply.respond("Success", &[("Ping", "Pong"), ("Timestamp", &timestamp())]),
-        "events" => events(conn, request, reply),
-        "filter" => filter(conn, request, reply),
+        "events" => events(request, reply),
+        "filter" => filter(request, reply),
         "command" => crate::commands::command(shared, request, reply),
         "coreshowchannels" => crate::calls::core_show_channels(shared, reply),
         "status" => crate::calls::status(shared, reply),
@@ -135,12 +139,8 @@ fn login(shared: &Shared, conn: &Conn, request: &Packet, reply: &mut Reply) {
     let mask = request
         .get("Events")
         .map_or(EventMask::All, |v| EventMask::parse(&v.to_str_lossy()));
-    {
-        let mut session = lock(&conn.session);
-        session.logged_in = true;
-        session.user = Some(user.clone());
-        session.mask = mask.clone();
-    }
+    // As Asterisk 22 writes them: the ack, then FullyBooted (when the session gets
+    // system events) and SuccessfulAuth (security events), all in one write.
     reply.success("Authentication accepted");
     let uptime = shared.started.elapsed().as_secs().to_string();
     if mask.allows_class("system") {
@@ -153,21 +153,57 @@ fn login(shared: &Shared, conn: &Conn, request: &Packet, reply: &mut Reply) {
         );
     }
     if mask.allows_class("security") {
+        let now = event_tv(SystemTime::now());
+        let local = conn
+            .local_addr()
+            .map_or_else(String::new, |a| format!("IPV4/TCP/{}/{}", a.ip(), a.port()));
         reply.event(
             &Event::new("SuccessfulAuth")
                 .header("Privilege", "security,all")
+                .header("EventTV", &now)
                 .header("Severity", "Informational")
                 .header("Service", "AMI")
                 .header("EventVersion", "1")
                 .header("AccountID", &user)
                 .header("SessionID", format!("0x{:x}", conn.index + 1))
+                .header("LocalAddress", local)
                 .header(
                     "RemoteAddress",
                     format!("IPV4/TCP/{}/{}", conn.peer.ip(), conn.peer.port()),
                 )
-                .header("UsingPassword", "0"),
+                .header("UsingPassword", "0")
+                .header("SessionTV", &now),
         );
     }
+    reply.followups = crate::calls::burst_events(shared, shared.config.login_burst)
+        .iter()
+        .map(|event| Prepared::from_raw(event.to_bytes()))
+        .collect();
+    reply.change = Some(SessionChange::Login { user, mask });
+}
+
+/// `2026-11-22T06:56:06.425+0000`: the `EventTV` format of security events (UTC).
+fn event_tv(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}+0000",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60,
+        since.subsec_millis()
+    )
 }
 
 fn challenge(shared: &Shared, conn: &Conn, request: &Packet, reply: &mut Reply) {
@@ -184,14 +220,16 @@ fn challenge(shared: &Shared, conn: &Conn, request: &Packet, reply: &mut Reply) 
     reply.respond("Success", &[("Challenge", &challenge)]);
 }
 
-fn events(conn: &Conn, request: &Packet, reply: &mut Reply) {
+fn events(request: &Packet, reply: &mut Reply) {
     let mask = EventMask::parse(&text(request, "EventMask"));
     let on = mask != EventMask::Off;
-    lock(&conn.session).mask = mask;
     reply.respond("Success", &[("Events", if on { "On" } else { "Off" })]);
+    reply.change = Some(SessionChange::Mask(mask));
 }
 
-fn filter(conn: &Conn, request: &Packet, reply: &mut Reply) {
+/// `Filter`: the filter is in force from its reply on; events written before the
+/// reply (e.g. right after login) were not filtered by it, as on Asterisk 22.
+fn filter(request: &Packet, reply: &mut Reply) {
     if !request.is("Operation", "Add") {
         reply.error("Unknown operation");
         return;
@@ -201,18 +239,12 @@ fn filter(conn: &Conn, request: &Packet, reply: &mut Reply) {
         Some(rest) => (true, rest),
         None => (false, filter.as_str()),
     };
-    let Ok(regex) = Regex::new(pattern) else {
+    let Some(regex) = compile_filter(pattern) else {
         reply.error("Filter did not compile.  Check the syntax of the filter given.");
         return;
     };
-    let mut session = lock(&conn.session);
-    if exclude {
-        session.exclude.push(regex);
-    } else {
-        session.include.push(regex);
-    }
-    drop(session);
     reply.success("Success");
+    reply.change = Some(SessionChange::Filter { exclude, regex });
 }
 
 fn hangup(shared: &Shared, request: &Packet, reply: &mut Reply) {

@@ -5,7 +5,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::event::Prepared;
 use crate::fault::{Fault, FaultSet};
-use crate::session::Session;
+use crate::session::{Session, SessionChange};
 use crate::transport::Sink;
 
 /// The write side, under the connection's writer lock: one packet (or one whole reply)
@@ -77,16 +77,31 @@ impl Conn {
         !out.killed
     }
 
-    /// Writes packets (each `(bytes, is_response)`) in one go, reshaped by the faults.
-    /// False when nothing could be written because the connection is closed.
-    pub(crate) fn write_packets<'a>(
+    /// Writes a reply's packets (each `(bytes, is_response)`, reshaped by the
+    /// faults) in one `write` call, so a client reads them in one piece, and
+    /// applies the session change the action made under the same writer lock: no
+    /// event can be written between the change and the reply. False when nothing
+    /// could be written because the connection is closed.
+    pub(crate) fn write_reply<'a>(
         &self,
         packets: impl IntoIterator<Item = (&'a [u8], bool)>,
+        change: Option<SessionChange>,
     ) -> bool {
-        let Some(mut out) = self.writable() else {
+        let out = self.writable();
+        if let Some(change) = change {
+            change.apply(&mut lock(&self.session));
+        }
+        let Some(mut out) = out else {
             return false;
         };
-        let out = &mut *out;
+        self.write_locked(&mut out, packets)
+    }
+
+    fn write_locked<'a>(
+        &self,
+        out: &mut Out,
+        packets: impl IntoIterator<Item = (&'a [u8], bool)>,
+    ) -> bool {
         out.buf.clear();
         let mut close = false;
         for (bytes, response) in packets {
@@ -98,6 +113,42 @@ impl Conn {
             }
         }
         self.flush(out, close)
+    }
+
+    /// Writes the events this session wants, in one go. Whether it wants them is
+    /// decided under the writer lock, so a mask or filter change takes effect
+    /// exactly at its reply. Returns how many were written.
+    pub(crate) fn write_events(&self, events: &[&Prepared]) -> usize {
+        // Cheap first look, so an unwanted event never waits on a write stall.
+        let any = {
+            let session = lock(&self.session);
+            events.iter().any(|e| session.wants(e))
+        };
+        if !any {
+            return 0;
+        }
+        let Some(mut out) = self.writable() else {
+            return 0;
+        };
+        let wanted: Vec<&Prepared> = {
+            let session = lock(&self.session);
+            events
+                .iter()
+                .copied()
+                .filter(|e| session.wants(e))
+                .collect()
+        };
+        if wanted.is_empty()
+            || !self.write_locked(&mut out, wanted.iter().map(|e| (e.bytes.as_slice(), false)))
+        {
+            return 0;
+        }
+        wanted.len()
+    }
+
+    /// The local address of the connection (Asterisk's `LocalAddress`).
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        self.tcp.local_addr().ok()
     }
 
     /// Writes bytes verbatim (banner, replay, raw pushes); only
@@ -129,10 +180,7 @@ impl Conn {
 
     /// Delivers an event if this session is logged in and wants it (mask, filters).
     pub(crate) fn deliver(&self, event: &Prepared) -> bool {
-        if !lock(&self.session).wants(event) {
-            return false;
-        }
-        self.write_packets([(event.bytes.as_slice(), false)])
+        self.write_events(&[event]) == 1
     }
 
     /// Ends the stream gracefully (FIN); the reader keeps draining the client.

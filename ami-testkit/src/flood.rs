@@ -126,17 +126,9 @@ fn run(shared: &Shared, events: Vec<Vec<u8>>, rate: Rate, stop: &AtomicBool) -> 
                 due_count.clamp(next + 1, (next + BATCH).min(events.len()))
             }
         };
-        let batch = &events[next..end];
+        let batch: Vec<&Prepared> = events[next..end].iter().collect();
         for conn in shared.open_conns() {
-            let wanted: Vec<&Prepared> = {
-                let session = crate::conn::lock(&conn.session);
-                batch.iter().filter(|e| session.wants(e)).collect()
-            };
-            if !wanted.is_empty()
-                && conn.write_packets(wanted.iter().map(|e| (e.bytes.as_slice(), false)))
-            {
-                sent += wanted.len() as u64;
-            }
+            sent += conn.write_events(&batch) as u64;
         }
         next = end;
     }

@@ -2,7 +2,8 @@
 
 use ami_proto::Packet;
 
-use crate::event::{put, Event};
+use crate::event::{put, Event, Prepared};
+use crate::session::SessionChange;
 
 /// What an action handler writes back. Everything written through one `Reply` reaches
 /// the client in one piece after the handler returns, so no pushed event can land inside
@@ -29,6 +30,11 @@ pub struct Reply {
     pub(crate) packets: Vec<(Vec<u8>, bool)>,
     pub(crate) broadcasts: Vec<Vec<u8>>,
     pub(crate) close: bool,
+    /// What the action changes in its session, in force from the reply on.
+    pub(crate) change: Option<SessionChange>,
+    /// Events for this session only (mask and filters apply), each written on its
+    /// own after the reply and before the next action is read.
+    pub(crate) followups: Vec<Prepared>,
 }
 
 impl Reply {
@@ -43,6 +49,8 @@ impl Reply {
             packets: Vec::new(),
             broadcasts: Vec::new(),
             close: false,
+            change: None,
+            followups: Vec::new(),
         }
     }
 

@@ -32,6 +32,7 @@ pub(crate) struct Config {
     pub(crate) challenge: Option<String>,
     pub(crate) replay: Option<Vec<u8>>,
     pub(crate) commands: HashMap<String, String>,
+    pub(crate) login_burst: usize,
 }
 
 impl Config {
@@ -119,6 +120,7 @@ impl Builder {
                 challenge: None,
                 replay: None,
                 commands: HashMap::new(),
+                login_burst: 0,
             },
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             tls: false,
@@ -218,6 +220,26 @@ impl Builder {
     /// client sends is recorded but not answered.
     pub fn replay(mut self, transcript: impl Into<Vec<u8>>) -> Self {
         self.config.replay = Some(transcript.into());
+        self
+    }
+
+    /// After each successful built-in `Login`, writes `count` call events
+    /// (`Newchannel`, `Newstate`, `Hangup` of short calls on `PJSIP/burst-<n>`) to
+    /// that session, one write each, right after the login reply and before the
+    /// next action is read (default 0: none).
+    ///
+    /// This is the window a real Asterisk 22 under load shows: events flow
+    /// between `Authentication accepted` and the reply to a `Filter` sent right
+    /// after it, and the filter does not hold them back (it is in force only from
+    /// its reply on). The session's Events mask does apply: after a login with
+    /// `Events: off` none of them is written.
+    ///
+    /// ```
+    /// let fake = ami_testkit::FakeAsterisk::builder().login_burst(30).start();
+    /// # drop(fake);
+    /// ```
+    pub fn login_burst(mut self, count: usize) -> Self {
+        self.config.login_burst = count;
         self
     }
 

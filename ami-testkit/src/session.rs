@@ -74,11 +74,58 @@ impl Session {
             && self.passes_filters(&event.bytes)
     }
 
-    /// Asterisk's filters: regexes matched against the whole event text.
+    /// Asterisk's filters: regexes matched against the whole event text (every
+    /// `Key: Value` line, `Event:` and `Privilege:` included). An event passes when
+    /// it matches one filter without `!` (if there are any) and none with `!`: so
+    /// a whitelist such as `Event: Hangup` blocks `OriginateResponse` too.
     pub(crate) fn passes_filters(&self, bytes: &[u8]) -> bool {
         let included = self.include.is_empty() || self.include.iter().any(|r| r.is_match(bytes));
         included && !self.exclude.iter().any(|r| r.is_match(bytes))
     }
+}
+
+/// A change an action makes to its session. It takes effect together with the
+/// action's reply, under the connection's writer lock: an event is written either
+/// before the reply, as the session was, or after it, as the session is now.
+#[derive(Debug)]
+pub(crate) enum SessionChange {
+    /// A successful login: the user and the `Events:` mask it asked for.
+    Login { user: String, mask: EventMask },
+    /// The `Events` action's new mask.
+    Mask(EventMask),
+    /// A `Filter` action's filter; `exclude` for a leading `!`.
+    Filter { exclude: bool, regex: Regex },
+}
+
+impl SessionChange {
+    pub(crate) fn apply(self, session: &mut Session) {
+        match self {
+            SessionChange::Login { user, mask } => {
+                session.logged_in = true;
+                session.user = Some(user);
+                session.mask = mask;
+            }
+            SessionChange::Mask(mask) => session.mask = mask,
+            SessionChange::Filter {
+                exclude: true,
+                regex,
+            } => session.exclude.push(regex),
+            SessionChange::Filter {
+                exclude: false,
+                regex,
+            } => session.include.push(regex),
+        }
+    }
+}
+
+/// Compiles a filter the way Asterisk's `regcomp(REG_EXTENDED)` reads it: no
+/// `REG_NEWLINE`, so `.` also matches a line end and `^`/`$` anchor the whole
+/// event text.
+pub(crate) fn compile_filter(pattern: &str) -> Option<Regex> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .dot_matches_new_line(true)
+        .build()
+        .ok()
 }
 
 /// The reader thread of one connection: banner, then actions served one at a time.

@@ -52,6 +52,8 @@ pub trait Adapter: 'static {
     fn next_item(stream: &mut ListStream) -> Option<Packet>;
     /// The subscriber's next item, waiting at most `timeout`.
     fn next_event(events: &mut Events, timeout: Duration) -> Next;
+    /// Waits until the client is ready (`Client::ready`, within `timeout`).
+    fn wait_ready(client: &Client, timeout: Duration) -> Result<(), Error>;
     /// Sends every action at once, each from its own task (async runtimes) or
     /// from a pool of threads (blocking), and returns the results in order.
     fn concurrent_sends(client: &Client, actions: Vec<Action>) -> Vec<Result<Reply, Error>>;

@@ -86,7 +86,11 @@ macro_rules! conformance_suite {
             reconnect_gives_up_after_max_attempts,
             dropping_every_handle_closes,
             each_subscriber_lags_alone,
-            from_stream_wraps_a_user_stream
+            from_stream_wraps_a_user_stream,
+            events_from_login_reach_the_first_subscriber,
+            filters_are_in_force_before_connect_returns,
+            a_callers_action_id_completes_its_own_call,
+            status_can_be_seen_and_waited_for
         );
     };
     (@tests $module:ident, $adapter:ty; $($scenario:ident),* $(,)?) => {

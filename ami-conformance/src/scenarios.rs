@@ -988,7 +988,14 @@ pub fn reconnect_after_restart<A: Adapter>() {
         .iter()
         .find(|a| a.is("Action", "Login"))
         .expect("a Login");
-    assert!(login.is("Events", "call,user"), "{login:?}");
+    // Events stay off until the filter is in force, then the mask goes on.
+    assert!(login.is("Events", "off"), "{login:?}");
+    assert!(
+        second
+            .iter()
+            .any(|a| a.is("Action", "Events") && a.is("EventMask", "call,user")),
+        "the mask again: {second:?}"
+    );
     assert!(
         second
             .iter()
@@ -1577,4 +1584,134 @@ pub fn from_stream_wraps_a_user_stream<A: Adapter>() {
     wait_for_end::<A>(&mut events, |_| false);
     assert!(A::is_closed(&client));
     assert_eq!(fake.client_count(), 2, "no reconnect of a user stream");
+}
+
+// ----- nothing lost, nothing hidden -----
+
+/// The first subscriber, created after `connect` returned, receives every event
+/// since login: the login's own events (written with its reply in one write by
+/// a real Asterisk) and a burst of call events that follows at once.
+pub fn events_from_login_reach_the_first_subscriber<A: Adapter>() {
+    const BURST: usize = 300;
+    let fake = fake().login_burst(BURST).start();
+    let client = connect::<A>(&fake, config());
+    ping::<A>(&client); // answered after the burst: every burst event is in
+    let mut events = A::events(&client);
+    let mut names = Vec::new();
+    loop {
+        match A::next_event(&mut events, Duration::from_millis(200)) {
+            Next::Event(Event::Event(p)) => names.push(text(&p, "Event").unwrap_or_default()),
+            Next::Timeout => break,
+            other => panic!("after {} events: {other:?}", names.len()),
+        }
+    }
+    assert_eq!(names[..2], ["FullyBooted", "SuccessfulAuth"], "{names:?}");
+    assert_eq!(
+        names.len(),
+        2 + BURST,
+        "no event lost before the first subscriber"
+    );
+}
+
+/// With a filter configured, no event it blocks is delivered, even those a
+/// real Asterisk writes between the login reply and the filter's reply; and a
+/// whitelist filter does not starve `originate()` of its outcome.
+pub fn filters_are_in_force_before_connect_returns<A: Adapter>() {
+    let fake = fake().login_burst(200).start();
+    let config = Config {
+        filters: vec!["Event: Hangup".into()],
+        ..config()
+    };
+    let client = connect::<A>(&fake, config);
+    let mut events = A::events(&client);
+    ping::<A>(&client);
+    // A busy call: its Hangup and its (failed) outcome come at once.
+    let call = Action::new("Originate")
+        .header("Channel", "PJSIP/busy")
+        .header("Application", "Wait")
+        .header("Data", "1");
+    let outcome = bounded("originate under a whitelist filter", {
+        let client = client.clone();
+        move || A::originate(&client, call)
+    })
+    .expect("the OriginateResponse passes the session's filters");
+    assert_eq!(outcome.reason(), Some(5), "the busy outcome arrived: {outcome:?}");
+    // Everything delivered so far and up to the call's Hangup passes the filter.
+    wait_for::<A>(
+        &mut events,
+        "the Hangup of the originated call",
+        |e| matches!(e, Event::Event(p) if p.is("Event", "Hangup")),
+        |e| matches!(e, Event::Event(_)),
+    );
+}
+
+/// A caller-set ActionID is sent as is, its reply completes its own call, and
+/// a second pending action with the same ActionID is refused before sending.
+pub fn a_callers_action_id_completes_its_own_call<A: Adapter>() {
+    let fake = fake().fault(Fault::NoReplyTo("Status".into())).start();
+    let client = connect::<A>(&fake, config());
+    let waiting = {
+        let client = client.clone();
+        thread::spawn(move || {
+            A::send(
+                &client,
+                Action::new("Status")
+                    .action_id("crm-1")
+                    .timeout(Duration::from_millis(500)),
+            )
+        })
+    };
+    until("the Status at the server", || sent(&fake, 0, "Status") == 1);
+    let twin = A::send(&client, echo("twin").action_id("crm-1"));
+    assert!(
+        matches!(
+            twin,
+            Err(Error::Invalid(
+                ami_proto::EncodeError::DuplicateActionId { .. }
+            ))
+        ),
+        "{twin:?}"
+    );
+    let reply = A::send(&client, echo("mine").action_id("crm-2")).expect("echo");
+    assert!(reply.response().is("ActionID", "crm-2"), "{reply:?}");
+    assert_echo(Ok(reply), "mine");
+    let status = waiting.join().expect("the Status call");
+    assert!(matches!(status, Err(Error::Timeout)), "{status:?}");
+    let recorded = fake.recorded_actions(0);
+    assert!(recorded
+        .iter()
+        .any(|a| a.is("ActionID", "crm-1") && a.is("Action", "Status")));
+    assert!(
+        !recorded.iter().any(|a| a.is("Payload", "twin")),
+        "refused before sending"
+    );
+}
+
+/// The status is visible and can be waited for: ready after connect,
+/// reconnecting (with since) after a loss, ready again after the re-login;
+/// calls while down fail with `Down`, after the end with `Closed`.
+pub fn status_can_be_seen_and_waited_for<A: Adapter>() {
+    let fake = fake().start();
+    let client = connect::<A>(&fake, with_reconnect(fast_reconnect()));
+    assert_eq!(client.status(), ami_proto::Status::Ready);
+    let mut events = A::events(&client);
+    fake.restart();
+    wait_for::<A>(
+        &mut events,
+        "Disconnected",
+        |e| matches!(e, Event::Disconnected(_)),
+        |_| false,
+    );
+    A::wait_ready(&client, WAIT).expect("ready again");
+    assert_eq!(client.status(), ami_proto::Status::Ready);
+    ping::<A>(&client);
+    A::close(&client);
+    assert!(matches!(
+        client.status(),
+        ami_proto::Status::Closed(Reason::ClosedByClient)
+    ));
+    assert!(matches!(
+        A::wait_ready(&client, WAIT),
+        Err(Error::Closed(Reason::ClosedByClient))
+    ));
 }

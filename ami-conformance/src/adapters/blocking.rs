@@ -56,6 +56,10 @@ impl Adapter for Blocking {
         }
     }
 
+    fn wait_ready(client: &Client, timeout: Duration) -> Result<(), Error> {
+        client.wait_ready(timeout)
+    }
+
     /// Pipelined from one thread: every action is submitted before the first
     /// completion is waited for.
     fn concurrent_sends(client: &Client, actions: Vec<Action>) -> Vec<Result<Reply, Error>> {

@@ -151,6 +151,13 @@ impl<R: CallerRuntime + 'static> Adapter for R {
         R::next_event(events, timeout)
     }
 
+    fn wait_ready(client: &Client, timeout: Duration) -> Result<(), Error> {
+        R::block_on(future::or(client.ready(), async {
+            smol::Timer::after(timeout).await;
+            Err(Error::Timeout)
+        }))
+    }
+
     fn concurrent_sends(client: &Client, actions: Vec<Action>) -> Vec<Result<Reply, Error>> {
         let futures: Vec<_> = actions
             .into_iter()

@@ -73,6 +73,15 @@ impl Adapter for Tokio {
         })
     }
 
+    fn wait_ready(client: &Client, timeout: Duration) -> Result<(), Error> {
+        runtime().block_on(async {
+            match tokio::time::timeout(timeout, client.ready()).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::Timeout),
+            }
+        })
+    }
+
     fn concurrent_sends(client: &Client, actions: Vec<Action>) -> Vec<Result<Reply, Error>> {
         let tasks: Vec<_> = actions
             .into_iter()

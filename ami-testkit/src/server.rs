@@ -31,6 +31,7 @@ pub(crate) struct Config {
     pub(crate) challenge: Option<String>,
     pub(crate) replay: Option<Vec<u8>>,
     pub(crate) commands: HashMap<String, String>,
+    pub(crate) recording: Option<Arc<crate::recording::Script>>,
 }
 
 impl Config {
@@ -116,6 +117,7 @@ impl Builder {
                 challenge: None,
                 replay: None,
                 commands: HashMap::new(),
+                recording: None,
             },
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             tls: false,
@@ -199,6 +201,15 @@ impl Builder {
     /// client sends is recorded but not answered.
     pub fn replay(mut self, transcript: impl Into<Vec<u8>>) -> Self {
         self.config.replay = Some(transcript.into());
+        self
+    }
+
+    /// Serves a session recorded with `ami record` (see [`Recording`](crate::Recording)):
+    /// each action is answered with the recorded exchange of the same name, in
+    /// order, ActionIDs rewritten; other actions get the fake's own behaviour.
+    pub fn recording(mut self, recording: &crate::Recording) -> Self {
+        self.config.ami_version = recording.ami_version();
+        self.config.recording = Some(Arc::new(crate::recording::Script::new(recording)));
         self
     }
 

@@ -24,13 +24,20 @@ AMI_TIMEOUT stand for the options of the same name (AMI_MD5/AMI_TLS: 1, true, ye
 Try it with no Asterisk at hand:  ami tour
                  or, in two terminals:  ami fake   then   AMI_SECRET=amp111 ami -u admin";
 
+const ABOUT: &str = "\
+ami: a command-line client for the Asterisk Manager Interface (AMI).
+
+With no command, on a terminal: an interactive prompt (type `Ping`, or
+`Originate Channel=PJSIP/100 Context=default Exten=200 Priority=1`; /help).
+With no command and stdin not a terminal: one action per line from stdin.";
+
 /// `ami`: a command-line client for the Asterisk Manager Interface (AMI).
 ///
 /// With no subcommand, on a terminal: an interactive prompt (type `Ping`, or
 /// `Originate Channel=PJSIP/100 Context=default Exten=200 Priority=1`; `/help`).
 /// With no subcommand and stdin not a terminal: one action per line from stdin.
 #[derive(Debug, Parser)]
-#[command(name = "ami", version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(name = "ami", version, about = ABOUT, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Where and how to connect (here for the interactive mode; the subcommands
     /// that connect take these options before or after their name).
@@ -168,9 +175,6 @@ pub struct TourArgs {
 /// `ami send`.
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// Colour.
-    #[command(flatten)]
-    pub color: ColorArgs,
     /// Where and how to connect.
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -182,6 +186,9 @@ pub struct SendArgs {
     /// Print each packet as one JSON object per line.
     #[arg(long)]
     pub json: bool,
+    /// Colour.
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 /// `ami command`.
@@ -200,9 +207,6 @@ pub struct CommandArgs {
 /// `ami events`.
 #[derive(Debug, Args)]
 pub struct EventsArgs {
-    /// Colour.
-    #[command(flatten)]
-    pub color: ColorArgs,
     /// Where and how to connect.
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -220,6 +224,9 @@ pub struct EventsArgs {
     /// `reconnected` on stderr, and go on printing events.
     #[arg(long)]
     pub reconnect: bool,
+    /// Colour.
+    #[command(flatten)]
+    pub color: ColorArgs,
 }
 
 /// `ami bench`.

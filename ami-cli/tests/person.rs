@@ -550,7 +550,8 @@ fn record_through_the_proxy_then_replay_gives_the_client_the_same_replies() {
     assert!(text(&server).contains("Event: OriginateResponse\r\n"));
 
     let (replayer, port) = start_fake(&["--replay", file.to_str().expect("a UTF-8 path")]);
-    let replayed = run_with(&mut ami_at_port(port), script);
+    // MD5 this time: the Challenge the recording lacks comes from the fake itself.
+    let replayed = run_with(ami_at_port(port).arg("--md5"), script);
     drop(replayer);
     let _ = std::fs::remove_file(&file);
     assert_exit(&replayed, 0);

@@ -269,8 +269,8 @@ pub struct RecordArgs {
     /// The AMI server to forward to (plain TCP).
     #[arg(long, default_value = "127.0.0.1:5038", value_name = "HOST:PORT")]
     pub to: String,
-    /// Keep login secrets in the file (by default the values of `Secret:` and
-    /// `Key:` in Login actions are replaced by `*` of the same length).
+    /// Keep login secrets in the file (by default the values of `Secret:`, and of
+    /// `Key:` in a Login, are replaced by `*`s of the same length).
     #[arg(long)]
     pub keep_secrets: bool,
 }

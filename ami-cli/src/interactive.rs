@@ -180,7 +180,9 @@ impl Session {
                     }
                     Event::Disconnected(reason) => format!("ami: connection lost ({reason})\n"),
                     Event::Reconnected => "ami: reconnected\n".to_owned(),
-                    Event::Lagged(n) => format!("ami: fell behind, {n} events were lost\n"),
+                    Event::Lagged(n) if show.load(Ordering::Relaxed) => {
+                        format!("ami: fell behind, {n} events were lost\n")
+                    }
                     _ => continue,
                 };
                 out.print(text);

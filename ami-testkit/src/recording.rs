@@ -26,8 +26,8 @@
 //!
 //! Because AMI is text, the file reads and diffs like a transcript; because the
 //! lengths are exact, any bytes (bare LF, `\r\n\n`, binary junk) survive.
-//! `ami record` hides login secrets by default: the values of `Secret:` and `Key:`
-//! become `*`s of the same length.
+//! `ami record` hides login secrets by default: the values of `Secret:`, and of
+//! `Key:` in a Login, become `*`s of the same length ([`Redactor`]).
 //!
 //! # Replay
 //!
@@ -239,28 +239,41 @@ fn memchr_lf(data: &[u8]) -> Option<usize> {
 }
 
 /// Hides login secrets in a client's byte stream, chunk by chunk: the value of
-/// every `Secret:` and `Key:` header becomes `*`s, so lengths do not change.
+/// every `Secret:` header, and of `Key:` in a `Login` action (an MD5 login's hash;
+/// `DBPut` has a `Key:` that is no secret), becomes `*`s, so lengths do not change.
 #[derive(Debug, Default)]
 pub struct Redactor {
-    key: Vec<u8>,
-    key_done: bool,
+    /// The current line so far (its first 64 bytes: enough to know its key).
+    line: Vec<u8>,
     hiding: bool,
+    /// The current action is a Login (its `Action: Login` line came first).
+    login: bool,
 }
 
 impl Redactor {
     /// Redacts `chunk` in place (a header may be split across chunks).
     pub fn redact(&mut self, chunk: &mut [u8]) {
         for byte in chunk {
-            if *byte == b'\n' || *byte == b'\r' {
-                *self = Redactor::default();
-            } else if self.hiding {
-                *byte = b'*';
-            } else if !self.key_done {
-                self.key.push(*byte);
-                if let Some(key) = self.key.strip_suffix(b": ") {
-                    self.hiding =
-                        key.eq_ignore_ascii_case(b"Secret") || key.eq_ignore_ascii_case(b"Key");
-                    self.key_done = true;
+            match *byte {
+                b'\n' => {
+                    if self.line.is_empty() {
+                        self.login = false; // a blank line ends the action
+                    } else if self.line.eq_ignore_ascii_case(b"Action: Login") {
+                        self.login = true;
+                    }
+                    self.line.clear();
+                    self.hiding = false;
+                }
+                b'\r' => {}
+                _ if self.hiding => *byte = b'*',
+                _ => {
+                    if self.line.len() < 64 {
+                        self.line.push(*byte);
+                    }
+                    if let Some(key) = self.line.strip_suffix(b": ") {
+                        self.hiding = key.eq_ignore_ascii_case(b"Secret")
+                            || (self.login && key.eq_ignore_ascii_case(b"Key"));
+                    }
                 }
             }
         }
@@ -486,12 +499,13 @@ mod tests {
     fn redactor_hides_secrets_split_across_chunks() {
         let mut redactor = Redactor::default();
         let mut a = b"Action: Login\r\nUsername: admin\r\nSec".to_vec();
-        let mut b = b"ret: amp111\r\nKey: abc\r\n\r\n".to_vec();
+        let mut b = b"ret: amp111: x\r\nKey: abc\r\n\r\nAction: DBPut\r\nKey: k\r\n\r\n".to_vec();
         redactor.redact(&mut a);
         redactor.redact(&mut b);
         assert_eq!(
             [a, b].concat(),
-            b"Action: Login\r\nUsername: admin\r\nSecret: ******\r\nKey: ***\r\n\r\n"
+            b"Action: Login\r\nUsername: admin\r\nSecret: *********\r\nKey: ***\r\n\r\n\
+              Action: DBPut\r\nKey: k\r\n\r\n"
         );
     }
 

@@ -63,7 +63,7 @@ impl Target {
 
 /// The `--timeout` as a duration.
 pub fn timeout(args: &ConnArgs) -> Result<Duration, CliError> {
-    Duration::try_from_secs_f64(args.timeout)
+    Duration::try_from_secs_f64(args.timeout.unwrap_or(10.0))
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| CliError::usage("--timeout must be a positive number of seconds"))

@@ -26,6 +26,8 @@ pub enum Exit {
     RefusedInput = 7,
     /// 8: the server answered `Response: Error`.
     ServerError = 8,
+    /// 9: an async Originate's outcome was `Failure` (busy, no answer ...).
+    CallFailed = 9,
 }
 
 /// An error to print (prefixed `ami: `) before exiting with its code.

@@ -5,16 +5,17 @@
 //! between versions; a client-side `Key=regex` says exactly what it matches and
 //! needs no permission on the server.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use ami_blocking::Event;
-use ami_proto::{Error, Packet};
+use ami_proto::{Error, Packet, Reconnect};
 use regex::bytes::Regex;
 
-use crate::cli::{ConnArgs, EventsArgs};
+use crate::cli::{ColorWhen, ConnArgs, EventsArgs};
+use crate::color::write_packet;
 use crate::connect::{connect_blocking, resolve};
 use crate::error::{CliError, Phase};
-use crate::output::{write_json, write_text};
+use crate::output::write_json;
 
 /// One `--filter Key=regex`.
 #[derive(Debug)]
@@ -47,7 +48,8 @@ impl Filter {
 }
 
 /// Runs `ami events` until interrupted or the connection ends.
-pub fn run(conn: &ConnArgs, args: &EventsArgs) -> Result<(), CliError> {
+pub fn run(conn: &ConnArgs, args: &EventsArgs, color: ColorWhen) -> Result<(), CliError> {
+    let color = color.enabled(std::io::stdout().is_terminal()) && !args.json;
     let filters = args
         .filter
         .iter()
@@ -56,6 +58,9 @@ pub fn run(conn: &ConnArgs, args: &EventsArgs) -> Result<(), CliError> {
     let (target, mut config) = resolve(conn)?;
     config.events = Some(args.mask.clone().unwrap_or_else(|| "on".into()));
     config.event_capacity = 16 * 1024;
+    if args.reconnect {
+        config.reconnect = Some(Reconnect::default());
+    }
     let client = connect_blocking(&target, config)?;
     let events = client.events();
     eprintln!(
@@ -69,7 +74,7 @@ pub fn run(conn: &ConnArgs, args: &EventsArgs) -> Result<(), CliError> {
                 let written = if args.json {
                     write_json(&mut out, &packet)
                 } else {
-                    write_text(&mut out, &packet)
+                    write_packet(&mut out, &packet, color)
                 };
                 if crate::stdout_closed(written.and_then(|()| out.flush()))? {
                     client.close();
@@ -77,6 +82,10 @@ pub fn run(conn: &ConnArgs, args: &EventsArgs) -> Result<(), CliError> {
                 }
             }
             Event::Lagged(missed) => eprintln!("ami: fell behind, {missed} events were lost"),
+            Event::Disconnected(reason) if args.reconnect => {
+                eprintln!("ami: connection lost ({reason}), reconnecting");
+            }
+            Event::Reconnected => eprintln!("ami: reconnected"),
             Event::Disconnected(reason) => {
                 return Err(target
                     .context

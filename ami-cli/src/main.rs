@@ -3,14 +3,19 @@
 //! work with no Asterisk at hand; `send`, `command` and `events` do real work
 //! against a server; `bench` measures throughput. See README.md and `ami --help`.
 
+mod actions;
 mod adapters;
 mod bench;
 mod cli;
+mod color;
 mod command;
 mod connect;
 mod error;
 mod events;
+mod fake;
+mod interactive;
 mod output;
+mod record;
 mod send;
 mod tour;
 
@@ -24,12 +29,21 @@ use crate::error::{CliError, Exit};
 
 fn main() -> ExitCode {
     let cli = Cli::parse(); // usage errors exit 2, --help and --version 0
+                            // Connection options may come before the subcommand or after it.
+    let outer = &cli.conn;
     let result = match &cli.command {
-        Commands::Tour(args) => tour::run(&cli.conn, args),
-        Commands::Send(args) => send::run(&cli.conn, args),
-        Commands::Command(args) => command::run(&cli.conn, args),
-        Commands::Events(args) => events::run(&cli.conn, args),
-        Commands::Bench(args) => bench::run(&cli.conn, args),
+        None => interactive::run(outer, cli.color.or(&cli.color)),
+        Some(Commands::Tour(args)) => tour::run(&args.conn.or(outer), args),
+        Some(Commands::Send(args)) => {
+            send::run(&args.conn.or(outer), args, args.color.or(&cli.color))
+        }
+        Some(Commands::Command(args)) => command::run(&args.conn.or(outer), args),
+        Some(Commands::Events(args)) => {
+            events::run(&args.conn.or(outer), args, args.color.or(&cli.color))
+        }
+        Some(Commands::Bench(args)) => bench::run(args),
+        Some(Commands::Fake(args)) => fake::run(args),
+        Some(Commands::Record(args)) => record::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,13 +1,14 @@
 //! `ami send ACTION Key=Value ...`: one action, its whole reply printed.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use ami_proto::{Action, Packet, Reply};
 
-use crate::cli::{ConnArgs, SendArgs};
+use crate::cli::{ColorWhen, ConnArgs, SendArgs};
+use crate::color::write_packet;
 use crate::connect::{connect_blocking, resolve};
 use crate::error::{refused, CliError, Exit, Phase};
-use crate::output::{write_json, write_text};
+use crate::output::write_json;
 
 /// Builds the action from the command line, refusing bad input before any
 /// connection is made.
@@ -40,8 +41,53 @@ pub fn packets(reply: &Reply) -> Vec<&Packet> {
     }
 }
 
+/// What a reply means for the exit code: `Response: Error` is exit 8, an async
+/// Originate whose `OriginateResponse` says `Failure` (busy, no answer ...) exit 9.
+pub fn verdict(reply: &Reply) -> Result<(), CliError> {
+    let response = reply.response();
+    if response.is_error() {
+        let message = response
+            .message()
+            .map(|m| m.to_str_lossy().into_owned())
+            .unwrap_or_else(|| "no message".into());
+        return Err(CliError::new(
+            Exit::ServerError,
+            format!("the server answered Error: {message}"),
+        ));
+    }
+    if let Reply::Originate(outcome) = reply {
+        if let (Some(event), false) = (&outcome.event, outcome.is_success()) {
+            let field = |key| {
+                event
+                    .get(key)
+                    .map(|v| v.to_str_lossy().into_owned())
+                    .unwrap_or_else(|| "?".into())
+            };
+            let why = match outcome.reason() {
+                Some(0) => "no such channel, or it could not be dialled",
+                Some(1) => "hung up",
+                Some(3) => "no answer",
+                Some(5) => "busy",
+                Some(8) => "congestion",
+                _ => "see the event",
+            };
+            return Err(CliError::new(
+                Exit::CallFailed,
+                format!(
+                    "the call to {} failed: {why} (OriginateResponse: {}, Reason: {})",
+                    field("Channel"),
+                    field("Response"),
+                    field("Reason")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Runs `ami send`.
-pub fn run(conn: &ConnArgs, args: &SendArgs) -> Result<(), CliError> {
+pub fn run(conn: &ConnArgs, args: &SendArgs, color: ColorWhen) -> Result<(), CliError> {
+    let color = color.enabled(std::io::stdout().is_terminal()) && !args.json;
     let action = action(&args.action, &args.headers)?;
     let (target, config) = resolve(conn)?;
     let client = connect_blocking(&target, config)?;
@@ -57,7 +103,7 @@ pub fn run(conn: &ConnArgs, args: &SendArgs) -> Result<(), CliError> {
         let written = if args.json {
             write_json(&mut out, packet)
         } else {
-            write_text(&mut out, packet)
+            write_packet(&mut out, packet, color)
         };
         crate::stdout_result(written.and_then(|()| out.flush()))?;
     }
@@ -65,16 +111,5 @@ pub fn run(conn: &ConnArgs, args: &SendArgs) -> Result<(), CliError> {
     if !args.action.eq_ignore_ascii_case("Logoff") {
         let _ = client.logoff().wait();
     }
-    let response = reply.response();
-    if response.is_error() {
-        let message = response
-            .message()
-            .map(|m| m.to_str_lossy().into_owned())
-            .unwrap_or_else(|| "no message".into());
-        return Err(CliError::new(
-            Exit::ServerError,
-            format!("the server answered Error: {message}"),
-        ));
-    }
-    Ok(())
+    verdict(&reply)
 }

@@ -60,7 +60,7 @@ fn embedded(quick: bool) -> Result<(), CliError> {
     let rates = bench::parser_rates(data, 3, false, &mut Progress::new(2));
     println!();
     println!(
-        "Throughput on {:.1} MB of real Asterisk 22 traffic ({} events){}:",
+        "Throughput on {:.1} MB of Asterisk 22 traffic (a real sample, repeated; {} events){}:",
         data.len() as f64 / 1e6,
         bench::thousands(events.len() as u64),
         if cfg!(debug_assertions) {

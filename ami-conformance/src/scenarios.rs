@@ -1635,7 +1635,11 @@ pub fn filters_are_in_force_before_connect_returns<A: Adapter>() {
         move || A::originate(&client, call)
     })
     .expect("the OriginateResponse passes the session's filters");
-    assert_eq!(outcome.reason(), Some(5), "the busy outcome arrived: {outcome:?}");
+    assert_eq!(
+        outcome.reason(),
+        Some(5),
+        "the busy outcome arrived: {outcome:?}"
+    );
     // Everything delivered so far and up to the call's Hangup passes the filter.
     wait_for::<A>(
         &mut events,

@@ -33,6 +33,7 @@ pub(crate) struct Config {
     pub(crate) replay: Option<Vec<u8>>,
     pub(crate) commands: HashMap<String, String>,
     pub(crate) login_burst: usize,
+    pub(crate) recording: Option<Arc<crate::recording::Script>>,
 }
 
 impl Config {
@@ -121,6 +122,7 @@ impl Builder {
                 replay: None,
                 commands: HashMap::new(),
                 login_burst: 0,
+                recording: None,
             },
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             tls: false,
@@ -240,6 +242,15 @@ impl Builder {
     /// ```
     pub fn login_burst(mut self, count: usize) -> Self {
         self.config.login_burst = count;
+        self
+    }
+
+    /// Serves a session recorded with `ami record` (see [`Recording`](crate::Recording)):
+    /// each action is answered with the recorded exchange of the same name, in
+    /// order, ActionIDs rewritten; other actions get the fake's own behaviour.
+    pub fn recording(mut self, recording: &crate::Recording) -> Self {
+        self.config.ami_version = recording.ami_version();
+        self.config.recording = Some(Arc::new(crate::recording::Script::new(recording)));
         self
     }
 

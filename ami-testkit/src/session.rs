@@ -7,6 +7,7 @@ use regex::bytes::Regex;
 
 use crate::conn::{lock, Conn};
 use crate::event::Prepared;
+use crate::recording::Replay;
 use crate::server::Shared;
 use crate::transport::Source;
 
@@ -137,6 +138,7 @@ pub(crate) fn run(shared: Arc<Shared>, conn: Arc<Conn>, mut source: Source) {
         let banner = format!("Asterisk Call Manager/{}\r\n", shared.config.ami_version);
         conn.write_raw(banner.as_bytes());
     }
+    let mut replay = shared.config.recording.as_deref().map(Replay::new);
     let mut parser = Parser::without_banner();
     let mut buf = vec![0u8; 16 * 1024];
     while conn.wait_readable() {
@@ -154,7 +156,10 @@ pub(crate) fn run(shared: Arc<Shared>, conn: Arc<Conn>, mut source: Source) {
             // After a close (Logoff, failed login, fault) the client is only drained.
             if let Parsed::Packet(packet) = item {
                 if conn.is_open() && shared.config.replay.is_none() {
-                    crate::behaviour::dispatch(&shared, &conn, &packet);
+                    match &mut replay {
+                        Some(replay) => replay.serve(&shared, &conn, &packet),
+                        None => crate::behaviour::dispatch(&shared, &conn, &packet),
+                    }
                 }
             }
         }

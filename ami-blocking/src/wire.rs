@@ -6,6 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use ami_client::tls::handshake_error;
 use ami_client::Link;
 use ami_proto::Reason;
 use rustls::{ClientConfig, ClientConnection};
@@ -68,7 +69,7 @@ impl Wire {
 /// How `connect`/`connect_tls` dial, kept for reconnects.
 pub(crate) struct Dialer {
     pub(crate) addrs: Vec<SocketAddr>,
-    pub(crate) tls: Option<(String, Arc<ClientConfig>)>,
+    pub(crate) tls: Option<(ServerName<'static>, Arc<ClientConfig>)>,
     pub(crate) timeout: Duration,
     pub(crate) write_timeout: Duration,
 }
@@ -108,12 +109,11 @@ impl Dialer {
     fn handshake(
         &self,
         stream: &mut TcpStream,
-        name: &str,
+        name: &ServerName<'static>,
         config: &Arc<ClientConfig>,
     ) -> Result<Wire, Reason> {
-        let tls_error = |e: &dyn std::fmt::Display| Reason::Tls(e.to_string());
-        let name = ServerName::try_from(name.to_owned()).map_err(|e| tls_error(&e))?;
-        let mut tls = ClientConnection::new(Arc::clone(config), name).map_err(|e| tls_error(&e))?;
+        let mut tls = ClientConnection::new(Arc::clone(config), name.clone())
+            .map_err(|e| Reason::Tls(format!("cannot start a TLS session: {e}")))?;
         tls.set_buffer_limit(None);
         let timeout = Some(self.timeout);
         let bounded = stream
@@ -125,7 +125,7 @@ impl Dialer {
                 ErrorKind::WouldBlock | ErrorKind::TimedOut => {
                     Reason::Tls(format!("no handshake answer within {:?}", self.timeout))
                 }
-                _ => tls_error(&e),
+                _ => Reason::Tls(handshake_error(&e)),
             })?;
         }
         Ok(Wire(Some(Mutex::new(tls))))

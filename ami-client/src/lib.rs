@@ -32,6 +32,8 @@ mod mailbox;
 mod pending;
 mod queue;
 mod shared;
+#[cfg(feature = "rustls")]
+pub mod tls;
 
 pub use client::Client;
 pub use events::{Events, TimedOut};

@@ -86,7 +86,8 @@ macro_rules! conformance_suite {
             reconnect_gives_up_after_max_attempts,
             dropping_every_handle_closes,
             each_subscriber_lags_alone,
-            from_stream_wraps_a_user_stream
+            from_stream_wraps_a_user_stream,
+            tls_errors_in_words
         );
     };
     (@tests $module:ident, $adapter:ty; $($scenario:ident),* $(,)?) => {

@@ -1578,3 +1578,64 @@ pub fn from_stream_wraps_a_user_stream<A: Adapter>() {
     assert!(A::is_closed(&client));
     assert_eq!(fake.client_count(), 2, "no reconnect of a user stream");
 }
+
+// ----- TLS failures in words, with the shared helpers -----
+
+/// Asserts that `result` is `Error::Tls` with a message containing `expected`.
+#[track_caller]
+fn assert_tls_error(result: Result<Client, Error>, expected: &str) {
+    match result {
+        Err(Error::Tls(message)) => assert!(
+            message.contains(expected),
+            "expected a TLS error saying {expected:?}, got {message:?}"
+        ),
+        other => panic!("expected a TLS error saying {expected:?}, got {other:?}"),
+    }
+}
+
+/// `connect_tls` with `ami_client::tls::TlsConfig`: trusting the server's CA
+/// from PEM works; an untrusted CA, a certificate for another name, a plain
+/// AMI server on the TLS port and an unreadable CA file each fail with
+/// `Error::Tls` saying so in words.
+pub fn tls_errors_in_words<A: Adapter>() {
+    use ami_client::tls::TlsConfig;
+
+    let fake = fake().tls(true).start();
+    let pem = fake.tls_root_pem().expect("a TLS fake");
+    let trusting = TlsConfig::ca_pem(pem.clone());
+    let client = A::connect_tls(fake.addr(), "localhost", trusting.clone(), config())
+        .unwrap_or_else(|e| panic!("connect_tls with the fake's CA: {e:?}"));
+    ping::<A>(&client);
+    A::logoff(&client).expect("logoff");
+
+    let other = FakeAsterisk::builder().tls(true).start();
+    let untrusted = TlsConfig::ca_pem(other.tls_root_pem().expect("a TLS fake"));
+    assert_tls_error(
+        A::connect_tls(fake.addr(), "localhost", untrusted, config()),
+        "the server's certificate is not signed by a trusted CA: ",
+    );
+
+    assert_tls_error(
+        A::connect_tls(fake.addr(), "pbx.example.com", trusting.clone(), config()),
+        "the server's certificate is for localhost, 127.0.0.1, not pbx.example.com",
+    );
+
+    let plain = self::fake().start();
+    assert_tls_error(
+        A::connect_tls(plain.addr(), "localhost", trusting, config()),
+        "the server does not speak TLS (is this the plain AMI port?)",
+    );
+
+    let missing = std::env::temp_dir()
+        .join("ami-conformance-no-such-dir")
+        .join("ca.pem");
+    assert_tls_error(
+        A::connect_tls(
+            fake.addr(),
+            "localhost",
+            TlsConfig::ca_file(&missing),
+            config(),
+        ),
+        &format!("cannot read the CA file {}: ", missing.display()),
+    );
+}

@@ -30,16 +30,17 @@ impl Wire {
         let mut plain = Vec::new();
         let outcome = loop {
             if !data.is_empty() {
-                let read = tls.read_tls(&mut data).map_err(|e| e.to_string());
-                if let Err(e) =
-                    read.and_then(|_| tls.process_new_packets().map_err(|e| e.to_string()))
-                {
+                let read = tls.read_tls(&mut data).and_then(|_| {
+                    tls.process_new_packets()
+                        .map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))
+                });
+                if let Err(e) = read {
                     break Err(e);
                 }
             }
             match tls.reader().read_to_end(&mut plain) {
                 Ok(_) => break Ok(true),
-                Err(e) if e.kind() != ErrorKind::WouldBlock => break Err(e.to_string()),
+                Err(e) if e.kind() != ErrorKind::WouldBlock => break Err(e),
                 Err(_) if data.is_empty() => break Ok(false),
                 Err(_) => {}
             }
@@ -49,7 +50,11 @@ impl Wire {
         match outcome {
             Ok(false) => {}
             Ok(true) => link.eof(),
-            Err(message) => link.io_error(format!("TLS: {message}")),
+            // A rustls error (e.g. the server's alert) becomes `Reason::Tls` in words.
+            Err(error) if ami_client::tls::transport_error(&error).is_some() => {
+                link.io_failed(&error)
+            }
+            Err(error) => link.io_error(format!("TLS: {error}")),
         }
     }
 

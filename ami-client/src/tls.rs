@@ -356,8 +356,18 @@ pub fn handshake_error(error: &io::Error) -> String {
     describe(tls)
 }
 
-/// A rustls error in words.
-fn describe(error: &rustls::Error) -> String {
+/// The words for a transport error that is the TLS layer's (`None` for any
+/// other I/O error): after the handshake, e.g. the alert of a server that
+/// refused the client certificate.
+pub fn transport_error(error: &io::Error) -> Option<String> {
+    error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .map(describe)
+}
+
+/// A rustls error in words: what went wrong, and what to check.
+pub fn describe(error: &rustls::Error) -> String {
     match error {
         rustls::Error::InvalidCertificate(certificate) => describe_certificate(certificate),
         rustls::Error::InvalidMessage(_) => {

@@ -87,7 +87,8 @@ macro_rules! conformance_suite {
             dropping_every_handle_closes,
             each_subscriber_lags_alone,
             from_stream_wraps_a_user_stream,
-            tls_errors_in_words
+            tls_errors_in_words,
+            tls_client_certificate
         );
     };
     (@tests $module:ident, $adapter:ty; $($scenario:ident),* $(,)?) => {

@@ -1639,3 +1639,62 @@ pub fn tls_errors_in_words<A: Adapter>() {
         &format!("cannot read the CA file {}: ", missing.display()),
     );
 }
+
+/// Mutual TLS with `TlsConfig`: a server that requires a client certificate
+/// signed by its CA lets in a client presenting one (from PEM in memory or
+/// from files) and refuses, in words, a client without one; an unreadable key
+/// file is named.
+pub fn tls_client_certificate<A: Adapter>() {
+    use ami_client::tls::TlsConfig;
+    use ami_testkit::TestPki;
+
+    let pki = TestPki::new(&["localhost", "127.0.0.1"]);
+    let fake = fake().tls_pki(&pki, true).start();
+    let trusting = TlsConfig::ca_pem(pki.ca_pem());
+
+    let with_cert = trusting
+        .clone()
+        .client_cert_pem(pki.client_cert_pem(), pki.client_key_pem());
+    let client = A::connect_tls(fake.addr(), "localhost", with_cert, config())
+        .unwrap_or_else(|e| panic!("connect_tls with a client certificate: {e:?}"));
+    ping::<A>(&client);
+    A::logoff(&client).expect("logoff");
+
+    let dir = std::env::temp_dir().join(format!(
+        "ami-conformance-mtls-{}-{}",
+        std::process::id(),
+        fake.addr().port()
+    ));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let (cert, key) = (dir.join("client.pem"), dir.join("client.key"));
+    std::fs::write(&cert, pki.client_cert_pem()).expect("write the certificate");
+    std::fs::write(&key, pki.client_key_pem()).expect("write the key");
+    let from_files = trusting.clone().client_cert_files(&cert, &key);
+    let client = A::connect_tls(fake.addr(), "127.0.0.1", from_files, config())
+        .unwrap_or_else(|e| panic!("connect_tls with certificate files: {e:?}"));
+    ping::<A>(&client);
+    A::logoff(&client).expect("logoff");
+    let missing = dir.join("missing.key");
+    assert_tls_error(
+        A::connect_tls(
+            fake.addr(),
+            "localhost",
+            trusting.clone().client_cert_files(&cert, &missing),
+            config(),
+        ),
+        &format!("cannot read the client key file {}: ", missing.display()),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert_tls_error(
+        A::connect_tls(fake.addr(), "localhost", trusting, config()),
+        "the server requires a client certificate (mutual TLS)",
+    );
+
+    // The CA of this PKI is not the issuer of a default fake's certificate.
+    let other = self::fake().tls(true).start();
+    assert_tls_error(
+        A::connect_tls(other.addr(), "localhost", TlsConfig::ca_pem(pki.ca_pem()), config()),
+        "the server's certificate is not signed by a trusted CA: its issuer is none of the trusted roots",
+    );
+}

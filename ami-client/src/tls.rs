@@ -38,17 +38,19 @@ pub use rustls;
 /// The provider [`TlsConfig::build`] uses when none was given with
 /// [`TlsConfig::provider`]: the process-level default if the application
 /// installed one (`CryptoProvider::install_default`), else `aws-lc-rs` when
-/// this crate's `aws-lc-rs` feature is on, else `ring`. It never installs a
+/// this crate's `aws-lc-rs` feature is on, else `ring` when its `ring`
+/// feature is on (the adapters' default), else none. It never installs a
 /// process default itself.
-pub fn crypto_provider() -> Arc<CryptoProvider> {
+pub fn crypto_provider() -> Option<Arc<CryptoProvider>> {
     if let Some(installed) = CryptoProvider::get_default() {
-        return Arc::clone(installed);
+        return Some(Arc::clone(installed));
     }
     #[cfg(feature = "aws-lc-rs")]
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
-    #[cfg(not(feature = "aws-lc-rs"))]
-    let provider = rustls::crypto::ring::default_provider();
-    Arc::new(provider)
+    return Some(Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+    return Some(Arc::new(rustls::crypto::ring::default_provider()));
+    #[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+    None
 }
 
 /// Where trusted CA certificates come from.
@@ -167,10 +169,10 @@ impl TlsConfig {
     /// Reads the files and builds the rustls config.
     ///
     /// Fails with [`Error::Tls`] naming the file that cannot be read or holds
-    /// no usable certificate or key, when no root at all was found, or when
-    /// the client certificate and key do not match.
+    /// no usable certificate or key, when no root at all was found, when the
+    /// client certificate and key do not match, or when there is no crypto
+    /// provider (see [`crypto_provider`]).
     pub fn build(&self) -> Result<Arc<ClientConfig>, Error> {
-        let provider = self.provider.clone().unwrap_or_else(crypto_provider);
         let mut store = RootCertStore::empty();
         if self.roots.is_empty() {
             return Err(Error::Tls(
@@ -180,20 +182,29 @@ impl TlsConfig {
         for roots in &self.roots {
             add_roots(&mut store, roots)?;
         }
+        let identity = self.identity.as_ref().map(Identity::load).transpose()?;
+        let provider = self
+            .provider
+            .clone()
+            .or_else(crypto_provider)
+            .ok_or_else(|| {
+                Error::Tls(
+                    "no rustls crypto provider: enable the `ring` or `aws-lc-rs` feature, \
+                     install a process default, or pass one to TlsConfig::provider"
+                        .into(),
+                )
+            })?;
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::Tls(format!("the crypto provider cannot do TLS 1.2/1.3: {e}")))?
             .with_root_certificates(store);
-        let config = match &self.identity {
+        let config = match identity {
             None => builder.with_no_client_auth(),
-            Some(identity) => {
-                let (chain, key, what) = identity.load()?;
-                builder.with_client_auth_cert(chain, key).map_err(|e| {
-                    Error::Tls(format!(
-                        "the client certificate and key ({what}) cannot be used together: {e}"
-                    ))
-                })?
-            }
+            Some((chain, key, what)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
+                Error::Tls(format!(
+                    "the client certificate and key ({what}) cannot be used together: {e}"
+                ))
+            })?,
         };
         Ok(Arc::new(config))
     }
@@ -297,7 +308,8 @@ impl Identity {
 /// rustls config made by hand.
 ///
 /// A config made by hand with `ClientConfig::builder()` needs a process-level
-/// provider; prefer `ClientConfig::builder_with_provider(ami_client::tls::crypto_provider())`.
+/// provider; prefer `ClientConfig::builder_with_provider(provider)` with the
+/// provider of your choice (or [`crypto_provider`]'s).
 pub trait IntoClientConfig {
     /// The rustls config, or why it cannot be made ([`Error::Tls`]).
     fn into_client_config(self) -> Result<Arc<ClientConfig>, Error>;

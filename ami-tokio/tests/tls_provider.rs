@@ -67,7 +67,8 @@ async fn helpers_work_whatever_provider_the_application_chose() {
     let installed = CryptoProvider::get_default().expect("installed").clone();
     let built = TlsConfig::ca_pem(pem.clone()).build().expect("a config");
     assert!(Arc::ptr_eq(built.crypto_provider(), &installed));
-    assert!(Arc::ptr_eq(&ami_tokio::tls::crypto_provider(), &installed));
+    let chosen = ami_tokio::tls::crypto_provider().expect("a provider");
+    assert!(Arc::ptr_eq(&chosen, &installed));
     ping_over_tls(&fake, built).await;
 
     // And a config the application builds its own way now works too.

@@ -179,8 +179,20 @@ impl TlsConfig {
                 "no trusted CA: add the system's roots or the server's CA (PEM file)".into(),
             ));
         }
+        let mut system_errors = None;
         for roots in &self.roots {
-            add_roots(&mut store, roots)?;
+            if let Some(errors) = add_roots(&mut store, roots)? {
+                system_errors = Some(errors);
+            }
+        }
+        if store.is_empty() {
+            // Only the system's store can come out empty without an error.
+            let why = system_errors.filter(|why| !why.is_empty());
+            let why = why.map(|why| format!(" ({why})")).unwrap_or_default();
+            return Err(Error::Tls(format!(
+                "no CA certificate found in the system's store{why}: \
+                 trust the server's CA from a PEM file instead"
+            )));
         }
         let identity = self.identity.as_ref().map(Identity::load).transpose()?;
         let provider = self
@@ -223,30 +235,25 @@ fn pem_certificates(bytes: &[u8], source: &str) -> Result<Vec<CertificateDer<'st
         .map_err(|e| Error::Tls(format!("{source} is not valid PEM: {e}")))
 }
 
-fn add_roots(store: &mut RootCertStore, roots: &Roots) -> Result<(), Error> {
+/// Adds `roots` to `store`. For the system's store, which may hold nothing
+/// usable without that being an error yet, returns what went wrong reading it.
+fn add_roots(store: &mut RootCertStore, roots: &Roots) -> Result<Option<String>, Error> {
     let (certs, source) = match roots {
         Roots::System => {
             let found = rustls_native_certs::load_native_certs();
-            let (added, _) = store.add_parsable_certificates(found.certs);
-            if added == 0 {
-                let why = match found.errors.first() {
-                    Some(error) => format!(" ({error})"),
-                    None => String::new(),
-                };
-                return Err(Error::Tls(format!(
-                    "no CA certificate found in the system's store{why}: \
-                     trust the server's CA from a PEM file instead"
-                )));
-            }
-            return Ok(());
+            store.add_parsable_certificates(found.certs);
+            let errors: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+            return Ok(Some(errors.join("; ")));
         }
         Roots::File(path) => {
             let bytes = read(path, "CA file")?;
             let source = format!("the CA file {}", path.display());
-            let mut certs = pem_certificates(&bytes, &source)?;
-            if certs.is_empty() && !bytes.is_empty() && !bytes.starts_with(b"-----") {
-                certs.push(CertificateDer::from(bytes)); // not PEM: one DER certificate
-            }
+            let pem = bytes.windows(10).any(|window| window == b"-----BEGIN");
+            let certs = if pem || bytes.is_empty() {
+                pem_certificates(&bytes, &source)?
+            } else {
+                vec![CertificateDer::from(bytes)] // not PEM: one DER certificate
+            };
             (certs, source)
         }
         Roots::Pem(pem) => {
@@ -265,7 +272,7 @@ fn add_roots(store: &mut RootCertStore, roots: &Roots) -> Result<(), Error> {
             ))
         })?;
     }
-    Ok(())
+    Ok(None)
 }
 
 impl Identity {
@@ -472,6 +479,54 @@ mod tests {
         assert!(
             message.starts_with("cannot read the CA file /nonexistent/ca.pem: "),
             "{message}"
+        );
+    }
+
+    /// A file of its own in the target's temporary directory.
+    fn scratch(name: &str, contents: &[u8]) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("ami-client-tls-{}-{name}", std::process::id()));
+        std::fs::write(&path, contents).expect("write a scratch file");
+        path
+    }
+
+    #[test]
+    fn ca_files_without_a_usable_certificate_are_named() {
+        let cases: [(&str, &[u8], &str); 3] = [
+            ("empty.pem", b"", "holds no certificate"),
+            (
+                "key-only.pem",
+                b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+                "holds no certificate",
+            ),
+            (
+                "garbage.der",
+                b"\x30\x03\x02\x01",
+                "certificate 1 is not a usable CA",
+            ),
+        ];
+        for (name, contents, expected) in cases {
+            let path = scratch(name, contents);
+            let result = TlsConfig::ca_file(&path).build();
+            let _ = std::fs::remove_file(&path);
+            let Err(Error::Tls(message)) = result else {
+                panic!("{name}: {result:?}")
+            };
+            let file = format!("the CA file {}", path.display());
+            assert!(message.starts_with(&file), "{name}: {message}");
+            assert!(message.contains(expected), "{name}: {message}");
+        }
+    }
+
+    #[test]
+    fn the_ca_is_checked_before_the_client_certificate() {
+        let error = TlsConfig::ca_pem(Vec::new())
+            .client_cert_files("/nonexistent/client.pem", "/nonexistent/client.key")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::Tls(m) if m.contains("holds no certificate")),
+            "the CA is checked first: {error:?}"
         );
     }
 

@@ -18,6 +18,10 @@ use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// TLS helpers shared by every adapter: [`TlsConfig`], the provider choice,
+/// handshake errors in words.
+pub use ami_client::tls;
+pub use ami_client::tls::{IntoClientConfig, TlsConfig};
 pub use ami_client::{Client, EventQueue, Events, ListStream, Pending, Ready, TimedOut};
 pub use ami_proto::{
     request, Action, ActionId, AuthMethod, CommandOutput, Config, Credentials, EncodeError, Error,
@@ -25,7 +29,10 @@ pub use ami_proto::{
     OriginateOutcome, Packet, Reason, Reconnect, Reply, Request, Status, Value,
 };
 pub use pump::Driver;
+/// Re-exported so a hand-made TLS config uses the same rustls version.
+pub use rustls;
 
+use rustls::pki_types::ServerName;
 use wire::Dialer;
 
 /// A byte stream the pump can own: a reading handle plus a second handle for
@@ -71,14 +78,27 @@ pub fn connect(addr: impl ToSocketAddrs, config: Config) -> Result<Client, Error
 }
 
 /// Like [`connect`], over TLS: the certificate is checked against
-/// `server_name` with `tls`; handshake failures are [`Error::Tls`].
+/// `server_name` with `tls` (a [`TlsConfig`], or a rustls config made by
+/// hand). A config that cannot be built (e.g. an unreadable CA file) and
+/// handshake failures (an untrusted certificate, another name, a server that
+/// does not speak TLS) are [`Error::Tls`], in words.
+///
+/// ```no_run
+/// use ami_blocking::{Config, Credentials, TlsConfig};
+///
+/// let config = Config::new(Credentials::md5("admin", "amp111"));
+/// let tls = TlsConfig::ca_file("/etc/asterisk/keys/ca.pem");
+/// let client = ami_blocking::connect_tls("pbx.example.com:5039", "pbx.example.com", tls, config)?;
+/// # let _ = client; Ok::<(), ami_blocking::Error>(())
+/// ```
 pub fn connect_tls(
     addr: impl ToSocketAddrs,
     server_name: &str,
-    tls: Arc<rustls::ClientConfig>,
+    tls: impl IntoClientConfig,
     config: Config,
 ) -> Result<Client, Error> {
-    start(addr, Some((server_name.to_owned(), tls)), config)
+    let name = ami_client::tls::server_name(server_name)?;
+    start(addr, Some((name, tls.into_client_config()?)), config)
 }
 
 /// Wraps a stream the caller already has; the caller runs the returned
@@ -93,7 +113,7 @@ pub fn from_stream<S: Socket>(stream: S, mut config: Config) -> (Client, Driver<
 
 fn start(
     addr: impl ToSocketAddrs,
-    tls: Option<(String, Arc<rustls::ClientConfig>)>,
+    tls: Option<(ServerName<'static>, Arc<rustls::ClientConfig>)>,
     config: Config,
 ) -> Result<Client, Error> {
     let dialer = Dialer {

@@ -6,6 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use ami_client::tls::handshake_error;
 use ami_client::Link;
 use ami_proto::Reason;
 use rustls::{ClientConfig, ClientConnection};
@@ -29,16 +30,17 @@ impl Wire {
         let mut plain = Vec::new();
         let outcome = loop {
             if !data.is_empty() {
-                let read = tls.read_tls(&mut data).map_err(|e| e.to_string());
-                if let Err(e) =
-                    read.and_then(|_| tls.process_new_packets().map_err(|e| e.to_string()))
-                {
+                let read = tls.read_tls(&mut data).and_then(|_| {
+                    tls.process_new_packets()
+                        .map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))
+                });
+                if let Err(e) = read {
                     break Err(e);
                 }
             }
             match tls.reader().read_to_end(&mut plain) {
                 Ok(_) => break Ok(true),
-                Err(e) if e.kind() != ErrorKind::WouldBlock => break Err(e.to_string()),
+                Err(e) if e.kind() != ErrorKind::WouldBlock => break Err(e),
                 Err(_) if data.is_empty() => break Ok(false),
                 Err(_) => {}
             }
@@ -48,7 +50,11 @@ impl Wire {
         match outcome {
             Ok(false) => {}
             Ok(true) => link.eof(),
-            Err(message) => link.io_error(format!("TLS: {message}")),
+            // A rustls error (e.g. the server's alert) becomes `Reason::Tls` in words.
+            Err(error) if ami_client::tls::transport_error(&error).is_some() => {
+                link.io_failed(&error)
+            }
+            Err(error) => link.io_error(format!("TLS: {error}")),
         }
     }
 
@@ -68,7 +74,7 @@ impl Wire {
 /// How `connect`/`connect_tls` dial, kept for reconnects.
 pub(crate) struct Dialer {
     pub(crate) addrs: Vec<SocketAddr>,
-    pub(crate) tls: Option<(String, Arc<ClientConfig>)>,
+    pub(crate) tls: Option<(ServerName<'static>, Arc<ClientConfig>)>,
     pub(crate) timeout: Duration,
     pub(crate) write_timeout: Duration,
 }
@@ -108,12 +114,11 @@ impl Dialer {
     fn handshake(
         &self,
         stream: &mut TcpStream,
-        name: &str,
+        name: &ServerName<'static>,
         config: &Arc<ClientConfig>,
     ) -> Result<Wire, Reason> {
-        let tls_error = |e: &dyn std::fmt::Display| Reason::Tls(e.to_string());
-        let name = ServerName::try_from(name.to_owned()).map_err(|e| tls_error(&e))?;
-        let mut tls = ClientConnection::new(Arc::clone(config), name).map_err(|e| tls_error(&e))?;
+        let mut tls = ClientConnection::new(Arc::clone(config), name.clone())
+            .map_err(|e| Reason::Tls(format!("cannot start a TLS session: {e}")))?;
         tls.set_buffer_limit(None);
         let timeout = Some(self.timeout);
         let bounded = stream
@@ -125,7 +130,7 @@ impl Dialer {
                 ErrorKind::WouldBlock | ErrorKind::TimedOut => {
                     Reason::Tls(format!("no handshake answer within {:?}", self.timeout))
                 }
-                _ => tls_error(&e),
+                _ => Reason::Tls(handshake_error(&e)),
             })?;
         }
         Ok(Wire(Some(Mutex::new(tls))))

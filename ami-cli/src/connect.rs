@@ -9,9 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ami_proto::{Config, Credentials};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
+use ami_blocking::TlsConfig;
+use ami_proto::{Config, Credentials, Error};
 
 use crate::cli::ConnArgs;
 use crate::error::{CliError, Context, Exit, Phase};
@@ -106,46 +105,21 @@ pub fn client_config(args: &ConnArgs, credentials: Credentials) -> Result<Config
     Ok(config)
 }
 
-/// A rustls config (ring provider) trusting `--ca`, or the system's roots.
+/// A rustls config trusting `--ca` (PEM, or one DER certificate), or the
+/// system's roots: the library's [`TlsConfig`], which picks the crypto
+/// provider without needing a process-level default.
 fn tls_config(args: &ConnArgs) -> Result<Arc<rustls::ClientConfig>, CliError> {
-    let mut roots = rustls::RootCertStore::empty();
-    match &args.ca {
-        Some(path) => {
-            let shown = path.display();
-            let bytes = std::fs::read(path)
-                .map_err(|e| CliError::new(Exit::Tls, format!("cannot read --ca {shown}: {e}")))?;
-            let mut certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
-                .filter_map(Result::ok)
-                .collect();
-            if certs.is_empty() && !bytes.is_empty() {
-                certs.push(CertificateDer::from(bytes)); // not PEM: maybe DER
-            }
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(CliError::new(
-                    Exit::Tls,
-                    format!("--ca {shown} holds no usable PEM or DER certificate"),
-                ));
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(found.certs);
-            if roots.is_empty() {
-                return Err(CliError::new(
-                    Exit::Tls,
-                    "no system CA certificates found: pass the server's CA with --ca FILE",
-                ));
-            }
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| CliError::new(Exit::Tls, e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    let (tls, hint) = match &args.ca {
+        Some(path) => (TlsConfig::ca_file(path), ""),
+        None => (
+            TlsConfig::system_roots(),
+            " (pass the server's CA with --ca FILE)",
+        ),
+    };
+    tls.build().map_err(|error| match error {
+        Error::Tls(message) => CliError::new(Exit::Tls, format!("{message}{hint}")),
+        other => CliError::new(Exit::Tls, other.to_string()),
+    })
 }
 
 /// Everything `send`, `command` and `events` need: a target and a config, with

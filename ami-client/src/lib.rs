@@ -11,6 +11,12 @@
 //! through a [`Link`]. The session itself (login, correlation, reconnect
 //! decisions, status) is `ami_proto::Session`, sans-IO.
 //!
+//! TLS, written once too (feature `rustls`, which the adapters enable): the
+//! `tls` module's `TlsConfig` builds a rustls config from the system's roots,
+//! a PEM CA file and a client certificate, with a crypto provider chosen
+//! explicitly (never rustls' implicit process default), and says in words why
+//! a handshake failed.
+//!
 //! Why a crate of its own: `ami-proto` stays pure state machines with no
 //! locks, wakers or threads; this crate holds what a runtime needs to share
 //! that state between handles (std locks and `Waker`s only, no runtime), so
@@ -32,6 +38,8 @@ mod mailbox;
 mod pending;
 mod queue;
 mod shared;
+#[cfg(feature = "rustls")]
+pub mod tls;
 
 pub use client::Client;
 pub use events::{Events, TimedOut};

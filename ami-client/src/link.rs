@@ -122,6 +122,21 @@ impl Link {
             .drive(|session, now| session.handle_io_error(error, now));
     }
 
+    /// The transport failed with `error`. With the `rustls` feature, an error
+    /// of the TLS layer (e.g. the server's alert refusing a client
+    /// certificate, which TLS 1.3 sends after the handshake) closes with
+    /// [`Reason::Tls`] in words; anything else is [`io_error`](Self::io_error).
+    pub fn io_failed(&self, error: &std::io::Error) {
+        #[cfg(feature = "rustls")]
+        if let Some(message) = crate::tls::transport_error(error) {
+            let reason = Reason::Tls(message);
+            return self
+                .shared
+                .drive(|session, now| session.handle_transport_error(reason, now));
+        }
+        self.io_error(error)
+    }
+
     /// The deadline from [`step`](Self::step) passed (extra calls are harmless).
     pub fn timeout(&self) {
         self.shared

@@ -1,12 +1,11 @@
 //! The one interface every scenario is written against.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
+use ami_client::tls::IntoClientConfig;
 use ami_client::{Client, Events, ListStream, Pending};
 use ami_proto::{Action, Config, Error, Event, List, OriginateOutcome, Packet, Reply};
-use ami_testkit::rustls;
 
 /// What waiting on an event stream gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,11 +38,12 @@ pub trait Adapter: 'static {
     fn from_stream(addr: SocketAddr, config: Config) -> std::io::Result<(Client, Self::Driver)>;
     /// Waits for a [`from_stream`](Adapter::from_stream) driver to end: its result.
     fn join_driver(driver: Self::Driver) -> Result<(), Error>;
-    /// `connect_tls(addr, server_name, tls, config)`.
+    /// `connect_tls(addr, server_name, tls, config)`, `tls` a rustls config or
+    /// a [`TlsConfig`](ami_client::tls::TlsConfig).
     fn connect_tls(
         addr: SocketAddr,
         server_name: &str,
-        tls: Arc<rustls::ClientConfig>,
+        tls: impl IntoClientConfig + Send + 'static,
         config: Config,
     ) -> Result<Client, Error>;
     /// Waits for a completion the runtime's way.

@@ -90,7 +90,9 @@ macro_rules! conformance_suite {
             events_from_login_reach_the_first_subscriber,
             filters_are_in_force_before_connect_returns,
             a_callers_action_id_completes_its_own_call,
-            status_can_be_seen_and_waited_for
+            status_can_be_seen_and_waited_for,
+            tls_errors_in_words,
+            tls_client_certificate
         );
     };
     (@tests $module:ident, $adapter:ty; $($scenario:ident),* $(,)?) => {

@@ -293,6 +293,15 @@ impl Session {
         }
     }
 
+    /// The transport failed for `reason` (e.g. [`Reason::Tls`]); see
+    /// `Connection::handle_transport_error`.
+    pub fn handle_transport_error(&mut self, reason: Reason, now: Instant) {
+        if let Some(conn) = &mut self.conn {
+            conn.handle_transport_error(reason);
+            self.drain(now);
+        }
+    }
+
     /// Time passed: the connection's deadlines, or the end of a backoff (then
     /// [`transport`](Self::transport) says [`Transport::Dial`]).
     pub fn handle_timeout(&mut self, now: Instant) {

@@ -255,19 +255,26 @@ fn a_relogin_reapplies_mask_and_filters_and_numbers_on() {
     assert_eq!(pair.session.status(), &Status::Ready);
     assert_eq!(pair.session.ami_version(), Some("11.0.0"));
     let server = pair.server.as_ref().unwrap();
-    assert_eq!(server.actions(), ["Login", "Filter"]);
-    assert_eq!(server.received[0].get("Events").unwrap(), "call,system");
+    // Events off until the filters are in force, then the mask.
+    assert_eq!(server.actions(), ["Login", "Filter", "Filter", "Events"]);
+    assert_eq!(server.received[0].get("Events").unwrap(), "off");
     assert_eq!(
         server.received[1].get("Filter").unwrap(),
         "Event: Newchannel"
     );
+    assert_eq!(
+        server.received[2].get("Filter").unwrap(),
+        ami_proto::ORIGINATE_RESPONSE_FILTER
+    );
+    assert_eq!(server.received[3].get("EventMask").unwrap(), "call,system");
     // The new connection's ActionIDs go on from the old one's.
     let ids: Vec<String> = pair
         .all_received()
         .iter()
         .map(|p| p.action_id().unwrap().to_string())
         .collect();
-    assert_eq!(ids, ["t-0", "t-1", "t-2", "t-3", "t-4"]);
+    let expected: Vec<String> = (0..9).map(|n| format!("t-{n}")).collect();
+    assert_eq!(ids, expected);
 }
 
 // ----- 4. fail-fast -----

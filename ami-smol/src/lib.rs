@@ -10,7 +10,7 @@
 //! for every runtime.
 
 mod pump;
-mod tls;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use std::time::Duration;
 use async_net::TcpStream;
 use futures_lite::future;
 
+pub use ami_client::tls::{IntoClientConfig, TlsConfig};
 pub use ami_client::{Client, EventQueue, Events, ListStream, Pending, Ready, TimedOut};
 pub use ami_proto::{
     request, Action, ActionId, AuthMethod, CommandOutput, Config, Credentials, EncodeError, Error,
@@ -26,6 +27,8 @@ pub use ami_proto::{
 };
 pub use async_net::AsyncToSocketAddrs;
 pub use pump::Driver;
+/// Re-exported so a hand-made TLS config uses the same rustls version.
+pub use rustls;
 pub use tls::connect_tls;
 
 use pump::{Dial, Io};

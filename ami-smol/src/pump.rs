@@ -192,7 +192,7 @@ async fn pump_once<S: Io>(link: &Link, o: &mut Open<S>, buf: &mut [u8], at: Opti
             // Once per read: a subscriber on this thread runs before the next read.
             future::yield_now().await;
         }
-        Happened::Read(Err(error)) | Happened::Wrote(Err(error)) => link.io_error(error),
+        Happened::Read(Err(error)) | Happened::Wrote(Err(error)) => link.io_failed(&error),
         Happened::Wrote(Ok(0)) => o.dirty = false,
         Happened::Wrote(Ok(n)) => {
             o.written += n;

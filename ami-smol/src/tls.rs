@@ -1,32 +1,45 @@
-//! AMI over TLS (Asterisk's `tlsenable`, port 5039) on rustls.
+//! AMI over TLS (Asterisk's `tlsenable`, port 5039) on rustls: [`connect_tls`],
+//! and the helpers shared by every adapter (`ami_client::tls`, re-exported):
+//! [`TlsConfig`] for the system's roots, a PEM CA file and a client
+//! certificate, a provider chosen without any process-level default.
 
-use std::sync::Arc;
-
+pub use ami_client::tls::*;
 use ami_proto::Reason;
 use async_net::{AsyncToSocketAddrs, TcpStream};
 use futures_lite::future;
 use futures_rustls::client::TlsStream;
 use futures_rustls::TlsConnector;
-use rustls_pki_types::ServerName;
 
 use crate::pump::Dial;
 use crate::{dial_tcp, launch, resolve, Client, Config, Error};
 
 /// Connects over TLS to `addr`, checks the certificate against `server_name`
-/// with `tls`, then logs in like [`connect`](crate::connect). TCP plus
-/// handshake must finish within `config.connect_timeout`; handshake failures
-/// are [`Error::Tls`]. Reconnects, if configured, redo the handshake.
+/// with `tls` (a [`TlsConfig`], or a rustls config made by
+/// hand), then logs in like [`connect`](crate::connect). TCP plus handshake
+/// must finish within `config.connect_timeout`. A config that cannot be built
+/// (e.g. an unreadable CA file) and handshake failures (an untrusted
+/// certificate, another name, a server that does not speak TLS) are
+/// [`Error::Tls`], in words. Reconnects, if configured, redo the handshake.
+///
+/// ```no_run
+/// use ami_smol::{Config, Credentials, TlsConfig};
+///
+/// # async fn run() -> Result<(), ami_smol::Error> {
+/// let config = Config::new(Credentials::md5("admin", "amp111"));
+/// let tls = TlsConfig::system_roots();
+/// let client = ami_smol::connect_tls("pbx.example.com:5039", "pbx.example.com", tls, config).await?;
+/// # let _ = client; Ok(()) }
+/// ```
 pub async fn connect_tls(
     addr: impl AsyncToSocketAddrs,
     server_name: &str,
-    tls: Arc<rustls::ClientConfig>,
+    tls: impl IntoClientConfig,
     config: Config,
 ) -> Result<Client, Error> {
-    let name =
-        ServerName::try_from(server_name.to_owned()).map_err(|e| Error::Tls(e.to_string()))?;
+    let name = self::server_name(server_name)?;
+    let connector = TlsConnector::from(tls.into_client_config()?);
     let timeout = config.connect_timeout;
     let addrs = resolve(addr, timeout).await?;
-    let connector = TlsConnector::from(tls);
     let dial: Dial<TlsStream<TcpStream>> = Box::new(move || {
         let (addrs, name, connector) = (addrs.clone(), name.clone(), connector.clone());
         Box::pin(async move {
@@ -38,7 +51,7 @@ pub async fn connect_tls(
             };
             match future::or(handshake, expire).await {
                 Some(Ok(stream)) => Ok(stream),
-                Some(Err(error)) => Err(Reason::Tls(error.to_string())),
+                Some(Err(error)) => Err(Reason::Tls(handshake_error(&error))),
                 None => Err(Reason::Tls(format!(
                     "handshake not done within {timeout:?}"
                 ))),

@@ -103,6 +103,7 @@ pub struct Builder {
     config: Config,
     addr: SocketAddr,
     tls: bool,
+    tls_server: Option<TlsServer>,
     faults: Vec<Fault>,
     /// Serve `/rawman` too, with this session `Max-Age`.
     http: Option<Duration>,
@@ -126,6 +127,7 @@ impl Builder {
             },
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             tls: false,
+            tls_server: None,
             faults: Vec::new(),
             http: None,
         }
@@ -169,6 +171,15 @@ impl Builder {
     /// start; see [`FakeAsterisk::tls_client_config`].
     pub fn tls(mut self, tls: bool) -> Self {
         self.tls = tls;
+        self
+    }
+
+    /// Serves TLS with `pki`'s server certificate (its CA is then
+    /// [`FakeAsterisk::tls_root_pem`]); with `require_client_cert`, only
+    /// clients presenting a certificate signed by `pki`'s CA get through
+    /// (mutual TLS). Overrides [`Builder::tls`].
+    pub fn tls_pki(mut self, pki: &crate::TestPki, require_client_cert: bool) -> Self {
+        self.tls_server = Some(pki.server(require_client_cert));
         self
     }
 
@@ -281,7 +292,9 @@ impl Builder {
             started: Instant::now(),
             shutdown: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
-            tls: self.tls.then(TlsServer::generate),
+            tls: self
+                .tls_server
+                .or_else(|| self.tls.then(TlsServer::generate)),
         });
         let acceptor = Acceptor::spawn(shared.clone(), listener, addr);
         let http = match self.http {

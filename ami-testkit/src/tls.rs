@@ -12,7 +12,7 @@ pub(crate) struct TlsServer {
     pub(crate) cert_pem: String,
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     // Explicit provider: never depend on a process-wide default being installed.
     Arc::new(rustls::crypto::ring::default_provider())
 }

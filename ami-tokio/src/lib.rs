@@ -13,13 +13,14 @@
 //! `ami-proto`.
 
 mod pump;
-mod tls;
+pub mod tls;
 
 use std::net::SocketAddr;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
+pub use ami_client::tls::{IntoClientConfig, TlsConfig};
 pub use ami_client::{Client, EventQueue, Events, ListStream, Pending, Ready, TimedOut};
 pub use ami_proto::{
     request, Action, ActionId, AuthMethod, CommandOutput, Config, Credentials, EncodeError, Error,
@@ -27,6 +28,8 @@ pub use ami_proto::{
     OriginateOutcome, Packet, Reason, Reconnect, Reply, Request, Status, Value,
 };
 pub use pump::Driver;
+/// Re-exported so a hand-made TLS config uses the same rustls version.
+pub use rustls;
 pub use tls::connect_tls;
 
 use pump::Dial;

@@ -169,7 +169,7 @@ async fn pump_once<S>(
             match read {
                 Ok(0) => link.eof(),
                 Ok(n) => link.received(&buf[..n]),
-                Err(error) => link.io_error(error),
+                Err(error) => link.io_failed(&error),
             }
             // Once per read: a subscriber on this thread runs before the next
             // read, instead of when tokio's budget runs out.
@@ -185,7 +185,7 @@ async fn pump_once<S>(
                     o.written = 0;
                 }
             }
-            Err(error) => link.io_error(error),
+            Err(error) => link.io_failed(&error),
         },
         () = sleep(deadline) => link.timeout(),
         () = std::future::poll_fn(|cx| link.poll_wake(cx)) => {}

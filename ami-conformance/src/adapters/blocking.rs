@@ -1,12 +1,11 @@
 //! `ami-blocking`: std threads, completions waited for with `Pending::wait`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
+use ami_client::tls::IntoClientConfig;
 use ami_client::{Client, Events, ListStream, Pending};
 use ami_proto::{Action, Config, Error, Packet, Reply};
-use ami_testkit::rustls;
 
 use crate::{Adapter, Next};
 
@@ -34,7 +33,7 @@ impl Adapter for Blocking {
     fn connect_tls(
         addr: SocketAddr,
         server_name: &str,
-        tls: Arc<rustls::ClientConfig>,
+        tls: impl IntoClientConfig + Send + 'static,
         config: Config,
     ) -> Result<Client, Error> {
         ami_blocking::connect_tls(addr, server_name, tls, config)

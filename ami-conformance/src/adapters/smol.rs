@@ -6,12 +6,11 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
+use ami_client::tls::IntoClientConfig;
 use ami_client::{Client, Events, ListStream, Pending};
 use ami_proto::{Action, Config, Error, Packet, Reply};
-use ami_testkit::rustls;
 use futures_lite::future;
 
 use crate::{Adapter, Next};
@@ -133,7 +132,7 @@ impl<R: CallerRuntime + 'static> Adapter for R {
     fn connect_tls(
         addr: SocketAddr,
         server_name: &str,
-        tls: Arc<rustls::ClientConfig>,
+        tls: impl IntoClientConfig + Send + 'static,
         config: Config,
     ) -> Result<Client, Error> {
         R::block_on(ami_smol::connect_tls(addr, server_name, tls, config))

@@ -1,12 +1,12 @@
 //! `ami-tokio` on a multi-thread tokio runtime owned by this bridge.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use ami_client::tls::IntoClientConfig;
 use ami_client::{Client, Events, ListStream, Pending};
 use ami_proto::{Action, Config, Error, Packet, Reply};
-use ami_testkit::rustls;
 use tokio::runtime::Runtime;
 
 use crate::{Adapter, Next};
@@ -49,7 +49,7 @@ impl Adapter for Tokio {
     fn connect_tls(
         addr: SocketAddr,
         server_name: &str,
-        tls: Arc<rustls::ClientConfig>,
+        tls: impl IntoClientConfig + Send + 'static,
         config: Config,
     ) -> Result<Client, Error> {
         runtime().block_on(ami_tokio::connect_tls(addr, server_name, tls, config))

@@ -292,6 +292,13 @@ impl Connection {
         self.close_with(Reason::Io(error.to_string()));
     }
 
+    /// The transport failed, for a reason the caller knows better than
+    /// [`Reason::Io`], e.g. [`Reason::Tls`] when the server's TLS layer sends
+    /// an alert after the handshake (a refused client certificate).
+    pub fn handle_transport_error(&mut self, reason: Reason) {
+        self.close_with(reason);
+    }
+
     // ----- commands -----
 
     /// Sends an action and returns its id; its completion comes later as an

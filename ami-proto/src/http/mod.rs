@@ -766,10 +766,20 @@ impl HttpSession {
             Kind::Action { number: None, .. } | Kind::Farewell => {}
             // Events may have been taken off the server's queue: the session is
             // no longer trustworthy.
+            // While a Logoff is in flight the server ends the session and
+            // drops the long-poll: the Logoff's answer decides how it ends.
+            Kind::WaitEvent { .. } | Kind::Keepalive if self.logging_off() => {}
             Kind::WaitEvent { .. } | Kind::Keepalive => {
                 self.session.handle_lost(Reason::Io(message), now)
             }
         }
+    }
+
+    /// Whether the application's `Logoff` is in flight.
+    fn logging_off(&self) -> bool {
+        self.in_flight.values().any(|sent| {
+            matches!(&sent.kind, Kind::Action { name, .. } if name.eq_ignore_ascii_case("Logoff"))
+        })
     }
 }
 

@@ -10,6 +10,7 @@
 //! `ami-client`'s, the same for every runtime; a waiting caller never blocks
 //! past its action's deadline, even if the pump is stuck.
 
+mod http;
 mod pump;
 mod wire;
 
@@ -28,6 +29,7 @@ pub use ami_proto::{
     Event, Field, Keepalive, Limits, Line, List, ListMismatch, Malformed, MalformedReason,
     OriginateOutcome, Packet, Reason, Reconnect, Reply, Request, Status, Value,
 };
+pub use http::connect_http;
 pub use pump::Driver;
 /// Re-exported so a hand-made TLS config uses the same rustls version.
 pub use rustls;

@@ -140,7 +140,7 @@ impl Client {
     /// Where the client is: connecting, logging in, ready, reconnecting (with
     /// the attempt and since when), or closed (with why).
     pub fn status(&self) -> Status {
-        self.shared().lock().session.status().clone()
+        self.shared().lock().engine.status().clone()
     }
 
     /// Completes when the client is ready (`Ok`), or closed for good (`Err`
@@ -159,11 +159,7 @@ impl Client {
     /// for `Asterisk Call Manager/11.0.0`): the protocol's version, not
     /// Asterisk's. `None` while no connection is open, and once closed.
     pub fn ami_version(&self) -> Option<String> {
-        self.shared()
-            .lock()
-            .session
-            .ami_version()
-            .map(str::to_owned)
+        self.shared().lock().engine.ami_version().map(str::to_owned)
     }
 
     /// Whether the client is closed for good (not during a reconnect gap).

@@ -30,7 +30,9 @@
 //! handle locks the session, encodes, and wakes the pump.
 
 mod client;
+mod engine;
 mod events;
+mod http_link;
 mod hub;
 mod link;
 mod list;
@@ -43,6 +45,7 @@ pub mod tls;
 
 pub use client::Client;
 pub use events::{Events, TimedOut};
+pub use http_link::{new_http, HttpLink};
 pub use link::{new, Link, Step};
 pub use list::ListStream;
 pub use pending::{Pending, Ready};

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use ami_proto::{Config, Error, Reason, Status, Transport};
+use ami_proto::{Config, Error, Reason, Session, Status, Transport};
+
+use crate::engine::Engine;
 
 use crate::shared::{Clock, Shared};
 use crate::Client;
@@ -24,12 +26,13 @@ use crate::Client;
 /// assert!(client.status() == ami_proto::Status::Ready);
 /// ```
 pub fn new(config: Config, clock: Clock) -> (Client, Link) {
-    let shared = Shared::new(config, entropy(), clock);
+    let engine = Engine::Tcp(Box::new(Session::new(config, entropy(), clock())));
+    let shared = Shared::new(engine, clock);
     (Client::new(Arc::clone(&shared)), Link { shared })
 }
 
 /// A random seed from std's randomly keyed hasher, without a dependency.
-fn entropy() -> u64 {
+pub(crate) fn entropy() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u8(1);
@@ -64,10 +67,10 @@ impl Link {
     pub fn step(&self, out: &mut Vec<u8>) -> Step {
         self.shared.pump.with(|wake| *wake = false);
         let mut core = self.shared.lock();
-        core.session.poll_transmit(out);
+        tcp(&mut core.engine).poll_transmit(out);
         Step {
-            transport: core.session.transport(),
-            deadline: core.session.poll_timeout(),
+            transport: core.engine.transport(),
+            deadline: core.engine.poll_timeout(),
         }
     }
 
@@ -77,8 +80,8 @@ impl Link {
     pub fn state(&self) -> Step {
         let core = self.shared.lock();
         Step {
-            transport: core.session.transport(),
-            deadline: core.session.poll_timeout(),
+            transport: core.engine.transport(),
+            deadline: core.engine.poll_timeout(),
         }
     }
 
@@ -86,40 +89,40 @@ impl Link {
     /// wake-up, for a pump's writer thread; see [`state`](Self::state).
     pub fn transmit(&self, out: &mut Vec<u8>) -> usize {
         self.shared.pump.with(|wake| *wake = false);
-        self.shared.lock().session.poll_transmit(out)
+        tcp(&mut self.shared.lock().engine).poll_transmit(out)
     }
 
     /// The settings (the pump needs `connect_timeout`).
     pub fn config(&self) -> Config {
-        self.shared.lock().session.config().clone()
+        self.shared.lock().engine.config().clone()
     }
 
     /// The transport the pump dialled is open.
     pub fn connected(&self) {
         self.shared
-            .drive(|session, now| session.handle_connected(now));
+            .drive(|engine, now| tcp(engine).handle_connected(now));
     }
 
     /// Dialling failed, for `reason` (the address and what went wrong).
     pub fn dial_failed(&self, reason: Reason) {
         self.shared
-            .drive(|session, now| session.handle_dial_failed(reason, now));
+            .drive(|engine, now| tcp(engine).handle_dial_failed(reason, now));
     }
 
     /// Bytes read from the transport.
     pub fn received(&self, data: &[u8]) {
-        self.shared.drive(|session, now| session.feed(data, now));
+        self.shared.drive(|engine, now| tcp(engine).feed(data, now));
     }
 
     /// The transport reached its end.
     pub fn eof(&self) {
-        self.shared.drive(|session, now| session.handle_eof(now));
+        self.shared.drive(|engine, now| tcp(engine).handle_eof(now));
     }
 
     /// The transport failed.
     pub fn io_error(&self, error: impl std::fmt::Display) {
         self.shared
-            .drive(|session, now| session.handle_io_error(error, now));
+            .drive(|engine, now| tcp(engine).handle_io_error(error, now));
     }
 
     /// The transport failed with `error`. With the `rustls` feature, an error
@@ -132,7 +135,7 @@ impl Link {
             let reason = Reason::Tls(message);
             return self
                 .shared
-                .drive(|session, now| session.handle_transport_error(reason, now));
+                .drive(|engine, now| tcp(engine).handle_transport_error(reason, now));
         }
         self.io_error(error)
     }
@@ -164,12 +167,17 @@ impl Link {
     /// How the client ended, once [`Step::transport`] is [`Transport::Stop`]:
     /// `Ok` after a close or logoff, else the reason as an error.
     pub fn outcome(&self) -> Result<(), Error> {
-        match self.shared.lock().session.status() {
+        match self.shared.lock().engine.status() {
             Status::Closed(Reason::LoggedOff | Reason::ClosedByClient) => Ok(()),
             Status::Closed(reason) => Err(Error::from(reason.clone())),
             _ => Ok(()),
         }
     }
+}
+
+/// The TCP session of a stream pump's engine (a `Link` is only made for one).
+fn tcp(engine: &mut Engine) -> &mut Session {
+    engine.tcp().expect("a stream link drives a TCP session")
 }
 
 impl Drop for Link {

@@ -150,7 +150,7 @@ impl Ready {
         loop {
             // Read the generation first: a change after the check wakes the wait.
             let seen = self.shared.status.with(|generation| *generation);
-            if let Some(result) = Self::settled(self.shared.lock().session.status()) {
+            if let Some(result) = Self::settled(self.shared.lock().engine.status()) {
                 return result;
             }
             let until = until(&self.shared).min(deadline);
@@ -173,7 +173,7 @@ impl Future for Ready {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut core = self.shared.lock();
-        match Self::settled(core.session.status()) {
+        match Self::settled(core.engine.status()) {
             Some(result) => Poll::Ready(result),
             None => {
                 Shared::wait_status(&mut core, cx.waker());

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::Instant;
 
-use ami_proto::{Action, ActionId, Config, Error, Event, Packet, Reply, Session, Status, Update};
+use ami_proto::{Action, ActionId, Error, Event, Packet, Reply, Status, Update};
+
+use crate::engine::Engine;
 
 use crate::hub::Hub;
 use crate::mailbox::Mailbox;
@@ -24,7 +26,7 @@ pub type Clock = fn() -> Instant;
 /// The session and the state that routes its updates.
 #[derive(Debug)]
 pub(crate) struct Core {
-    pub(crate) session: Session,
+    pub(crate) engine: Engine,
     replies: HashMap<ActionId, Slot>,
     items: HashMap<ActionId, Items>,
     /// Tasks waiting for a status change (`Client::ready`).
@@ -47,11 +49,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config, seed: u64, clock: Clock) -> Arc<Self> {
-        let hub = Hub::new(config.event_capacity);
+    pub(crate) fn new(engine: Engine, clock: Clock) -> Arc<Self> {
+        let hub = Hub::new(engine.config().event_capacity);
         Arc::new(Shared {
             core: Mutex::new(Core {
-                session: Session::new(config, seed, clock()),
+                engine,
                 replies: HashMap::new(),
                 items: HashMap::new(),
                 status_waiters: Vec::new(),
@@ -76,13 +78,17 @@ impl Shared {
     /// Wakes the pump when the input left bytes to write or changed what the
     /// transport should do (a pump whose writer is another thread needs it;
     /// a single-task pump clears it at its next step).
-    pub(crate) fn drive<R>(&self, input: impl FnOnce(&mut Session, Instant) -> R) -> R {
+    pub(crate) fn drive<R>(&self, input: impl FnOnce(&mut Engine, Instant) -> R) -> R {
         let now = self.now();
         let mut core = self.lock();
-        let before = core.session.transport();
-        let result = input(&mut core.session, now);
+        let before = (core.engine.transport(), core.engine.poll_timeout());
+        let result = input(&mut core.engine, now);
         self.route(&mut core);
-        let wake = core.session.has_transmit() || core.session.transport() != before;
+        // The pump's timer must be re-armed when the next deadline moved
+        // earlier (a reconnect backoff started by an answer on another task).
+        let deadline = core.engine.poll_timeout();
+        let earlier = deadline.is_some_and(|at| before.1.is_none_or(|was| at < was));
+        let wake = core.engine.has_output() || core.engine.transport() != before.0 || earlier;
         drop(core);
         if wake {
             self.pump.update(|wake| *wake = true);
@@ -92,7 +98,7 @@ impl Shared {
 
     /// Runs a caller's `input` on the session, routes what it produced and
     /// wakes the pump (bytes to write, a new deadline, a transport change).
-    pub(crate) fn drive_waking<R>(&self, input: impl FnOnce(&mut Session, Instant) -> R) -> R {
+    pub(crate) fn drive_waking<R>(&self, input: impl FnOnce(&mut Engine, Instant) -> R) -> R {
         let result = self.drive(input);
         self.pump.update(|wake| *wake = true);
         result
@@ -106,7 +112,7 @@ impl Shared {
     ) -> Result<(Slot, Option<Items>), Error> {
         let now = self.now();
         let mut core = self.lock();
-        let id = core.session.send_action(action, now)?;
+        let id = core.engine.send_action(action, now)?;
         let slot: Slot = Arc::new(Mailbox::new(None));
         core.replies.insert(id, Arc::clone(&slot));
         let items = stream.then(|| {
@@ -125,7 +131,7 @@ impl Shared {
     /// their waiters; then wakes the pump.
     pub(crate) fn route(&self, core: &mut Core) {
         let mut status_changed = false;
-        while let Some(update) = core.session.poll_update() {
+        while let Some(update) = core.engine.poll_update() {
             match update {
                 Update::Reply { id, result } => {
                     // What came before the reply on the wire is published
@@ -150,7 +156,7 @@ impl Shared {
         }
         self.hub.publish(&mut core.batch);
         if status_changed {
-            if matches!(core.session.status(), Status::Closed(_)) {
+            if matches!(core.engine.status(), Status::Closed(_)) {
                 self.hub.close();
             }
             core.status_waiters.drain(..).for_each(Waker::wake);
@@ -177,6 +183,6 @@ impl Shared {
 
     /// The session's next deadline.
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.lock().session.poll_timeout()
+        self.lock().engine.poll_timeout()
     }
 }

@@ -29,6 +29,11 @@ pub trait Adapter: 'static {
     /// The running driver of a [`from_stream`](Adapter::from_stream) client.
     type Driver: Send + 'static;
 
+    /// The address of `fake` this adapter connects to: its AMI port, or its
+    /// HTTP port for an adapter over HTTP.
+    fn addr(fake: &ami_testkit::FakeAsterisk) -> SocketAddr {
+        fake.addr()
+    }
     /// `connect(addr, config)`.
     fn connect(addr: SocketAddr, config: Config) -> Result<Client, Error>;
     /// What a caller of `from_stream(stream, config)` does: opens a TCP

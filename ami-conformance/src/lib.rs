@@ -109,3 +109,31 @@ macro_rules! conformance_suite {
         }
     };
 }
+
+/// Like [`conformance_suite!`], over HTTP (`/rawman`): the scenarios that make
+/// sense there (no `from_stream`, no AMI-over-TLS port, no banner, no
+/// connection-level faults of the TCP fake: its `NoReplyTo` holds the
+/// fake's HTTP session, and raw pushes reach only TCP sessions).
+///
+/// ```
+/// ami_conformance::conformance_suite_http!(tokio_http, ami_conformance::adapters::TokioHttp);
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! conformance_suite_http {
+    ($module:ident, $adapter:ty) => {
+        $crate::conformance_suite!(
+            @tests $module, $adapter;
+            plain_login,
+            md5_login,
+            auth_failure,
+            thousand_concurrent_actions,
+            list_while_events_arrive,
+            async_originate_outcome,
+            events_from_login_reach_the_first_subscriber,
+            list_stream_items_in_order_outside_the_event_fan_out,
+            list_stream_refused_rejected_and_early_finish,
+            http_session_expiry_relogs_in
+        );
+    };
+}

@@ -32,11 +32,14 @@ fn config() -> Config {
 
 /// A fake Asterisk that also serves `Action: Echo`: `Response: Success` with
 /// `Echo: <the request's Payload>`, so each reply proves which request it answers.
+/// Serves `/rawman` too, so the scenarios that make sense over HTTP run there.
 fn fake() -> Builder {
-    FakeAsterisk::builder().handler("Echo", |request, reply| {
-        let payload = text(request, "Payload").unwrap_or_default();
-        reply.respond("Success", &[("Echo", &payload)]);
-    })
+    FakeAsterisk::builder()
+        .http(true)
+        .handler("Echo", |request, reply| {
+            let payload = text(request, "Payload").unwrap_or_default();
+            reply.respond("Success", &[("Echo", &payload)]);
+        })
 }
 
 fn echo(payload: &str) -> Action {
@@ -70,7 +73,7 @@ fn ping<A: Adapter>(client: &Client) {
 
 #[track_caller]
 fn connect<A: Adapter>(fake: &FakeAsterisk, config: Config) -> Client {
-    A::connect(fake.addr(), config).unwrap_or_else(|e| panic!("connect: {e:?}"))
+    A::connect(A::addr(fake), config).unwrap_or_else(|e| panic!("connect: {e:?}"))
 }
 
 /// The client's first subscriber, which receives what arrived since login,
@@ -341,7 +344,7 @@ pub fn auth_failure<A: Adapter>() {
             reconnect,
             ..Config::new(credentials)
         };
-        match A::connect(server.addr(), config) {
+        match A::connect(A::addr(&server), config) {
             Err(Error::Auth(message)) => {
                 // The server's message, and which user and method it is about.
                 assert!(
@@ -355,7 +358,7 @@ pub fn auth_failure<A: Adapter>() {
         }
     }
     let refusing = fake().fault(Fault::RefuseLogins).start();
-    match A::connect(refusing.addr(), config()) {
+    match A::connect(A::addr(&refusing), config()) {
         Err(Error::Auth(message)) => {
             assert!(message.starts_with("Authentication failed ("), "{message}")
         }
@@ -1838,4 +1841,46 @@ pub fn tls_client_certificate<A: Adapter>() {
         A::connect_tls(other.addr(), "localhost", TlsConfig::ca_pem(pki.ca_pem()), config()),
         "the server's certificate is not signed by a trusted CA: its issuer is none of the trusted roots",
     );
+}
+
+// ----- over HTTP only -----
+
+/// An expired HTTP session (the server answers `Permission denied`) logs in
+/// again under the reconnect policy and the client goes on; the action that
+/// met `Permission denied` fails and is never re-sent. Nothing hangs.
+pub fn http_session_expiry_relogs_in<A: Adapter>() {
+    // Short long-polls (Max-Age 4 s) and deadlines: nothing waits long.
+    let fake = fake().http_max_age(Duration::from_secs(4)).start();
+    let policy = Reconnect {
+        max_attempts: Some(3),
+        ..fast_reconnect()
+    };
+    let mut config = with_reconnect(policy);
+    config.action_timeout = Duration::from_secs(2);
+    let client = connect::<A>(&fake, config);
+    let mut events = A::events(&client);
+    ping::<A>(&client);
+    fake.expire_http_sessions();
+    // The next request meets `Permission denied`: that action fails (it is
+    // never re-sent silently) and the session logs in again.
+    let refused = A::send(&client, Action::new("Ping"));
+    assert!(
+        matches!(refused, Err(Error::Down(_) | Error::Closed(_))),
+        "{refused:?}"
+    );
+    wait_for::<A>(
+        &mut events,
+        "Disconnected",
+        |e| matches!(e, Event::Disconnected(_)),
+        |e| matches!(e, Event::Reconnected),
+    );
+    wait_for::<A>(
+        &mut events,
+        "Reconnected",
+        |e| matches!(e, Event::Reconnected),
+        |e| matches!(e, Event::Disconnected(_)),
+    );
+    ping::<A>(&client);
+    A::close(&client);
+    wait_for_end::<A>(&mut events, |e| matches!(e, Event::Reconnected));
 }

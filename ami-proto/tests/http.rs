@@ -708,8 +708,8 @@ fn an_early_empty_long_poll_does_not_spin() {
     }
     assert_eq!(
         pair.now,
-        start + Duration::from_secs(15),
-        "half its Timeout later"
+        start + ami_proto::http::EARLY_POLL_PAUSE,
+        "a short pause later, not at once"
     );
     assert_eq!(polls[0].lane, Lane::Events);
     // An early answer with events: the next poll goes out at once.

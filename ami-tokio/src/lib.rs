@@ -12,6 +12,7 @@
 //! lists, timeouts, keepalive, filters and reconnect decisions live in
 //! `ami-proto`.
 
+mod http;
 mod pump;
 pub mod tls;
 
@@ -27,6 +28,7 @@ pub use ami_proto::{
     Event, Field, Keepalive, Limits, Line, List, ListMismatch, Malformed, MalformedReason,
     OriginateOutcome, Packet, Reason, Reconnect, Reply, Request, Status, Value,
 };
+pub use http::{connect_http, connect_http_tls};
 pub use pump::Driver;
 /// Re-exported so a hand-made TLS config uses the same rustls version.
 pub use rustls;

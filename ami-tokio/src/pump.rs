@@ -147,7 +147,7 @@ async fn until_closed<T>(link: &Link, dial: BoxFuture<T>) -> Option<T> {
     }
 }
 
-async fn sleep(deadline: Option<tokio::time::Instant>) {
+pub(crate) async fn sleep(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,

@@ -2,9 +2,11 @@
 //! interface.
 
 mod blocking;
+mod http;
 mod smol;
-mod tokio;
+pub(crate) mod tokio;
 
 pub use self::blocking::Blocking;
+pub use self::http::{BlockingHttp, TokioHttp};
 pub use self::smol::{SmolOnAsyncStd, SmolOnSmol};
 pub use self::tokio::Tokio;

@@ -16,7 +16,7 @@ use crate::{Adapter, Next};
 #[derive(Debug)]
 pub struct Tokio;
 
-fn runtime() -> &'static Runtime {
+pub(crate) fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()

@@ -32,6 +32,10 @@ pub const MAX_LONG_POLL: Duration = Duration::from_secs(30);
 /// (Asterisk reads request lines of a few KB, bodies up to 40 KB).
 pub const MAX_QUERY_LEN: usize = 2000;
 
+/// How long after a long-poll that came back early and empty the next one
+/// goes out.
+pub const EARLY_POLL_PAUSE: Duration = Duration::from_secs(1);
+
 /// The session lifetime assumed until the server states one (Asterisk's
 /// default `httptimeout`).
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(60);
@@ -336,7 +340,11 @@ impl HttpSession {
             return self.advance(now);
         }
         if is_permission_denied(body) {
-            self.session.handle_lost(Reason::SessionExpired, now);
+            // After the application's Logoff the server ends the session:
+            // the Logoff's Goodbye decides how it ends.
+            if !self.logging_off() {
+                self.session.handle_lost(Reason::SessionExpired, now);
+            }
             return self.advance(now);
         }
         if matches!(sent.kind, Kind::Keepalive) {
@@ -346,8 +354,11 @@ impl HttpSession {
         self.feed_body(body, now);
         if let Kind::WaitEvent { started, timeout } = sent.kind {
             let early = now < started + timeout / 2;
+            // A poll that comes back early and empty (the server clamped its
+            // Timeout, or ended it for another request) is not repeated at once,
+            // so nothing spins; a short pause keeps event latency low.
             if early && self.events_out == events_before {
-                self.next_wait_at = Some(started + timeout / 2);
+                self.next_wait_at = Some(now + EARLY_POLL_PAUSE);
             }
         }
         if let Kind::Action {
@@ -425,6 +436,11 @@ impl HttpSession {
     }
 
     // ----- outputs -----
+
+    /// Whether [`poll_request`](Self::poll_request) has a request to give.
+    pub fn has_request(&self) -> bool {
+        !self.requests.is_empty()
+    }
 
     /// The next HTTP request to make.
     pub fn poll_request(&mut self) -> Option<HttpRequest> {

@@ -314,6 +314,7 @@ pub fn embedded() -> (FakeAsterisk, Target, Config) {
     let target = Target {
         addr: addr.clone(),
         tls: None,
+        url: None,
         context: Context {
             addr,
             user: "admin".into(),

@@ -109,6 +109,10 @@ pub struct ConnArgs {
     /// Seconds to wait for the connection, the login and each reply [default: 10].
     #[arg(long, env = "AMI_TIMEOUT", value_name = "SECS")]
     pub timeout: Option<f64>,
+    /// Use AMI over HTTP instead of TCP: Asterisk's HTTP server and prefix, e.g.
+    /// http://pbx:8088/ (or https://; `webenabled=yes` in manager.conf).
+    #[arg(long, env = "AMI_URL", value_name = "URL", conflicts_with_all = ["host", "port", "tls"])]
+    pub url: Option<String>,
 }
 
 impl ConnArgs {
@@ -130,6 +134,7 @@ impl ConnArgs {
             ca: self.ca.clone().or_else(|| outer.ca.clone()),
             tls_name: self.tls_name.clone().or_else(|| outer.tls_name.clone()),
             timeout: self.timeout.or(outer.timeout),
+            url: self.url.clone().or_else(|| outer.url.clone()),
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct Target {
     pub addr: String,
     /// TLS: the server name to check and the rustls config.
     pub tls: Option<(String, Arc<rustls::ClientConfig>)>,
+    /// AMI over HTTP at this URL (`--url`) instead of TCP.
+    pub url: Option<String>,
     /// For error messages.
     pub context: Context,
 }
@@ -48,7 +50,9 @@ impl Target {
             }
             None
         };
+        let addr = args.url.clone().unwrap_or(addr);
         Ok(Target {
+            url: args.url.clone(),
             context: Context {
                 addr: addr.clone(),
                 user: user.to_owned(),
@@ -134,11 +138,39 @@ pub fn resolve(args: &ConnArgs) -> Result<(Target, Config), CliError> {
 
 /// Connects with ami-blocking and logs in.
 pub fn connect_blocking(target: &Target, config: Config) -> Result<ami_blocking::Client, CliError> {
-    let result = match &target.tls {
+    let result = match (&target.url, &target.tls) {
+        (Some(url), _) => connect_http(url, config),
+        (None, tls) => connect_tcp(target, tls, config),
+    };
+    result.map_err(|e| target.context.describe(e, Phase::Connect))
+}
+
+/// AMI over HTTP: ami-blocking for `http://`, ami-tokio (on a runtime kept
+/// for the process) for `https://`. The same `Client` either way.
+fn connect_http(url: &str, config: Config) -> Result<ami_blocking::Client, ami_proto::Error> {
+    if !url.starts_with("https://") {
+        return ami_blocking::connect_http(url, config);
+    }
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime for https")
+    });
+    runtime.block_on(ami_tokio::connect_http(url, config))
+}
+
+fn connect_tcp(
+    target: &Target,
+    tls: &Option<(String, Arc<rustls::ClientConfig>)>,
+    config: Config,
+) -> Result<ami_blocking::Client, ami_proto::Error> {
+    match tls {
         Some((name, tls)) => {
             ami_blocking::connect_tls(target.addr.as_str(), name, tls.clone(), config)
         }
         None => ami_blocking::connect(target.addr.as_str(), config),
-    };
-    result.map_err(|e| target.context.describe(e, Phase::Connect))
+    }
 }

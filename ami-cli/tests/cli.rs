@@ -24,6 +24,7 @@ fn ami() -> Command {
         "AMI_TLS",
         "AMI_CA",
         "AMI_TIMEOUT",
+        "AMI_URL",
     ] {
         command.env_remove(var);
     }
@@ -144,6 +145,39 @@ fn send_ping_prints_the_response_as_ami_text() {
     assert!(text.ends_with("\n\n"), "{text}");
     let actions = fake.recorded_actions(0);
     assert!(actions.iter().any(|a| a.is("Action", "Ping")));
+}
+
+#[test]
+fn url_sends_and_runs_commands_over_http() {
+    let fake = FakeAsterisk::builder().http(true).start();
+    let url = format!("http://{}/", fake.http_addr().unwrap());
+    let mut ping = ami();
+    ping.args(["--url", &url, "--user", "admin", "send", "Ping"])
+        .env("AMI_SECRET", "amp111");
+    let output = run(&mut ping);
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    assert!(text.starts_with("Response: Success\n"), "{text}");
+    assert!(text.contains("\nPing: Pong\n"), "{text}");
+    let mut command = ami();
+    command
+        .args([
+            "--url",
+            &url,
+            "--user",
+            "admin",
+            "command",
+            "core show version",
+        ])
+        .env("AMI_SECRET", "amp111");
+    let output = run(&mut command);
+    assert_exit(&output, 0);
+    assert!(stdout(&output).contains("Asterisk"), "{}", stdout(&output));
+    let mut wrong = ami();
+    wrong
+        .args(["--url", &url, "--user", "admin", "send", "Ping"])
+        .env("AMI_SECRET", "nope");
+    assert_exit(&run(&mut wrong), 4);
 }
 
 #[test]

@@ -114,7 +114,7 @@ impl Context {
                     self.user
                 ),
             ),
-            Error::Timeout => {
+            Error::Timeout { .. } => {
                 let (what, hint) = match phase {
                     Phase::Connect => (
                         format!("connecting to {addr} and logging in"),

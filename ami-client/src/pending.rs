@@ -70,7 +70,9 @@ impl<T> Pending<T> {
     /// session's timers itself.
     pub fn wait(self) -> Result<T, Error> {
         let (client, slot, parse) = match self.state {
-            State::Failed(error) => return Err(error.unwrap_or(Error::Timeout)),
+            State::Failed(error) => {
+                return Err(error.unwrap_or_else(|| Error::timeout("a completion taken twice")))
+            }
             State::Waiting {
                 client,
                 slot,
@@ -102,7 +104,9 @@ impl<T> Future for Pending<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.state {
-            State::Failed(error) => Poll::Ready(Err(error.take().unwrap_or(Error::Timeout))),
+            State::Failed(error) => Poll::Ready(Err(error
+                .take()
+                .unwrap_or_else(|| Error::timeout("a completion taken twice")))),
             State::Waiting { slot, parse, .. } => {
                 let parse = *parse;
                 slot.poll(cx, Option::take)
@@ -136,9 +140,13 @@ impl Ready {
     }
 
     /// `Some` once the status settles on ready or closed.
-    fn settled(status: &Status) -> Option<Result<(), Error>> {
-        match status {
+    fn settled(engine: &crate::engine::Engine) -> Option<Result<(), Error>> {
+        match engine.status() {
             Status::Ready => Some(Ok(())),
+            Status::Closed(ami_proto::Reason::LoginTimeout) => Some(Err(Error::Timeout {
+                what: "login".into(),
+                after: Some(engine.config().login_timeout),
+            })),
             Status::Closed(reason) => Some(Err(Error::from(reason.clone()))),
             _ => None,
         }
@@ -150,7 +158,7 @@ impl Ready {
         loop {
             // Read the generation first: a change after the check wakes the wait.
             let seen = self.shared.status.with(|generation| *generation);
-            if let Some(result) = Self::settled(self.shared.lock().engine.status()) {
+            if let Some(result) = Self::settled(&self.shared.lock().engine) {
                 return result;
             }
             let until = until(&self.shared).min(deadline);
@@ -160,7 +168,7 @@ impl Ready {
                 .wait(until, |generation| (*generation != seen).then_some(()));
             if changed.is_none() {
                 if Instant::now() >= deadline {
-                    return Err(Error::Timeout);
+                    return Err(Error::timeout("ready"));
                 }
                 self.shared.run_timers();
             }
@@ -173,7 +181,7 @@ impl Future for Ready {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut core = self.shared.lock();
-        match Self::settled(core.engine.status()) {
+        match Self::settled(&core.engine) {
             Some(result) => Poll::Ready(result),
             None => {
                 Shared::wait_status(&mut core, cx.waker());

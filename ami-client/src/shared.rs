@@ -19,6 +19,14 @@ pub(crate) type Slot = Arc<Mailbox<Option<Result<Reply, Error>>>>;
 /// A streamed list's items, and whether the list has ended.
 pub(crate) type Items = Arc<Mailbox<(std::collections::VecDeque<Packet>, bool)>>;
 
+/// A submitted action's completion slot, and what its timeout error names.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    slot: Slot,
+    action: String,
+    deadline: std::time::Duration,
+}
+
 /// The clock the session's time comes from: the runtime's (tokio's, so that
 /// paused-clock tests drive the core) or std's.
 pub type Clock = fn() -> Instant;
@@ -27,7 +35,7 @@ pub type Clock = fn() -> Instant;
 #[derive(Debug)]
 pub(crate) struct Core {
     pub(crate) engine: Engine,
-    replies: HashMap<ActionId, Slot>,
+    replies: HashMap<ActionId, Waiter>,
     items: HashMap<ActionId, Items>,
     /// Tasks waiting for a status change (`Client::ready`).
     status_waiters: Vec<Waker>,
@@ -112,9 +120,18 @@ impl Shared {
     ) -> Result<(Slot, Option<Items>), Error> {
         let now = self.now();
         let mut core = self.lock();
+        let name = action.name().to_owned();
+        let deadline = action
+            .requested_timeout()
+            .unwrap_or(core.engine.config().action_timeout);
         let id = core.engine.send_action(action, now)?;
         let slot: Slot = Arc::new(Mailbox::new(None));
-        core.replies.insert(id, Arc::clone(&slot));
+        let waiter = Waiter {
+            slot: Arc::clone(&slot),
+            action: name,
+            deadline,
+        };
+        core.replies.insert(id, waiter);
         let items = stream.then(|| {
             let items: Items = Arc::new(Mailbox::new(Default::default()));
             core.items.insert(id, Arc::clone(&items));
@@ -140,8 +157,16 @@ impl Shared {
                     if let Some(items) = core.items.remove(&id) {
                         items.update(|(_, ended)| *ended = true);
                     }
-                    if let Some(slot) = core.replies.remove(&id) {
-                        slot.update(|done| *done = Some(result));
+                    if let Some(waiter) = core.replies.remove(&id) {
+                        // A timeout names the action and its deadline.
+                        let result = match result {
+                            Err(Error::Timeout { .. }) => Err(Error::Timeout {
+                                what: waiter.action,
+                                after: Some(waiter.deadline),
+                            }),
+                            other => other,
+                        };
+                        waiter.slot.update(|done| *done = Some(result));
                     }
                 }
                 Update::ListItem { id, item } => {

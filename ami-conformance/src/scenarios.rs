@@ -674,7 +674,18 @@ pub fn per_action_timeout<A: Adapter>() {
         Action::new("Status").timeout(Duration::from_millis(300)),
     );
     let took = started.elapsed();
-    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    // The error names the action and its deadline.
+    match &result {
+        Err(error @ Error::Timeout { what, after }) => {
+            assert_eq!(what, "Status");
+            assert_eq!(*after, Some(Duration::from_millis(300)));
+            assert_eq!(
+                error.to_string(),
+                "Status timed out (no answer within 300ms)"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(took >= Duration::from_millis(300), "too early: {took:?}");
     assert!(took < WAIT, "too late: {took:?}");
     assert_echo(A::send(&client, echo("after")), "after");
@@ -690,7 +701,7 @@ pub fn per_action_timeout<A: Adapter>() {
     let started = Instant::now();
     let result = A::send(&short, Action::new("Status"));
     let took = started.elapsed();
-    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
     assert!(took >= Duration::from_millis(300), "too early: {took:?}");
     assert!(took < WAIT, "too late: {took:?}");
     assert_echo(A::send(&short, echo("after")), "after");
@@ -1343,7 +1354,7 @@ pub fn list_stream_deadline_bounds_the_whole_list<A: Adapter>() {
     let (seqs, outcome) = drain::<A>(A::list_stream(&client, endless).expect("list_stream"));
     let took = started.elapsed();
     assert_eq!(seqs, [0, 1]);
-    assert!(matches!(outcome, Err(Error::Timeout)), "{outcome:?}");
+    assert!(matches!(outcome, Err(Error::Timeout { .. })), "{outcome:?}");
     assert!(took >= Duration::from_millis(300), "too early: {took:?}");
     assert!(took < WAIT, "too late: {took:?}");
     assert_echo(A::send(&client, echo("after")), "after");
@@ -1444,7 +1455,7 @@ pub fn login_deadline_when_the_server_never_speaks<A: Adapter>() {
         A::connect(addr, config)
     });
     let took = started.elapsed();
-    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
     assert!(took >= Duration::from_millis(300), "too early: {took:?}");
     drop(silent);
 }
@@ -1683,7 +1694,7 @@ pub fn a_callers_action_id_completes_its_own_call<A: Adapter>() {
     assert!(reply.response().is("ActionID", "crm-2"), "{reply:?}");
     assert_echo(Ok(reply), "mine");
     let status = waiting.join().expect("the Status call");
-    assert!(matches!(status, Err(Error::Timeout)), "{status:?}");
+    assert!(matches!(status, Err(Error::Timeout { .. })), "{status:?}");
     let recorded = fake.recorded_actions(0);
     assert!(recorded
         .iter()

@@ -867,7 +867,7 @@ fn an_unanswered_action_times_out_as_on_tcp() {
     let updates = pair.drain();
     assert!(updates.iter().any(|u| matches!(
         u,
-        Update::Reply { id, result: Err(Error::Timeout) } if *id == ping
+        Update::Reply { id, result: Err(Error::Timeout { .. }) } if *id == ping
     )));
 }
 

@@ -78,7 +78,7 @@ async fn resolve(
     let lookup = async { async_net::resolve(addr).await.map_err(Error::Connect) };
     let expire = async {
         async_io::Timer::after(timeout).await;
-        Err(Error::Timeout)
+        Err(Error::timeout("resolving the address"))
     };
     let addrs = future::or(lookup, expire).await?;
     if addrs.is_empty() {

@@ -99,7 +99,7 @@ async fn per_action_timeout_uses_tokio_virtual_clock() {
     let packet = server.read_packet().await; // read, never answered
     assert!(packet.starts_with("Action: Ping\r\n"));
     let result = lost.await.unwrap();
-    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
     let waited = start.elapsed();
     assert!(
         waited >= Duration::from_secs(5) && waited < Duration::from_millis(5_100),

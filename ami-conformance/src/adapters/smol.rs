@@ -153,7 +153,7 @@ impl<R: CallerRuntime + 'static> Adapter for R {
     fn wait_ready(client: &Client, timeout: Duration) -> Result<(), Error> {
         R::block_on(future::or(client.ready(), async {
             smol::Timer::after(timeout).await;
-            Err(Error::Timeout)
+            Err(Error::timeout("ready"))
         }))
     }
 

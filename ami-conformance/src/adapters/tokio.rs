@@ -77,7 +77,7 @@ impl Adapter for Tokio {
         runtime().block_on(async {
             match tokio::time::timeout(timeout, client.ready()).await {
                 Ok(result) => result,
-                Err(_) => Err(Error::Timeout),
+                Err(_) => Err(Error::timeout("ready")),
             }
         })
     }

@@ -19,7 +19,14 @@ pub enum Error {
     /// The server refused the login; its message.
     Auth(String),
     /// The deadline passed.
-    Timeout,
+    Timeout {
+        /// What was waited for: the action's name (`Ping`), or `login`.
+        what: String,
+        /// The deadline it had, when known (an action's own; a list's
+        /// restarts at each item, an async Originate's outcome has
+        /// `Config::originate_timeout`).
+        after: Option<std::time::Duration>,
+    },
     /// The client is closed for good, for this reason.
     Closed(Reason),
     /// The connection is down and the client is reconnecting (lost for this
@@ -43,6 +50,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// [`Error::Timeout`] waiting for `what`, its deadline unknown.
+    pub fn timeout(what: &str) -> Self {
+        Error::Timeout {
+            what: what.to_owned(),
+            after: None,
+        }
+    }
+
     /// The server's `Message` for a [`Error::Rejected`].
     pub fn message(&self) -> Option<String> {
         match self {
@@ -59,7 +74,10 @@ impl fmt::Display for Error {
             Error::Io(error) => write!(f, "transport error: {error}"),
             Error::Tls(message) => write!(f, "TLS failure: {message}"),
             Error::Auth(message) => write!(f, "authentication failed: {message}"),
-            Error::Timeout => f.write_str("timed out"),
+            Error::Timeout { what, after } => match after {
+                Some(after) => write!(f, "{what} timed out (no answer within {after:?})"),
+                None => write!(f, "{what} timed out"),
+            },
             Error::Closed(reason) => write!(f, "client closed: {reason}"),
             Error::Down(reason) => write!(f, "connection down, reconnecting (lost: {reason})"),
             Error::CommandFailed { message, output } => {
@@ -95,7 +113,8 @@ impl std::error::Error for Error {
 impl From<Reason> for Error {
     fn from(error: Reason) -> Self {
         match error {
-            Reason::Timeout | Reason::LoginTimeout => Error::Timeout,
+            Reason::Timeout => Error::timeout("the action"),
+            Reason::LoginTimeout => Error::timeout("login"),
             Reason::AuthFailed(message) => Error::Auth(message),
             Reason::Encode(error) => Error::Invalid(error),
             Reason::Connect { kind, message } => Error::Connect(std::io::Error::new(kind, message)),
@@ -118,7 +137,10 @@ mod tests {
 
     #[test]
     fn core_errors_map_to_the_adapter_variants() {
-        assert!(matches!(Error::from(Reason::Timeout), Error::Timeout));
+        assert!(matches!(
+            Error::from(Reason::Timeout),
+            Error::Timeout { .. }
+        ));
         assert!(matches!(
             Error::from(Reason::AuthFailed("no".into())),
             Error::Auth(m) if m == "no"

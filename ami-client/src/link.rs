@@ -65,8 +65,12 @@ impl Link {
         self.shared.pump.with(|wake| *wake = false);
         let mut core = self.shared.lock();
         core.session.poll_transmit(out);
+        let transport = core.session.transport();
+        if transport == Transport::Dial {
+            self.shared.trace.dialing(core.session.status());
+        }
         Step {
-            transport: core.session.transport(),
+            transport,
             deadline: core.session.poll_timeout(),
         }
     }
@@ -76,8 +80,12 @@ impl Link {
     /// [`transmit`](Self::transmit)).
     pub fn state(&self) -> Step {
         let core = self.shared.lock();
+        let transport = core.session.transport();
+        if transport == Transport::Dial {
+            self.shared.trace.dialing(core.session.status());
+        }
         Step {
-            transport: core.session.transport(),
+            transport,
             deadline: core.session.poll_timeout(),
         }
     }
@@ -89,6 +97,13 @@ impl Link {
         self.shared.lock().session.poll_transmit(out)
     }
 
+    /// The address the pump dials (e.g. `127.0.0.1:5038`), for the client's
+    /// `tracing` span (its `address` field); without the `tracing` feature it
+    /// does nothing.
+    pub fn set_address(&self, address: &str) {
+        self.shared.trace.address(address);
+    }
+
     /// The settings (the pump needs `connect_timeout`).
     pub fn config(&self) -> Config {
         self.shared.lock().session.config().clone()
@@ -96,12 +111,14 @@ impl Link {
 
     /// The transport the pump dialled is open.
     pub fn connected(&self) {
+        self.shared.trace.connected();
         self.shared
             .drive(|session, now| session.handle_connected(now));
     }
 
     /// Dialling failed, for `reason` (the address and what went wrong).
     pub fn dial_failed(&self, reason: Reason) {
+        self.shared.trace.dial_failed(&reason);
         self.shared
             .drive(|session, now| session.handle_dial_failed(reason, now));
     }
@@ -118,6 +135,7 @@ impl Link {
 
     /// The transport failed.
     pub fn io_error(&self, error: impl std::fmt::Display) {
+        self.shared.trace.io_error(&error);
         self.shared
             .drive(|session, now| session.handle_io_error(error, now));
     }

@@ -10,7 +10,7 @@ use futures_rustls::TlsConnector;
 use rustls_pki_types::ServerName;
 
 use crate::pump::Dial;
-use crate::{dial_tcp, launch, resolve, Client, Config, Error};
+use crate::{describe, dial_tcp, launch, resolve, Client, Config, Error};
 
 /// Connects over TLS to `addr`, checks the certificate against `server_name`
 /// with `tls`, then logs in like [`connect`](crate::connect). TCP plus
@@ -26,6 +26,7 @@ pub async fn connect_tls(
         ServerName::try_from(server_name.to_owned()).map_err(|e| Error::Tls(e.to_string()))?;
     let timeout = config.connect_timeout;
     let addrs = resolve(addr, timeout).await?;
+    let address = describe(&addrs);
     let connector = TlsConnector::from(tls);
     let dial: Dial<TlsStream<TcpStream>> = Box::new(move || {
         let (addrs, name, connector) = (addrs.clone(), name.clone(), connector.clone());
@@ -45,5 +46,5 @@ pub async fn connect_tls(
             }
         })
     });
-    launch(config, dial).await
+    launch(config, dial, &address).await
 }

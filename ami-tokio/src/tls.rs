@@ -22,6 +22,7 @@ pub async fn connect_tls(
     config: Config,
 ) -> Result<Client, Error> {
     let addrs = crate::resolve(addr).await?;
+    let address = crate::describe(&addrs);
     let name = ServerName::try_from(server_name.to_owned())
         .map_err(|error| Error::Tls(format!("invalid server name: {error}")))?;
     let connector = TlsConnector::from(tls);
@@ -39,5 +40,5 @@ pub async fn connect_tls(
             }
         })
     });
-    crate::start(config, dial).await
+    crate::start(config, dial, &address).await
 }

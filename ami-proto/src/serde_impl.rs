@@ -193,17 +193,15 @@ fn rebuild(groups: &[(String, Vec<String>)]) -> Result<Packet, String> {
         Some(Parsed::Packet(packet)) => packet,
         _ => return Err("the rebuilt packet did not parse".to_owned()),
     };
-    let same = packet.groups().len() == groups.len()
-        && packet
-            .groups()
-            .iter()
-            .zip(&groups)
-            .all(|((k, v), (key, values))| {
-                k == key.as_str()
-                    && v.iter()
-                        .map(|v| v.as_ref())
-                        .eq(values.iter().map(String::as_str))
-            });
+    // What the parser made of the text must serialize back to the same object.
+    let parsed = packet.groups();
+    let same = parsed.len() == groups.len()
+        && parsed.iter().zip(&groups).all(|((k, v), (key, values))| {
+            k == key.as_str()
+                && v.iter()
+                    .map(|v| v.as_ref())
+                    .eq(values.iter().map(String::as_str))
+        });
     if !same {
         return Err("the headers cannot be rebuilt as one AMI packet".to_owned());
     }

@@ -126,6 +126,8 @@ fn start(
     };
     let deadline = Instant::now() + config.connect_timeout + config.login_timeout;
     let (client, link) = ami_client::new(config, Instant::now);
+    let address: Vec<String> = dialer.addrs.iter().map(ToString::to_string).collect();
+    link.set_address(&address.join(", "));
     let link = Arc::new(link);
     std::thread::Builder::new()
         .name("ami-driver".into())

@@ -1,12 +1,16 @@
 //! Rendering a packet as AMI text or as one JSON object.
 //!
-//! JSON: one object per packet, keys in wire order with their original spelling. A
-//! key that appears once maps to a string; a key that repeats (`Output`,
-//! `Variable`, `ChanVariable` ...) maps to an array of its values in wire order, so
-//! `jq .Output` works on a Command reply. Values are bytes on the wire and are
+//! JSON is `ami-proto`'s `serde` impl of `Packet` written by `serde_json`: one
+//! object per packet, keys in wire order with their original spelling. A key
+//! that appears once maps to a string; a key that repeats (`Output`,
+//! `Variable`, `ChanVariable` ...) maps to an array of its values in wire order,
+//! so `jq .Output` works on a Command reply. Values are bytes on the wire and are
 //! decoded as UTF-8 with invalid bytes replaced. The raw body of a legacy
 //! (Asterisk 13) `Response: Follows` Command reply becomes `Output` values, as
 //! Asterisk 14+ would send them. Lines without `": "` are left out of the JSON.
+//! Control characters are escaped the way `serde_json` does (`\b`, `\f`,
+//! `\u0001` ...); a program can read the object back into a `Packet` with
+//! `serde_json::from_str`.
 
 use std::io::{self, Write};
 
@@ -37,69 +41,8 @@ pub fn write_text(out: &mut impl Write, packet: &Packet) -> io::Result<()> {
 
 /// Writes `packet` as one JSON object on one line.
 pub fn write_json(out: &mut impl Write, packet: &Packet) -> io::Result<()> {
-    out.write_all(json(packet).as_bytes())?;
+    serde_json::to_writer(&mut *out, packet).map_err(io::Error::from)?;
     out.write_all(b"\n")
-}
-
-/// The JSON object of a packet (see the module docs for the shape).
-pub fn json(packet: &Packet) -> String {
-    let mut keys: Vec<(String, Vec<String>)> = Vec::new();
-    let mut add = |key: String, value: String| match keys.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, values)) => values.push(value),
-        None => keys.push((key, vec![value])),
-    };
-    for field in packet.fields() {
-        add(
-            String::from_utf8_lossy(field.key).into_owned(),
-            field.value.to_str_lossy().into_owned(),
-        );
-    }
-    if packet.legacy_body().is_some() {
-        for line in packet.command_output() {
-            add("Output".to_owned(), line.to_str_lossy().into_owned());
-        }
-    }
-    let mut text = String::from("{");
-    for (i, (key, values)) in keys.iter().enumerate() {
-        if i > 0 {
-            text.push(',');
-        }
-        push_string(&mut text, key);
-        text.push(':');
-        if let [single] = values.as_slice() {
-            push_string(&mut text, single);
-        } else {
-            text.push('[');
-            for (j, value) in values.iter().enumerate() {
-                if j > 0 {
-                    text.push(',');
-                }
-                push_string(&mut text, value);
-            }
-            text.push(']');
-        }
-    }
-    text.push('}');
-    text
-}
-
-/// Appends `s` as a JSON string literal.
-fn push_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// A one-line summary of an event for the tour: its name and the headers a person
@@ -137,6 +80,13 @@ mod tests {
     use super::*;
     use ami_proto::{Parsed, Parser};
 
+    fn json(packet: &Packet) -> String {
+        let mut out = Vec::new();
+        write_json(&mut out, packet).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        line.strip_suffix('\n').expect("one line").to_owned()
+    }
+
     fn packet(bytes: &[u8]) -> Packet {
         let mut parser = Parser::without_banner();
         parser.feed(bytes);
@@ -168,6 +118,21 @@ mod tests {
             json(&p),
             r#"{"Response":"Follows","Privilege":"Command","Output":["line one","line two"]}"#
         );
+    }
+
+    #[test]
+    fn json_reads_back_into_the_same_headers() {
+        let p = packet(
+            b"Event: VarSet\r\nVariable: a=1\r\nValue: x\x08\x0c\x7f\r\nVariable: b=2\r\n\r\n",
+        );
+        let line = json(&p);
+        assert_eq!(
+            line,
+            "{\"Event\":\"VarSet\",\"Variable\":[\"a=1\",\"b=2\"],\"Value\":\"x\\b\\f\u{7f}\"}"
+        );
+        let back: Packet = serde_json::from_str(&line).unwrap();
+        assert_eq!(json(&back), line);
+        assert_eq!(back.get("Value").unwrap().as_bytes(), b"x\x08\x0c\x7f");
     }
 
     #[test]

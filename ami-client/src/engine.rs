@@ -59,6 +59,15 @@ impl Engine {
         }
     }
 
+    /// The ActionID text an action was written with (TCP: the connection's
+    /// prefix and number; HTTP: not known here).
+    pub(crate) fn action_id_text(&self, id: ActionId) -> Option<String> {
+        match self {
+            Engine::Tcp(session) => session.action_id_text(id),
+            Engine::Http(_) => None,
+        }
+    }
+
     /// The banner's AMI version; HTTP has no banner.
     pub(crate) fn ami_version(&self) -> Option<&str> {
         match self {

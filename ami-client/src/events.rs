@@ -57,7 +57,8 @@ impl Events {
 
     /// The next event, or `None` once the client is closed for good.
     pub async fn next(&mut self) -> Option<Event> {
-        std::future::poll_fn(|cx| hub::poll_next(&self.subscriber, cx)).await
+        let next = std::future::poll_fn(|cx| hub::poll_next(&self.subscriber, cx)).await;
+        self.seen(next)
     }
 
     /// The next event, waiting at most `timeout`: `Ok(None)` once the client
@@ -67,7 +68,7 @@ impl Events {
         loop {
             let until = crate::pending::until(&self.shared).min(deadline);
             if let Ok(next) = hub::wait_next(&self.subscriber, until) {
-                return Ok(next);
+                return Ok(self.seen(next));
             }
             if Instant::now() >= deadline {
                 return Err(TimedOut);
@@ -78,7 +79,17 @@ impl Events {
 
     /// The next event if one is buffered (`Ok(None)`: the stream has ended).
     pub fn try_recv(&mut self) -> Result<Option<Event>, TimedOut> {
-        hub::wait_next(&self.subscriber, Instant::now()).map_err(|()| TimedOut)
+        hub::wait_next(&self.subscriber, Instant::now())
+            .map(|next| self.seen(next))
+            .map_err(|()| TimedOut)
+    }
+
+    /// Tells `tracing` when this subscriber fell behind.
+    fn seen(&self, next: Option<Event>) -> Option<Event> {
+        if let Some(Event::Lagged(missed)) = next {
+            self.shared.trace.lagged(missed);
+        }
+        next
     }
 }
 
@@ -86,7 +97,7 @@ impl Stream for Events {
     type Item = Event;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        hub::poll_next(&self.subscriber, cx)
+        hub::poll_next(&self.subscriber, cx).map(|next| self.seen(next))
     }
 }
 

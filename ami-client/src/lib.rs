@@ -28,6 +28,56 @@
 //! deadline, so what is pending is bounded by the action rate times the
 //! timeout. There is no separate command queue between handles and pump: a
 //! handle locks the session, encodes, and wakes the pump.
+//!
+//! # Features
+//!
+//! - `tracing` (on by default): the client tells [`tracing`](https://docs.rs/tracing)
+//!   what happens to it, written once here for every runtime (the pumps only
+//!   report what only they know through [`Link`]: the address, dial and
+//!   transport failures). Nothing is written unless the application installs a
+//!   subscriber; the parser's hot path (`ami-proto`) has no tracing at all.
+//!   Target `ami_client`; spans `client{id, address}` (INFO, one per client,
+//!   numbered in the process) and `action{name, action_id}` (DEBUG, one per
+//!   action, its child). Events:
+//!
+//!   | event | level | fields |
+//!   |---|---|---|
+//!   | `connecting` | INFO | `attempt` |
+//!   | `connected` / `connect failed` | INFO / WARN | `reason` |
+//!   | `login ok` / `login failed` | INFO / WARN | `user`, `method`, `reason` (never the secret) |
+//!   | `ready`, `reconnected` | INFO | |
+//!   | `reconnecting` | WARN | `attempt` |
+//!   | `connection lost`, `keepalive failed` | WARN | `reason` |
+//!   | `closed` | INFO (by the client, logoff) / WARN | `reason` |
+//!   | `transport error` | WARN | `error` |
+//!   | `malformed packet dropped` | WARN | `reason`, `size`, `head` |
+//!   | `unmatched response` | INFO | `action_id`, `response` |
+//!   | `event subscriber fell behind` | WARN | `missed` |
+//!   | `sent`, `completed`, `failed`, `refused` (in the action span) | DEBUG (`failed` on timeout: WARN) | `response`, `error` |
+//!
+//!   Turn it off with `default-features = false` (on this crate or an adapter).
+//!
+//! ```
+//! # #[cfg(feature = "tracing")] {
+//! use ami_proto::{Action, Config};
+//! use tracing_subscriber::filter::LevelFilter;
+//!
+//! // Any subscriber; DEBUG shows the action spans.
+//! tracing_subscriber::fmt().with_max_level(LevelFilter::DEBUG).init();
+//!
+//! let (client, link) = ami_client::new(Config::default(), std::time::Instant::now);
+//! link.set_address("127.0.0.1:5038"); // what an adapter's connect does
+//! link.step(&mut Vec::new()); // INFO client{id=1 address=127.0.0.1:5038}: ami_client: connecting attempt=0
+//! link.connected(); //           INFO ... connected
+//! link.received(b"Asterisk Call Manager/11.0.0\r\n"); // INFO ... ready
+//! let _pong = client.send(Action::new("Ping")); // DEBUG ...:action{name="Ping" action_id="...-1"}: ami_client: sent
+//! # }
+//! ```
+//!
+//! - `serde` (off by default): turns on `ami-proto`'s `serde` feature
+//!   (`Serialize` for `Packet`, `Reply`, `List`, `OriginateOutcome`, `Event`,
+//!   `Reason`, `Error`; `Deserialize` for `Packet`, `Reply`, `List`,
+//!   `OriginateOutcome`); see the `ami-proto` docs for the JSON shapes.
 
 mod client;
 mod engine;
@@ -42,6 +92,7 @@ mod queue;
 mod shared;
 #[cfg(feature = "rustls")]
 pub mod tls;
+mod trace;
 
 pub use client::Client;
 pub use events::{Events, TimedOut};

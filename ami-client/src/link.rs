@@ -68,8 +68,12 @@ impl Link {
         self.shared.pump.with(|wake| *wake = false);
         let mut core = self.shared.lock();
         tcp(&mut core.engine).poll_transmit(out);
+        let transport = core.engine.transport();
+        if transport == Transport::Dial {
+            self.shared.trace.dialing(core.engine.status());
+        }
         Step {
-            transport: core.engine.transport(),
+            transport,
             deadline: core.engine.poll_timeout(),
         }
     }
@@ -79,8 +83,12 @@ impl Link {
     /// [`transmit`](Self::transmit)).
     pub fn state(&self) -> Step {
         let core = self.shared.lock();
+        let transport = core.engine.transport();
+        if transport == Transport::Dial {
+            self.shared.trace.dialing(core.engine.status());
+        }
         Step {
-            transport: core.engine.transport(),
+            transport,
             deadline: core.engine.poll_timeout(),
         }
     }
@@ -92,6 +100,13 @@ impl Link {
         tcp(&mut self.shared.lock().engine).poll_transmit(out)
     }
 
+    /// The address the pump dials (e.g. `127.0.0.1:5038`), for the client's
+    /// `tracing` span (its `address` field); without the `tracing` feature it
+    /// does nothing.
+    pub fn set_address(&self, address: &str) {
+        self.shared.trace.address(address);
+    }
+
     /// The settings (the pump needs `connect_timeout`).
     pub fn config(&self) -> Config {
         self.shared.lock().engine.config().clone()
@@ -99,12 +114,14 @@ impl Link {
 
     /// The transport the pump dialled is open.
     pub fn connected(&self) {
+        self.shared.trace.connected();
         self.shared
             .drive(|engine, now| tcp(engine).handle_connected(now));
     }
 
     /// Dialling failed, for `reason` (the address and what went wrong).
     pub fn dial_failed(&self, reason: Reason) {
+        self.shared.trace.dial_failed(&reason);
         self.shared
             .drive(|engine, now| tcp(engine).handle_dial_failed(reason, now));
     }
@@ -121,6 +138,7 @@ impl Link {
 
     /// The transport failed.
     pub fn io_error(&self, error: impl std::fmt::Display) {
+        self.shared.trace.io_error(&error);
         self.shared
             .drive(|engine, now| tcp(engine).handle_io_error(error, now));
     }

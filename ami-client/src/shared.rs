@@ -12,6 +12,7 @@ use crate::engine::Engine;
 
 use crate::hub::Hub;
 use crate::mailbox::Mailbox;
+use crate::trace::{ActionSpans, ClientSpan};
 
 /// An action's completion, as its caller waits for it.
 pub(crate) type Slot = Arc<Mailbox<Option<Result<Reply, Error>>>>;
@@ -41,6 +42,8 @@ pub(crate) struct Core {
     status_waiters: Vec<Waker>,
     /// Events routed under the lock, published as one batch.
     batch: Vec<Event>,
+    /// The spans of the actions in flight (feature `tracing`).
+    actions: ActionSpans,
 }
 
 /// Shared by every `Client` handle, `Pending`, `ListStream` and the pump.
@@ -54,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) pump: Mailbox<bool>,
     /// Wakes threads waiting for a status change.
     pub(crate) status: Mailbox<u64>,
+    /// The client's span (feature `tracing`).
+    pub(crate) trace: ClientSpan,
 }
 
 impl Shared {
@@ -66,11 +71,13 @@ impl Shared {
                 items: HashMap::new(),
                 status_waiters: Vec::new(),
                 batch: Vec::new(),
+                actions: ActionSpans::new(),
             }),
             hub,
             clock,
             pump: Mailbox::new(false),
             status: Mailbox::new(0),
+            trace: ClientSpan::new(),
         })
     }
 
@@ -124,7 +131,18 @@ impl Shared {
         let deadline = action
             .requested_timeout()
             .unwrap_or(core.engine.config().action_timeout);
-        let id = core.engine.send_action(action, now)?;
+        let span = self.trace.action(&action);
+        let id = match core.engine.send_action(action, now) {
+            Ok(id) => id,
+            Err(error) => {
+                span.refused(&error);
+                return Err(error);
+            }
+        };
+        if !span.is_disabled() {
+            span.sent(id, core.engine.action_id_text(id));
+            core.actions.insert(id, span);
+        }
         let slot: Slot = Arc::new(Mailbox::new(None));
         let waiter = Waiter {
             slot: Arc::clone(&slot),
@@ -149,8 +167,12 @@ impl Shared {
     pub(crate) fn route(&self, core: &mut Core) {
         let mut status_changed = false;
         while let Some(update) = core.engine.poll_update() {
+            self.trace.update(&update, core.engine.config());
             match update {
                 Update::Reply { id, result } => {
+                    if let Some(span) = core.actions.remove(id) {
+                        span.completed(&result);
+                    }
                     // What came before the reply on the wire is published
                     // before its caller wakes.
                     self.hub.publish(&mut core.batch);

@@ -56,6 +56,38 @@
 //! spans connections (status, reconnects), and [`http::HttpSession`] for the same
 //! client over Asterisk's HTTP transport (`/rawman`), driven by the same contract
 //! with HTTP requests in place of bytes.
+//!
+//! # Features
+//!
+//! - `serde` (off by default; pulls in `serde` and nothing else): `Serialize`
+//!   for [`Packet`], [`Reply`], [`List`], [`OriginateOutcome`], [`Event`],
+//!   [`Reason`] and [`Error`]; `Deserialize` for [`Packet`], [`Reply`], [`List`]
+//!   and [`OriginateOutcome`].
+//!
+//!   A packet is an object in header order whose repeated keys become arrays
+//!   (the JSON `ami --json` prints): values are decoded as UTF-8 with invalid
+//!   bytes replaced, lines without `": "` are left out, and a legacy
+//!   `Response: Follows` body becomes `Output` values. It deserializes by
+//!   rebuilding the packet's text and parsing it. The enums [`Reply`] and
+//!   [`Event`] are adjacently tagged, `{"type": "Event", "data": {...}}`
+//!   (`{"type": "Reconnected"}` for a variant without data), so a consumer
+//!   dispatches on one field whatever the variant; [`Reason`] and [`Error`] are
+//!   objects `{"type": variant, "message": text}` with the variant's details
+//!   (`reason`, `response`, `output`, `kind`, `limit`) where it has some.
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! use ami_proto::{Packet, Parsed, Parser};
+//!
+//! let mut parser = Parser::without_banner();
+//! parser.feed(b"Response: Success\r\nOutput: a\r\nOutput: b\r\n\r\n");
+//! let Some(Parsed::Packet(packet)) = parser.next() else { panic!() };
+//! let json = serde_json::to_string(&packet).unwrap();
+//! assert_eq!(json, r#"{"Response":"Success","Output":["a","b"]}"#);
+//! let back: Packet = serde_json::from_str(&json).unwrap();
+//! assert_eq!(back.command_text(), "a\nb");
+//! # }
+//! ```
 
 mod action;
 mod auth;
@@ -66,6 +98,8 @@ pub mod http;
 mod packet;
 mod parser;
 pub mod request;
+#[cfg(feature = "serde")]
+mod serde_impl;
 mod session;
 
 pub use action::{encode_field, Action, EncodeError, MAX_ACTION_LINES, MAX_LINE_BYTES};

@@ -78,6 +78,12 @@ impl LineTableBuf {
 pub(crate) struct LineTable(Bytes);
 
 impl LineTable {
+    /// The table of a packet of no lines.
+    #[cfg(feature = "serde")]
+    pub(crate) fn empty() -> Self {
+        LineTable(Bytes::new())
+    }
+
     fn len(&self) -> usize {
         self.0.len() / INDEX_BYTES
     }

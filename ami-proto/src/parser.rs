@@ -71,6 +71,8 @@ impl Banner {
 
 /// Why a packet was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "type"))]
 #[non_exhaustive]
 pub enum MalformedReason {
     /// The packet grew past [`Limits::max_packet_bytes`].
@@ -87,6 +89,7 @@ pub enum MalformedReason {
 
 /// A report of a dropped packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Malformed {
     /// Why it was dropped.
     pub reason: MalformedReason,
@@ -98,6 +101,7 @@ pub struct Malformed {
     pub size: usize,
     /// Up to 64 bytes of the packet's first line (e.g. `Event: Name`), to tell
     /// which packet it was.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::serde_impl::lossy"))]
     pub head: Bytes,
 }
 
@@ -218,6 +222,14 @@ impl Parser {
     /// A parser for the server side (reading actions): no banner is expected.
     pub fn without_banner() -> Self {
         let mut parser = Parser::new();
+        parser.state = State::Lines;
+        parser
+    }
+
+    /// A server-side parser (no banner) with the given limits.
+    #[cfg(feature = "serde")]
+    pub(crate) fn without_banner_with_limits(limits: Limits) -> Self {
+        let mut parser = Parser::with_limits(limits);
         parser.state = State::Lines;
         parser
     }

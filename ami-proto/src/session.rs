@@ -208,6 +208,12 @@ impl Session {
         self.conn.as_ref().map_or(0, Connection::in_flight)
     }
 
+    /// The ActionID an action of the current connection carries on the wire
+    /// (its prefix and number); `None` while no transport is open.
+    pub fn action_id_text(&self, id: ActionId) -> Option<String> {
+        self.conn.as_ref().map(|conn| conn.action_id_text(id))
+    }
+
     /// Whether [`poll_transmit`](Self::poll_transmit) has bytes to give.
     pub fn has_transmit(&self) -> bool {
         self.conn.as_ref().is_some_and(Connection::has_transmit)

@@ -44,8 +44,9 @@ use pump::{Dial, Io};
 pub async fn connect(addr: impl AsyncToSocketAddrs, config: Config) -> Result<Client, Error> {
     let timeout = config.connect_timeout;
     let addrs = resolve(addr, timeout).await?;
+    let address = describe_addrs(&addrs);
     let dial: Dial<TcpStream> = Box::new(move || Box::pin(dial_tcp(addrs.clone(), timeout)));
-    launch(config, dial).await
+    launch(config, dial, &address).await
 }
 
 /// Wraps a stream the caller already has; the caller spawns the returned
@@ -63,12 +64,19 @@ where
     (client, driver)
 }
 
-/// Spawns the driver, which dials, and waits for the first login.
-async fn launch<S: Io>(config: Config, dial: Dial<S>) -> Result<Client, Error> {
+/// Spawns the driver, which dials `address`, and waits for the first login.
+async fn launch<S: Io>(config: Config, dial: Dial<S>, address: &str) -> Result<Client, Error> {
     let (client, link) = ami_client::new(config, std::time::Instant::now);
+    link.set_address(address);
     smol::spawn(pump::run(link, None, Some(dial))).detach();
     client.ready().await?;
     Ok(client)
+}
+
+/// The resolved addresses, for the client's `tracing` span.
+fn describe_addrs(addrs: &[SocketAddr]) -> String {
+    let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    addrs.join(", ")
 }
 
 async fn resolve(

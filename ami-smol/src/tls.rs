@@ -11,7 +11,7 @@ use futures_rustls::client::TlsStream;
 use futures_rustls::TlsConnector;
 
 use crate::pump::Dial;
-use crate::{dial_tcp, launch, resolve, Client, Config, Error};
+use crate::{describe_addrs, dial_tcp, launch, resolve, Client, Config, Error};
 
 /// Connects over TLS to `addr`, checks the certificate against `server_name`
 /// with `tls` (a [`TlsConfig`], or a rustls config made by
@@ -40,6 +40,7 @@ pub async fn connect_tls(
     let connector = TlsConnector::from(tls.into_client_config()?);
     let timeout = config.connect_timeout;
     let addrs = resolve(addr, timeout).await?;
+    let address = describe_addrs(&addrs);
     let dial: Dial<TlsStream<TcpStream>> = Box::new(move || {
         let (addrs, name, connector) = (addrs.clone(), name.clone(), connector.clone());
         Box::pin(async move {
@@ -58,5 +59,5 @@ pub async fn connect_tls(
             }
         })
     });
-    launch(config, dial).await
+    launch(config, dial, &address).await
 }

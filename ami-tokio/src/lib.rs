@@ -45,12 +45,13 @@ use pump::Dial;
 /// later is re-dialled (the address is resolved once, here).
 pub async fn connect(addr: impl ToSocketAddrs, config: Config) -> Result<Client, Error> {
     let addrs = resolve(addr).await?;
+    let address = describe(&addrs);
     let timeout = config.connect_timeout;
     let dial: Dial<TcpStream> = Box::new(move || {
         let addrs = addrs.clone();
         Box::pin(async move { dial_tcp(&addrs, timeout).await })
     });
-    start(config, dial).await
+    start(config, dial, &address).await
 }
 
 /// Wraps a stream the caller already has (a `TcpStream`, a TLS stream, a
@@ -68,6 +69,12 @@ where
     link.connected();
     let driver = Driver::new(Box::pin(pump::run(link, Some(stream), None)));
     (client, driver)
+}
+
+/// The resolved addresses, for the client's `tracing` span.
+pub(crate) fn describe(addrs: &[SocketAddr]) -> String {
+    let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    addrs.join(", ")
 }
 
 pub(crate) async fn resolve(addr: impl ToSocketAddrs) -> Result<Vec<SocketAddr>, Error> {
@@ -103,12 +110,13 @@ pub(crate) async fn dial_tcp(
     Ok(stream)
 }
 
-/// Spawns the driver, which dials, and waits for the first login.
-pub(crate) async fn start<S>(config: Config, dial: Dial<S>) -> Result<Client, Error>
+/// Spawns the driver, which dials `address`, and waits for the first login.
+pub(crate) async fn start<S>(config: Config, dial: Dial<S>, address: &str) -> Result<Client, Error>
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (client, link) = ami_client::new(config, pump::now);
+    link.set_address(address);
     tokio::spawn(pump::run(link, None, Some(dial)));
     client.ready().await?;
     Ok(client)

@@ -38,6 +38,7 @@ pub async fn connect_tls(
     let name = self::server_name(server_name)?;
     let connector = TlsConnector::from(tls.into_client_config()?);
     let addrs = crate::resolve(addr).await?;
+    let address = crate::describe(&addrs);
     let timeout = config.connect_timeout;
     let dial: Dial<TlsStream<tokio::net::TcpStream>> = Box::new(move || {
         let (addrs, name, connector) = (addrs.clone(), name.clone(), connector.clone());
@@ -52,5 +53,5 @@ pub async fn connect_tls(
             }
         })
     });
-    crate::start(config, dial).await
+    crate::start(config, dial, &address).await
 }

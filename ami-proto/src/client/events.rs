@@ -6,6 +6,8 @@ use crate::parser::Malformed;
 
 /// One item of a client's event stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(tag = "type", content = "data"))]
 #[non_exhaustive]
 pub enum Event {
     /// An AMI event that is not part of any reply.

@@ -4,6 +4,8 @@ use crate::packet::Packet;
 
 /// The complete reply to one action.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "type", content = "data"))]
 pub enum Reply {
     /// A single response (including `Response: Error`, and an `Error` in place of a
     /// list).
@@ -27,6 +29,7 @@ impl Reply {
 
 /// A list reply ("event-generating action").
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct List {
     /// The `Response: Success` / `EventList: start` packet.
     pub response: Packet,
@@ -59,6 +62,7 @@ impl List {
 
 /// A list whose closing event declares a different item count than arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListMismatch {
     /// The `ListItems` value.
     pub declared: usize,
@@ -68,6 +72,7 @@ pub struct ListMismatch {
 
 /// The outcome of an async `Originate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct OriginateOutcome {
     /// The immediate response (`Originate successfully queued`, or an error).
     pub response: Packet,

@@ -474,6 +474,45 @@ impl FakeAsterisk {
             .collect()
     }
 
+    /// Waits until at least `count` open sessions are logged in at once; false
+    /// when `timeout` passed first. For a test that restarted the fake and
+    /// needs the client back in, without sleeping itself.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ami_testkit::FakeAsterisk;
+    ///
+    /// let fake = FakeAsterisk::start();
+    /// assert!(!fake.wait_logged_in(1, Duration::from_millis(20)), "nobody connected");
+    /// ```
+    pub fn wait_logged_in(&self, count: usize, timeout: Duration) -> bool {
+        self.eventually(timeout, |fake| {
+            let clients = fake.clients();
+            clients.iter().filter(|c| c.open && c.logged_in).count() >= count
+        })
+    }
+
+    /// Waits until `condition` holds for this fake, checking every 2 ms;
+    /// false when `timeout` passed first. The bounded "eventually" of a test
+    /// that has no event to wait on (a client's reconnect, a count of actions).
+    pub fn eventually(
+        &self,
+        timeout: Duration,
+        mut condition: impl FnMut(&FakeAsterisk) -> bool,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if condition(self) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            // A polling interval, not an ordering: the condition decides.
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// How many connections were accepted so far.
     pub fn client_count(&self) -> usize {
         lock(&self.shared.conns).len()

@@ -128,9 +128,11 @@ macro_rules! conformance_suite_http {
             md5_login,
             auth_failure,
             thousand_concurrent_actions,
+            command_both_formats,
             list_while_events_arrive,
             async_originate_outcome,
             events_from_login_reach_the_first_subscriber,
+            each_subscriber_lags_alone,
             list_stream_items_in_order_outside_the_event_fan_out,
             list_stream_refused_rejected_and_early_finish,
             http_session_expiry_relogs_in

@@ -19,16 +19,10 @@ use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use ami_client::api::*;
 /// TLS helpers shared by every adapter: [`TlsConfig`], the provider choice,
 /// handshake errors in words.
 pub use ami_client::tls;
-pub use ami_client::tls::{IntoClientConfig, TlsConfig};
-pub use ami_client::{Client, EventQueue, Events, ListStream, Pending, Ready, TimedOut};
-pub use ami_proto::{
-    request, Action, ActionId, AuthMethod, CommandOutput, Config, Credentials, EncodeError, Error,
-    Event, Field, Keepalive, Limits, Line, List, ListMismatch, Malformed, MalformedReason,
-    OriginateOutcome, Packet, Reason, Reconnect, Reply, Request, Status, Value,
-};
 pub use http::connect_http;
 pub use pump::Driver;
 /// Re-exported so a hand-made TLS config uses the same rustls version.

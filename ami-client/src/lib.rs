@@ -102,3 +102,20 @@ pub use list::ListStream;
 pub use pending::{Pending, Ready};
 pub use queue::EventQueue;
 pub use shared::Clock;
+
+/// Everything a runtime adapter's public API shows, re-exported by each
+/// adapter (`pub use ami_client::api::*`) so that a user never adds
+/// `ami-proto` or `ami-client` to name a type: the client and its
+/// completions, the vocabulary of the core, and (with `rustls`) the TLS
+/// helpers.
+pub mod api {
+    #[cfg(feature = "rustls")]
+    pub use crate::tls::{IntoClientConfig, TlsConfig};
+    pub use crate::{Client, EventQueue, Events, ListStream, Pending, Ready, TimedOut};
+    pub use ami_proto::{
+        request, Action, ActionId, AuthMethod, CommandOutput, Config, Credentials, EncodeError,
+        Error, Event, Field, Keepalive, Limits, Line, List, ListMismatch, Malformed,
+        MalformedReason, OriginateOutcome, Packet, Reason, Reconnect, Reply, Request, Status,
+        Value,
+    };
+}

@@ -18,13 +18,7 @@ use std::time::Duration;
 use async_net::TcpStream;
 use futures_lite::future;
 
-pub use ami_client::tls::{IntoClientConfig, TlsConfig};
-pub use ami_client::{Client, EventQueue, Events, ListStream, Pending, Ready, TimedOut};
-pub use ami_proto::{
-    request, Action, ActionId, AuthMethod, CommandOutput, Config, Credentials, EncodeError, Error,
-    Event, Field, Keepalive, Limits, Line, List, ListMismatch, Malformed, MalformedReason,
-    OriginateOutcome, Packet, Reason, Reconnect, Reply, Request, Status, Value,
-};
+pub use ami_client::api::*;
 pub use async_net::AsyncToSocketAddrs;
 pub use pump::Driver;
 /// Re-exported so a hand-made TLS config uses the same rustls version.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ami_proto::Event;
 use futures_core::Stream;
 
-use crate::hub::{self, Subscriber};
+use crate::hub::{self, Only, Subscriber};
 use crate::shared::Shared;
 
 /// The events of a [`Client`](crate::Client); see
@@ -34,6 +34,7 @@ use crate::shared::Shared;
 #[derive(Debug)]
 pub struct Events {
     subscriber: Subscriber,
+    only: Only,
     /// Keeps the session's timers running for a waiting thread.
     shared: Arc<Shared>,
 }
@@ -52,12 +53,39 @@ impl std::error::Error for TimedOut {}
 
 impl Events {
     pub(crate) fn new(subscriber: Subscriber, shared: Arc<Shared>) -> Self {
-        Events { subscriber, shared }
+        Events {
+            subscriber,
+            only: None,
+            shared,
+        }
+    }
+
+    /// Only the AMI events with one of these `Event:` names (ASCII
+    /// case-insensitive), e.g. `client.events().only(["Hangup"])`. The client's
+    /// own items (`Lagged`, `Disconnected`, `Reconnected`, unmatched and
+    /// malformed packets) still come through: nothing is hidden. Events
+    /// skipped here still count toward this subscriber's capacity.
+    ///
+    /// ```
+    /// # fn example(client: ami_client::Client) {
+    /// for event in client.events().only(["Hangup", "Newchannel"]) {
+    ///     println!("{event:?}");
+    /// }
+    /// # }
+    /// ```
+    pub fn only<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.only = Some(names.into_iter().map(Into::into).collect());
+        self
     }
 
     /// The next event, or `None` once the client is closed for good.
     pub async fn next(&mut self) -> Option<Event> {
-        let next = std::future::poll_fn(|cx| hub::poll_next(&self.subscriber, cx)).await;
+        let next =
+            std::future::poll_fn(|cx| hub::poll_next(&self.subscriber, &self.only, cx)).await;
         self.seen(next)
     }
 
@@ -67,7 +95,7 @@ impl Events {
         let deadline = Instant::now() + timeout;
         loop {
             let until = crate::pending::until(&self.shared).min(deadline);
-            if let Ok(next) = hub::wait_next(&self.subscriber, until) {
+            if let Ok(next) = hub::wait_next(&self.subscriber, &self.only, until) {
                 return Ok(self.seen(next));
             }
             if Instant::now() >= deadline {
@@ -79,7 +107,7 @@ impl Events {
 
     /// The next event if one is buffered (`Ok(None)`: the stream has ended).
     pub fn try_recv(&mut self) -> Result<Option<Event>, TimedOut> {
-        hub::wait_next(&self.subscriber, Instant::now())
+        hub::wait_next(&self.subscriber, &self.only, Instant::now())
             .map(|next| self.seen(next))
             .map_err(|()| TimedOut)
     }
@@ -97,7 +125,7 @@ impl Stream for Events {
     type Item = Event;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        hub::poll_next(&self.subscriber, cx).map(|next| self.seen(next))
+        hub::poll_next(&self.subscriber, &self.only, cx).map(|next| self.seen(next))
     }
 }
 

@@ -99,21 +99,48 @@ impl Hub {
     }
 }
 
+/// Which AMI events a subscriber wants: all, or those with one of these
+/// `Event:` names (ASCII case-insensitive). The client's own items (`Lagged`,
+/// `Disconnected`, `Reconnected`, unmatched and malformed packets) always pass.
+pub(crate) type Only = Option<std::sync::Arc<[String]>>;
+
 /// The next item of `subscriber` for the task of `cx`; `None` once finished.
-pub(crate) fn poll_next(subscriber: &Subscriber, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-    subscriber.poll(cx, next)
+pub(crate) fn poll_next(
+    subscriber: &Subscriber,
+    only: &Only,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Event>> {
+    subscriber.poll(cx, |queue| next(queue, only))
 }
 
 /// The next item of `subscriber`, blocking until `until`: `Ok(None)` once
 /// finished, `Err(())` at the deadline.
-pub(crate) fn wait_next(subscriber: &Subscriber, until: Instant) -> Result<Option<Event>, ()> {
-    subscriber.wait(until, next).ok_or(())
+pub(crate) fn wait_next(
+    subscriber: &Subscriber,
+    only: &Only,
+    until: Instant,
+) -> Result<Option<Event>, ()> {
+    subscriber.wait(until, |queue| next(queue, only)).ok_or(())
 }
 
-fn next(queue: &mut EventQueue) -> Option<Option<Event>> {
-    match queue.pop() {
-        Some(event) => Some(Some(event)),
-        None if queue.is_finished() => Some(None),
-        None => None,
+fn next(queue: &mut EventQueue, only: &Only) -> Option<Option<Event>> {
+    loop {
+        match queue.pop() {
+            Some(Event::Event(packet)) if !wanted(&packet, only) => continue,
+            Some(event) => return Some(Some(event)),
+            None if queue.is_finished() => return Some(None),
+            None => return None,
+        }
     }
+}
+
+fn wanted(packet: &ami_proto::Packet, only: &Only) -> bool {
+    let Some(names) = only else {
+        return true;
+    };
+    packet.event_name().is_some_and(|name| {
+        names
+            .iter()
+            .any(|wanted| wanted.as_bytes().eq_ignore_ascii_case(name.as_bytes()))
+    })
 }

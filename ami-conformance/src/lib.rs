@@ -91,6 +91,7 @@ macro_rules! conformance_suite {
             filters_are_in_force_before_connect_returns,
             a_callers_action_id_completes_its_own_call,
             status_can_be_seen_and_waited_for,
+            events_filtered_by_name,
             tls_errors_in_words,
             tls_client_certificate
         );

@@ -215,3 +215,34 @@ pub fn filters_are_in_force_before_connect_returns<A: Adapter>() {
         |e| matches!(e, Event::Event(_)),
     );
 }
+
+/// A subscriber asks for events by name: only those come, in order, and the
+/// client's own items (here `Disconnected`) still do.
+pub fn events_filtered_by_name<A: Adapter>() {
+    let fake = fake().start();
+    let client = connect::<A>(&fake, config());
+    let mut hangups = A::events(&client).only(["hangup"]);
+    for (seq, name) in ["Newchannel", "Hangup", "VarSet", "Hangup"]
+        .iter()
+        .enumerate()
+    {
+        let event = FakeEvent::new(*name)
+            .header("Privilege", "call,all")
+            .header("Seq", seq.to_string());
+        assert_eq!(fake.push_event(&event), 1);
+    }
+    for seq in ["1", "3"] {
+        match A::next_event(&mut hangups, WAIT) {
+            Next::Event(Event::Event(p)) => {
+                assert!(p.is("Event", "Hangup"), "{p:?}");
+                assert_eq!(text(&p, "Seq").as_deref(), Some(seq));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    A::close(&client);
+    match A::next_event(&mut hangups, WAIT) {
+        Next::Event(Event::Disconnected(Reason::ClosedByClient)) => {}
+        other => panic!("the client's own items pass the filter: {other:?}"),
+    }
+}

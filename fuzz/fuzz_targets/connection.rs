@@ -132,7 +132,7 @@ impl Harness {
         );
     }
 
-    fn sent(&mut self, result: Result<ActionId, ami_proto::Error>) {
+    fn sent(&mut self, result: Result<ActionId, ami_proto::Reason>) {
         if let Ok(id) = result {
             assert!(!self.closed, "send accepted after Closed");
             assert!(self.sent.insert(id), "an id handed out twice");

@@ -1,4 +1,5 @@
-//! Bridges a fleet of Asterisk servers onto NATS JetStream.
+//! Bridges a fleet of Asterisk servers onto NATS JetStream (see README.md for a
+//! walkthrough with three fake Asterisks).
 //!
 //! - **Events**: every AMI event of PBX `<pbx>` is published to JetStream as
 //!   one JSON object (see [`json::packet`]) on `<prefix>.<pbx>.event.<EventName>`

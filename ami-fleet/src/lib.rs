@@ -462,3 +462,8 @@ impl futures_core::Stream for FleetEvents {
         self.rx.poll_recv(cx)
     }
 }
+
+/// The README's example compiles.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -228,3 +228,49 @@ async fn a_pbx_down_from_the_start_is_added_connecting_and_blocks_nothing() {
     assert!(matches!(error, ami_proto::Error::Closed(_)), "{error:?}");
     assert_eq!(fleet.health().closed, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_subscriber_is_told_lagged_per_pbx_and_nothing_is_unaccounted() {
+    let fakes: Vec<FakeAsterisk> = (0..2).map(|_| FakeAsterisk::builder().start()).collect();
+    // A merged queue of 1 and 8 events per PBX subscription: a subscriber that
+    // does not read falls behind on each PBX separately.
+    let fleet = Fleet::with_capacity(1);
+    for (name, fake) in ["a", "b"].iter().zip(&fakes) {
+        let config = Config {
+            event_capacity: 8,
+            ..config()
+        };
+        fleet.add(name, fake.addr().to_string(), config).unwrap();
+    }
+    for name in ["a", "b"] {
+        within(fleet.ready(name)).await.unwrap();
+    }
+    let mut events = fleet.events();
+    for i in 0..100 {
+        assert_eq!(fakes[0].push_event(&event("Alpha", i)), 1);
+    }
+    for i in 0..3 {
+        assert_eq!(fakes[1].push_event(&event("Beta", i)), 1);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every Alpha is either received or counted in a Lagged tagged "a"; b's
+    // three events all arrive, and b never lags.
+    let mut alpha = 0u64;
+    let mut lagged_a = 0u64;
+    let mut beta = 0u64;
+    within(async {
+        while alpha + lagged_a < 100 || beta < 3 {
+            let item = events.next().await.unwrap();
+            match (&*item.pbx, &item.event) {
+                ("a", Event::Event(p)) if p.is("Event", "Alpha") => alpha += 1,
+                ("a", Event::Lagged(n)) => lagged_a += n,
+                ("b", Event::Event(p)) if p.is("Event", "Beta") => beta += 1,
+                ("b", Event::Lagged(n)) => panic!("b lagged {n}"),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!((alpha + lagged_a, beta), (100, 3));
+    assert!(lagged_a > 0, "the slow subscriber was told it lagged on a");
+}

@@ -58,17 +58,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Answers requests until the subscription ends.
 pub(crate) async fn serve(
     nats: async_nats::Client,
+    mut subscription: async_nats::Subscriber,
     fleet: Fleet,
     prefix: String,
     config: ActionsConfig,
     stats: Arc<Mutex<Stats>>,
 ) {
-    let mut subscription = loop {
-        match nats.subscribe(format!("{prefix}.*.action")).await {
-            Ok(subscription) => break subscription,
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
-        }
-    };
     let dedupe = Arc::new(Mutex::new(Dedupe {
         capacity: config.dedupe,
         replies: HashMap::new(),

@@ -13,6 +13,7 @@ stream = "AMI"            # JetStream stream, created for "<prefix>.*.event.>" i
 prefix = "ami"            # subjects: ami.<pbx>.event.<EventName>, ami.<pbx>.action
 buffer = 100000           # events held while NATS is unreachable; beyond: counted drops
 ack_timeout_ms = 5000     # JetStream publish acknowledgement deadline
+# user = "bridge"; password = "..."; or token = "..."; or creds = "/path/bridge.creds"
 
 [actions]
 allow = ["Ping", "CoreShowChannels", "Originate", "Command"]  # omit to allow all
@@ -62,6 +63,14 @@ pub struct NatsConfig {
     pub buffer: usize,
     /// Deadline of one JetStream publish acknowledgement, in ms. Default 5,000.
     pub ack_timeout_ms: u64,
+    /// NATS user (with `password`).
+    pub user: Option<String>,
+    /// NATS password.
+    pub password: Option<String>,
+    /// NATS token.
+    pub token: Option<String>,
+    /// A NATS `.creds` file (JWT and NKey).
+    pub creds: Option<std::path::PathBuf>,
 }
 
 impl Default for NatsConfig {
@@ -72,6 +81,10 @@ impl Default for NatsConfig {
             prefix: "ami".into(),
             buffer: 100_000,
             ack_timeout_ms: 5_000,
+            user: None,
+            password: None,
+            token: None,
+            creds: None,
         }
     }
 }

@@ -137,7 +137,20 @@ impl Bridge {
                 .add(&pbx.name, pbx.addr.clone(), pbx.client_config())
                 .map_err(|e| BridgeError::Config(e.to_string()))?;
         }
-        let nats = async_nats::ConnectOptions::new()
+        let mut options = async_nats::ConnectOptions::new();
+        if let (Some(user), Some(password)) = (&config.nats.user, &config.nats.password) {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        if let Some(token) = &config.nats.token {
+            options = options.token(token.clone());
+        }
+        if let Some(creds) = &config.nats.creds {
+            options = options
+                .credentials_file(creds)
+                .await
+                .map_err(|e| BridgeError::Nats(format!("{}: {e}", creds.display())))?;
+        }
+        let nats = options
             .retry_on_initial_connect()
             .max_reconnects(None)
             .reconnect_delay_callback(|attempts| {
@@ -146,6 +159,13 @@ impl Bridge {
             .connect(config.nats.url.as_str())
             .await
             .map_err(|e| BridgeError::Nats(e.to_string()))?;
+        // Subscribed before `start` returns: once NATS has it (flushed here
+        // when NATS is reachable), requests are answered.
+        let subscription = nats
+            .subscribe(format!("{}.*.action", config.nats.prefix))
+            .await
+            .map_err(|e| BridgeError::Nats(e.to_string()))?;
+        let _ = tokio::time::timeout(config.nats.ack_timeout(), nats.flush()).await;
         let stats = Arc::new(Mutex::new(Stats::default()));
         let buffer = publish::Buffer::new(config.nats.buffer, Arc::clone(&stats));
         let tasks = vec![
@@ -161,6 +181,7 @@ impl Bridge {
             )),
             tokio::spawn(actions::serve(
                 nats,
+                subscription,
                 fleet.clone(),
                 config.nats.prefix.clone(),
                 config.actions.clone(),

@@ -19,12 +19,17 @@ use serde_json::{json, Value};
 /// A `nats-server -js` of this test, killed on drop.
 struct Nats {
     child: Option<Child>,
+    extra: Vec<String>,
     port: u16,
     dir: PathBuf,
 }
 
 impl Nats {
     fn start() -> Nats {
+        Nats::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Nats {
         let found = std::env::var_os("PATH")
             .map(|path| std::env::split_paths(&path).any(|d| d.join("nats-server").is_file()))
             .unwrap_or(false);
@@ -43,6 +48,7 @@ impl Nats {
         std::fs::create_dir_all(&dir).unwrap();
         let mut nats = Nats {
             child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             port,
             dir,
         };
@@ -61,6 +67,7 @@ impl Nats {
                 "-sd",
             ])
             .arg(&self.dir)
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -510,4 +517,60 @@ async fn a_tiny_buffer_counts_its_drops_while_nats_is_down() {
     .await;
     let kept = counter.total("Alpha") + counter.total("Beta") + counter.total("Gamma");
     assert_eq!(kept, 10, "{:?}", counter.counts);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_server_with_a_token() {
+    let nats = Nats::start_with(&["--auth", "s3cret"]);
+    let fakes = fakes();
+    let mut config = config(&nats, &fakes, 1000);
+    config.nats.token = Some("s3cret".into());
+    let bridge = Bridge::start(config).await.unwrap();
+    all_ready(&bridge).await;
+    let client = async_nats::ConnectOptions::with_token("s3cret".into())
+        .connect(nats.url())
+        .await
+        .unwrap();
+    let reply = request(&client, "ami.c.action", br#"{"action": "Ping"}"#).await;
+    assert_eq!(reply["response"]["Response"], "Success", "{reply}");
+    within("login events published", async {
+        while bridge.stats().published < 6 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn started_while_nats_is_down_then_catches_up() {
+    let mut nats = Nats::start();
+    nats.stop();
+    let fakes = fakes();
+    let bridge = within(
+        "start without NATS",
+        Bridge::start(config(&nats, &fakes, 1000)),
+    )
+    .await
+    .unwrap();
+    all_ready(&bridge).await;
+    for (i, fake) in fakes.iter().enumerate() {
+        for n in 0..25 {
+            fake.push_event(&event(["Alpha", "Beta", "Gamma"][i], n));
+        }
+    }
+    within("events buffered", async {
+        while bridge.stats().buffered < 75 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    nats.spawn();
+    let mut counter = Counter::new(&nats).await;
+    counter
+        .expect(&[("a", "Alpha", 25), ("b", "Beta", 25), ("c", "Gamma", 25)])
+        .await;
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let reply = request(&client, "ami.a.action", br#"{"action": "Ping"}"#).await;
+    assert_eq!(reply["response"]["Response"], "Success", "{reply}");
+    assert_eq!(bridge.stats().dropped_total(), 0);
 }

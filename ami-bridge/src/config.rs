@@ -26,6 +26,7 @@ addr = "127.0.0.1:5038"
 username = "admin"
 secret = "amp111"
 # events = "call,system"  # the login's Events mask (default: on)
+# event_capacity = 16384  # events the bridge may fall behind this PBX before counted drops
 
 [[pbx]]
 name = "lyon"
@@ -142,6 +143,10 @@ pub struct PbxConfig {
     /// The login's Events mask; default `on`.
     #[serde(default)]
     pub events: Option<String>,
+    /// Events the bridge's subscription to this PBX may fall behind before
+    /// it loses the oldest (counted as `lagged` drops). Default 16,384.
+    #[serde(default)]
+    pub event_capacity: Option<usize>,
 }
 
 impl PbxConfig {
@@ -149,6 +154,7 @@ impl PbxConfig {
     pub fn client_config(&self) -> Config {
         Config {
             events: self.events.clone(),
+            event_capacity: self.event_capacity.unwrap_or(16_384),
             reconnect: Some(Reconnect {
                 initial_delay: Duration::from_millis(50),
                 max_delay: Duration::from_secs(5),

@@ -79,6 +79,7 @@ fn load(args: &Args) -> Result<BridgeConfig, String> {
             username: args.username.clone(),
             secret: args.secret.clone(),
             events: None,
+            event_capacity: None,
         });
     }
     if config.pbx.is_empty() {

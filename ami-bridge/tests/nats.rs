@@ -126,6 +126,7 @@ fn config(nats: &Nats, fakes: &[FakeAsterisk], buffer: usize) -> BridgeConfig {
                 username: "admin".into(),
                 secret: "amp111".into(),
                 events: None,
+                event_capacity: None,
             })
             .collect(),
     }

@@ -167,9 +167,9 @@ pub(crate) async fn intake(mut events: FleetEvents, buffer: Buffer, prefix: Stri
 }
 
 /// The buffer into JetStream: creates the stream, then publishes in windows,
-/// removing items only once acknowledged; on a failure, waits a little and
-/// publishes again from the first unacknowledged item (same message ids, so
-/// JetStream stores each once).
+/// removing items only once acknowledged; on a failure, waits a little,
+/// makes sure the stream exists, and publishes again from the first
+/// unacknowledged item (same message ids, so JetStream stores each once).
 pub(crate) async fn publisher(nats: async_nats::Client, config: NatsConfig, buffer: Buffer) {
     let mut js = jetstream::new(nats);
     js.set_timeout(config.ack_timeout());
@@ -219,6 +219,10 @@ pub(crate) async fn publisher(nats: async_nats::Client, config: NatsConfig, buff
         buffer.acknowledged(done);
         if failed {
             tokio::time::sleep(retry).await;
+            // A NATS server that came back without its store has no stream:
+            // create it again (a no-op when it exists).
+            let recreate = js.get_or_create_stream(stream.clone());
+            let _ = tokio::time::timeout(config.ack_timeout(), recreate).await;
         }
     }
 }

@@ -575,3 +575,32 @@ async fn started_while_nats_is_down_then_catches_up() {
     assert_eq!(reply["response"]["Response"], "Success", "{reply}");
     assert_eq!(bridge.stats().dropped_total(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_back_without_its_store_gets_the_stream_again() {
+    let mut nats = Nats::start();
+    let fakes = fakes();
+    let bridge = Bridge::start(config(&nats, &fakes, 1000)).await.unwrap();
+    all_ready(&bridge).await;
+    let mut counter = Counter::new(&nats).await;
+    for n in 0..10 {
+        assert_eq!(fakes[0].push_event(&event("Alpha", n)), 1);
+    }
+    counter.expect(&[("a", "Alpha", 10)]).await;
+    drop(counter);
+    nats.stop();
+    std::fs::remove_dir_all(&nats.dir).unwrap();
+    std::fs::create_dir_all(&nats.dir).unwrap();
+    nats.spawn();
+    for n in 0..10 {
+        fakes[1].push_event(&event("Beta", n));
+    }
+    let mut counter = Counter::new(&nats).await;
+    counter.expect(&[("b", "Beta", 10)]).await;
+    assert_eq!(
+        counter.total("Alpha"),
+        0,
+        "a new store holds only new events"
+    );
+    assert_eq!(bridge.stats().dropped_total(), 0);
+}

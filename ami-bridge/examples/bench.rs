@@ -61,7 +61,9 @@ async fn run(url: &str, per_pbx: usize) -> Result<(), Box<dyn std::error::Error>
                 username: "admin".into(),
                 secret: "amp111".into(),
                 events: None,
-                event_capacity: None,
+                // An unlimited flood outruns the intake for a while: hold it
+                // all, so that the rate measured is of events published.
+                event_capacity: Some(1 << 20),
             })
             .collect(),
         ..BridgeConfig::default()

@@ -22,8 +22,9 @@
 //! 1. **Never silently lost.** Every event the bridge receives from a PBX is
 //!    either published (JetStream acknowledged it) or counted as dropped,
 //!    per reason, in [`Stats::dropped`]: `buffer_full` (the buffer below
-//!    was full), `lagged` (the bridge's AMI subscription fell behind: the
-//!    number the client reported), `malformed` (a packet the parser
+//!    was full), `lagged` (the bridge's AMI subscription fell behind by more
+//!    than the PBX's `event_capacity`, 16,384 by default: the number the
+//!    client reported), `malformed` (a packet the parser
 //!    dropped), `unnamed` (an event packet without a valid name for a
 //!    subject token). `Stats::received == Stats::published + sum(dropped) +
 //!    Stats::buffered` at all times, apart from the event in hand.
@@ -125,7 +126,9 @@ pub struct Bridge {
 
 impl Bridge {
     /// Starts the bridge: adds every PBX (a PBX that is down is retried, see
-    /// `ami_fleet`), connects to NATS (retried until it answers) and starts
+    /// `ami_fleet`), connects to NATS (retried until it answers: an
+    /// unreachable NATS is not an error, events wait in the buffer),
+    /// subscribes to the action subjects before returning, and starts
     /// publishing and answering. Must run inside a multi-threaded tokio
     /// runtime.
     pub async fn start(config: BridgeConfig) -> Result<Bridge, BridgeError> {

@@ -356,8 +356,22 @@ async fn three_pbxs_events_counted_exactly_and_actions_answered() {
     assert_eq!(first["response"]["Response"], "Success", "{first}");
     let sent = String::from_utf8_lossy(&fakes[1].recorded(0)).into_owned();
     assert_eq!(sent.matches("UserEvent: OnlyOnce").count(), 1, "{sent}");
+    // Redelivered while the first is still in flight: answered once it is.
+    let body = br#"{"action": "UserEvent", "headers": {"UserEvent": "Concurrent"}, "id": "dup-2"}"#;
+    let (first, second, third) = tokio::join!(
+        request(&client, "ami.b.action", body),
+        request(&client, "ami.b.action", body),
+        request(&client, "ami.b.action", body),
+    );
+    assert_eq!((&first, &second), (&third, &third));
+    assert_eq!(first["id"], "dup-2", "{first}");
+    let sent = String::from_utf8_lossy(&fakes[1].recorded(0)).into_owned();
+    assert_eq!(sent.matches("UserEvent: Concurrent").count(), 1, "{sent}");
+    // The same id on another PBX is another request.
+    let reply = request(&client, "ami.c.action", body).await;
+    assert_eq!(reply["response"]["Response"], "Success", "{reply}");
     let stats = bridge.stats();
-    assert_eq!(stats.deduplicated, 1);
+    assert_eq!(stats.deduplicated, 3);
     assert_eq!(stats.dropped_total(), 0, "{stats:?}");
 }
 

@@ -226,18 +226,19 @@ pub fn read(xml: &str) -> Result<Model, String> {
         let action = reader.action(node, name.clone(), module)?;
         actions.insert(name, action);
     }
+    // The table fills in what the documentation leaves out: an action another
+    // Asterisk version does not have is skipped, and documented responses win.
     for (name, items, complete) in UNDOCUMENTED_LISTS {
-        let action = actions
-            .get_mut(*name)
-            .ok_or_else(|| format!("hand-kept list table: no action {name}"))?;
-        if action.list.is_some() {
-            return Err(format!("hand-kept list table: {name} is documented"));
+        let Some(action) = actions.get_mut(*name) else {
+            continue;
+        };
+        if action.list.is_none() {
+            action.list = Some(ListSpec {
+                items: items.iter().map(|s| s.to_string()).collect(),
+                complete: Some(complete.to_string()),
+                documented: false,
+            });
         }
-        action.list = Some(ListSpec {
-            items: items.iter().map(|s| s.to_string()).collect(),
-            complete: Some(complete.to_string()),
-            documented: false,
-        });
     }
 
     let mut events: BTreeMap<String, Event> = BTreeMap::new();

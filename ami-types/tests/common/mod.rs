@@ -19,6 +19,7 @@ pub fn xml_path() -> PathBuf {
         .unwrap_or_else(|| repo_path("../shared/asterisk-22.10.1/core-en_US.xml"))
 }
 
+/// The XML text; panics with a hint when it is missing.
 pub fn read_xml() -> String {
     let path = xml_path();
     std::fs::read_to_string(&path).unwrap_or_else(|e| {

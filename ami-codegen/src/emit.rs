@@ -923,13 +923,19 @@ fn any_event(o: &mut String, model: &Model) {
     }
     for ((len, first), names) in &buckets {
         w!(o, "            ({len}, b{:?}) => {{", *first as char);
-        for (i, name) in names.iter().enumerate() {
+        // Exact spelling first (one memcmp each: what Asterisk sends), then any case.
+        let tests = names
+            .iter()
+            .map(|name| (name, format!("name == b{}", escape(name))))
+            .chain(names.iter().map(|name| {
+                (
+                    name,
+                    format!("name.eq_ignore_ascii_case(b{})", escape(name)),
+                )
+            }));
+        for (i, (name, test)) in tests.enumerate() {
             let keyword = if i == 0 { "if" } else { "} else if" };
-            w!(
-                o,
-                "                {keyword} name.eq_ignore_ascii_case(b{}) {{",
-                escape(name)
-            );
+            w!(o, "                {keyword} {test} {{");
             w!(
                 o,
                 "                    AnyEvent::{0}({0}(packet))",

@@ -18931,7 +18931,11 @@ impl<'a> AnyEvent<'a> {
         let first = name.first()?.to_ascii_lowercase();
         Some(match (name.len(), first) {
             (3, b'c') => {
-                if name.eq_ignore_ascii_case(b"CEL") {
+                if name == b"CEL" {
+                    AnyEvent::CEL(CEL(packet))
+                } else if name == b"Cdr" {
+                    AnyEvent::Cdr(Cdr(packet))
+                } else if name.eq_ignore_ascii_case(b"CEL") {
                     AnyEvent::CEL(CEL(packet))
                 } else if name.eq_ignore_ascii_case(b"Cdr") {
                     AnyEvent::Cdr(Cdr(packet))
@@ -18940,35 +18944,51 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (4, b'h') => {
-                if name.eq_ignore_ascii_case(b"Hold") {
+                if name == b"Hold" {
+                    AnyEvent::Hold(Hold(packet))
+                } else if name.eq_ignore_ascii_case(b"Hold") {
                     AnyEvent::Hold(Hold(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (4, b'l') => {
-                if name.eq_ignore_ascii_case(b"Load") {
+                if name == b"Load" {
+                    AnyEvent::Load(Load(packet))
+                } else if name.eq_ignore_ascii_case(b"Load") {
                     AnyEvent::Load(Load(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (4, b'm') => {
-                if name.eq_ignore_ascii_case(b"MCID") {
+                if name == b"MCID" {
+                    AnyEvent::MCID(MCID(packet))
+                } else if name.eq_ignore_ascii_case(b"MCID") {
                     AnyEvent::MCID(MCID(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (4, b'w') => {
-                if name.eq_ignore_ascii_case(b"Wink") {
+                if name == b"Wink" {
+                    AnyEvent::Wink(Wink(packet))
+                } else if name.eq_ignore_ascii_case(b"Wink") {
                     AnyEvent::Wink(Wink(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (5, b'a') => {
-                if name.eq_ignore_ascii_case(b"AOC-D") {
+                if name == b"AOC-D" {
+                    AnyEvent::AOCD(AOCD(packet))
+                } else if name == b"AOC-E" {
+                    AnyEvent::AOCE(AOCE(packet))
+                } else if name == b"AOC-S" {
+                    AnyEvent::AOCS(AOCS(packet))
+                } else if name == b"Alarm" {
+                    AnyEvent::Alarm(Alarm(packet))
+                } else if name.eq_ignore_ascii_case(b"AOC-D") {
                     AnyEvent::AOCD(AOCD(packet))
                 } else if name.eq_ignore_ascii_case(b"AOC-E") {
                     AnyEvent::AOCE(AOCE(packet))
@@ -18981,42 +19001,56 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (5, b'f') => {
-                if name.eq_ignore_ascii_case(b"Flash") {
+                if name == b"Flash" {
+                    AnyEvent::Flash(Flash(packet))
+                } else if name.eq_ignore_ascii_case(b"Flash") {
                     AnyEvent::Flash(Flash(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'a') => {
-                if name.eq_ignore_ascii_case(b"Agents") {
+                if name == b"Agents" {
+                    AnyEvent::Agents(Agents(packet))
+                } else if name.eq_ignore_ascii_case(b"Agents") {
                     AnyEvent::Agents(Agents(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'h') => {
-                if name.eq_ignore_ascii_case(b"Hangup") {
+                if name == b"Hangup" {
+                    AnyEvent::Hangup(Hangup(packet))
+                } else if name.eq_ignore_ascii_case(b"Hangup") {
                     AnyEvent::Hangup(Hangup(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'm') => {
-                if name.eq_ignore_ascii_case(b"MWIGet") {
+                if name == b"MWIGet" {
+                    AnyEvent::MWIGet(MWIGet(packet))
+                } else if name.eq_ignore_ascii_case(b"MWIGet") {
                     AnyEvent::MWIGet(MWIGet(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'p') => {
-                if name.eq_ignore_ascii_case(b"Pickup") {
+                if name == b"Pickup" {
+                    AnyEvent::Pickup(Pickup(packet))
+                } else if name.eq_ignore_ascii_case(b"Pickup") {
                     AnyEvent::Pickup(Pickup(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'r') => {
-                if name.eq_ignore_ascii_case(b"Reload") {
+                if name == b"Reload" {
+                    AnyEvent::Reload(Reload(packet))
+                } else if name == b"Rename" {
+                    AnyEvent::Rename(Rename(packet))
+                } else if name.eq_ignore_ascii_case(b"Reload") {
                     AnyEvent::Reload(Reload(packet))
                 } else if name.eq_ignore_ascii_case(b"Rename") {
                     AnyEvent::Rename(Rename(packet))
@@ -19025,14 +19059,20 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (6, b's') => {
-                if name.eq_ignore_ascii_case(b"Status") {
+                if name == b"Status" {
+                    AnyEvent::Status(Status(packet))
+                } else if name.eq_ignore_ascii_case(b"Status") {
                     AnyEvent::Status(Status(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'u') => {
-                if name.eq_ignore_ascii_case(b"Unhold") {
+                if name == b"Unhold" {
+                    AnyEvent::Unhold(Unhold(packet))
+                } else if name == b"Unload" {
+                    AnyEvent::Unload(Unload(packet))
+                } else if name.eq_ignore_ascii_case(b"Unhold") {
                     AnyEvent::Unhold(Unhold(packet))
                 } else if name.eq_ignore_ascii_case(b"Unload") {
                     AnyEvent::Unload(Unload(packet))
@@ -19041,21 +19081,29 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (6, b'v') => {
-                if name.eq_ignore_ascii_case(b"VarSet") {
+                if name == b"VarSet" {
+                    AnyEvent::VarSet(VarSet(packet))
+                } else if name.eq_ignore_ascii_case(b"VarSet") {
                     AnyEvent::VarSet(VarSet(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (7, b'a') => {
-                if name.eq_ignore_ascii_case(b"AorList") {
+                if name == b"AorList" {
+                    AnyEvent::AorList(AorList(packet))
+                } else if name.eq_ignore_ascii_case(b"AorList") {
                     AnyEvent::AorList(AorList(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (7, b'd') => {
-                if name.eq_ignore_ascii_case(b"DTMFEnd") {
+                if name == b"DTMFEnd" {
+                    AnyEvent::DTMFEnd(DTMFEnd(packet))
+                } else if name == b"DialEnd" {
+                    AnyEvent::DialEnd(DialEnd(packet))
+                } else if name.eq_ignore_ascii_case(b"DTMFEnd") {
                     AnyEvent::DTMFEnd(DTMFEnd(packet))
                 } else if name.eq_ignore_ascii_case(b"DialEnd") {
                     AnyEvent::DialEnd(DialEnd(packet))
@@ -19064,35 +19112,47 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (7, b's') => {
-                if name.eq_ignore_ascii_case(b"SendFAX") {
+                if name == b"SendFAX" {
+                    AnyEvent::SendFAX(SendFAX(packet))
+                } else if name.eq_ignore_ascii_case(b"SendFAX") {
                     AnyEvent::SendFAX(SendFAX(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'a') => {
-                if name.eq_ignore_ascii_case(b"AuthList") {
+                if name == b"AuthList" {
+                    AnyEvent::AuthList(AuthList(packet))
+                } else if name.eq_ignore_ascii_case(b"AuthList") {
                     AnyEvent::AuthList(AuthList(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'd') => {
-                if name.eq_ignore_ascii_case(b"DNDState") {
+                if name == b"DNDState" {
+                    AnyEvent::DNDState(DNDState(packet))
+                } else if name.eq_ignore_ascii_case(b"DNDState") {
                     AnyEvent::DNDState(DNDState(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'f') => {
-                if name.eq_ignore_ascii_case(b"FAXStats") {
+                if name == b"FAXStats" {
+                    AnyEvent::FAXStats(FAXStats(packet))
+                } else if name.eq_ignore_ascii_case(b"FAXStats") {
                     AnyEvent::FAXStats(FAXStats(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'n') => {
-                if name.eq_ignore_ascii_case(b"NewExten") {
+                if name == b"NewExten" {
+                    AnyEvent::NewExten(NewExten(packet))
+                } else if name == b"Newstate" {
+                    AnyEvent::Newstate(Newstate(packet))
+                } else if name.eq_ignore_ascii_case(b"NewExten") {
                     AnyEvent::NewExten(NewExten(packet))
                 } else if name.eq_ignore_ascii_case(b"Newstate") {
                     AnyEvent::Newstate(Newstate(packet))
@@ -19101,7 +19161,11 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (8, b'r') => {
-                if name.eq_ignore_ascii_case(b"RTCPSent") {
+                if name == b"RTCPSent" {
+                    AnyEvent::RTCPSent(RTCPSent(packet))
+                } else if name == b"Registry" {
+                    AnyEvent::Registry(Registry(packet))
+                } else if name.eq_ignore_ascii_case(b"RTCPSent") {
                     AnyEvent::RTCPSent(RTCPSent(packet))
                 } else if name.eq_ignore_ascii_case(b"Registry") {
                     AnyEvent::Registry(Registry(packet))
@@ -19110,14 +19174,20 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (8, b's') => {
-                if name.eq_ignore_ascii_case(b"Shutdown") {
+                if name == b"Shutdown" {
+                    AnyEvent::Shutdown(Shutdown(packet))
+                } else if name.eq_ignore_ascii_case(b"Shutdown") {
                     AnyEvent::Shutdown(Shutdown(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (9, b'a') => {
-                if name.eq_ignore_ascii_case(b"AgentDump") {
+                if name == b"AgentDump" {
+                    AnyEvent::AgentDump(AgentDump(packet))
+                } else if name == b"AorDetail" {
+                    AnyEvent::AorDetail(AorDetail(packet))
+                } else if name.eq_ignore_ascii_case(b"AgentDump") {
                     AnyEvent::AgentDump(AgentDump(packet))
                 } else if name.eq_ignore_ascii_case(b"AorDetail") {
                     AnyEvent::AorDetail(AorDetail(packet))
@@ -19126,7 +19196,13 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (9, b'd') => {
-                if name.eq_ignore_ascii_case(b"DTMFBegin") {
+                if name == b"DTMFBegin" {
+                    AnyEvent::DTMFBegin(DTMFBegin(packet))
+                } else if name == b"DialBegin" {
+                    AnyEvent::DialBegin(DialBegin(packet))
+                } else if name == b"DialState" {
+                    AnyEvent::DialState(DialState(packet))
+                } else if name.eq_ignore_ascii_case(b"DTMFBegin") {
                     AnyEvent::DTMFBegin(DTMFBegin(packet))
                 } else if name.eq_ignore_ascii_case(b"DialBegin") {
                     AnyEvent::DialBegin(DialBegin(packet))
@@ -19137,7 +19213,11 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (9, b'f') => {
-                if name.eq_ignore_ascii_case(b"FAXStatus") {
+                if name == b"FAXStatus" {
+                    AnyEvent::FAXStatus(FAXStatus(packet))
+                } else if name == b"FailedACL" {
+                    AnyEvent::FailedACL(FailedACL(packet))
+                } else if name.eq_ignore_ascii_case(b"FAXStatus") {
                     AnyEvent::FAXStatus(FAXStatus(packet))
                 } else if name.eq_ignore_ascii_case(b"FailedACL") {
                     AnyEvent::FailedACL(FailedACL(packet))
@@ -19146,28 +19226,42 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (9, b'm') => {
-                if name.eq_ignore_ascii_case(b"MeetmeEnd") {
+                if name == b"MeetmeEnd" {
+                    AnyEvent::MeetmeEnd(MeetmeEnd(packet))
+                } else if name.eq_ignore_ascii_case(b"MeetmeEnd") {
                     AnyEvent::MeetmeEnd(MeetmeEnd(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (9, b's') => {
-                if name.eq_ignore_ascii_case(b"SpanAlarm") {
+                if name == b"SpanAlarm" {
+                    AnyEvent::SpanAlarm(SpanAlarm(packet))
+                } else if name.eq_ignore_ascii_case(b"SpanAlarm") {
                     AnyEvent::SpanAlarm(SpanAlarm(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (9, b'u') => {
-                if name.eq_ignore_ascii_case(b"UserEvent") {
+                if name == b"UserEvent" {
+                    AnyEvent::UserEvent(UserEvent(packet))
+                } else if name.eq_ignore_ascii_case(b"UserEvent") {
                     AnyEvent::UserEvent(UserEvent(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'a') => {
-                if name.eq_ignore_ascii_case(b"AGIExecEnd") {
+                if name == b"AGIExecEnd" {
+                    AnyEvent::AGIExecEnd(AGIExecEnd(packet))
+                } else if name == b"AgentLogin" {
+                    AnyEvent::AgentLogin(AgentLogin(packet))
+                } else if name == b"AlarmClear" {
+                    AnyEvent::AlarmClear(AlarmClear(packet))
+                } else if name == b"AuthDetail" {
+                    AnyEvent::AuthDetail(AuthDetail(packet))
+                } else if name.eq_ignore_ascii_case(b"AGIExecEnd") {
                     AnyEvent::AGIExecEnd(AGIExecEnd(packet))
                 } else if name.eq_ignore_ascii_case(b"AgentLogin") {
                     AnyEvent::AgentLogin(AgentLogin(packet))
@@ -19180,21 +19274,31 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (10, b'f') => {
-                if name.eq_ignore_ascii_case(b"FAXSession") {
+                if name == b"FAXSession" {
+                    AnyEvent::FAXSession(FAXSession(packet))
+                } else if name.eq_ignore_ascii_case(b"FAXSession") {
                     AnyEvent::FAXSession(FAXSession(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'l') => {
-                if name.eq_ignore_ascii_case(b"LogChannel") {
+                if name == b"LogChannel" {
+                    AnyEvent::LogChannel(LogChannel(packet))
+                } else if name.eq_ignore_ascii_case(b"LogChannel") {
                     AnyEvent::LogChannel(LogChannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'm') => {
-                if name.eq_ignore_ascii_case(b"MeetmeJoin") {
+                if name == b"MeetmeJoin" {
+                    AnyEvent::MeetmeJoin(MeetmeJoin(packet))
+                } else if name == b"MeetmeList" {
+                    AnyEvent::MeetmeList(MeetmeList(packet))
+                } else if name == b"MeetmeMute" {
+                    AnyEvent::MeetmeMute(MeetmeMute(packet))
+                } else if name.eq_ignore_ascii_case(b"MeetmeJoin") {
                     AnyEvent::MeetmeJoin(MeetmeJoin(packet))
                 } else if name.eq_ignore_ascii_case(b"MeetmeList") {
                     AnyEvent::MeetmeList(MeetmeList(packet))
@@ -19205,14 +19309,20 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (10, b'n') => {
-                if name.eq_ignore_ascii_case(b"Newchannel") {
+                if name == b"Newchannel" {
+                    AnyEvent::Newchannel(Newchannel(packet))
+                } else if name.eq_ignore_ascii_case(b"Newchannel") {
                     AnyEvent::Newchannel(Newchannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'p') => {
-                if name.eq_ignore_ascii_case(b"ParkedCall") {
+                if name == b"ParkedCall" {
+                    AnyEvent::ParkedCall(ParkedCall(packet))
+                } else if name == b"PeerStatus" {
+                    AnyEvent::PeerStatus(PeerStatus(packet))
+                } else if name.eq_ignore_ascii_case(b"ParkedCall") {
                     AnyEvent::ParkedCall(ParkedCall(packet))
                 } else if name.eq_ignore_ascii_case(b"PeerStatus") {
                     AnyEvent::PeerStatus(PeerStatus(packet))
@@ -19221,21 +19331,31 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (10, b'q') => {
-                if name.eq_ignore_ascii_case(b"QueueEntry") {
+                if name == b"QueueEntry" {
+                    AnyEvent::QueueEntry(QueueEntry(packet))
+                } else if name.eq_ignore_ascii_case(b"QueueEntry") {
                     AnyEvent::QueueEntry(QueueEntry(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'r') => {
-                if name.eq_ignore_ascii_case(b"ReceiveFAX") {
+                if name == b"ReceiveFAX" {
+                    AnyEvent::ReceiveFAX(ReceiveFAX(packet))
+                } else if name.eq_ignore_ascii_case(b"ReceiveFAX") {
                     AnyEvent::ReceiveFAX(ReceiveFAX(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (11, b'a') => {
-                if name.eq_ignore_ascii_case(b"AgentCalled") {
+                if name == b"AgentCalled" {
+                    AnyEvent::AgentCalled(AgentCalled(packet))
+                } else if name == b"AgentLogoff" {
+                    AnyEvent::AgentLogoff(AgentLogoff(packet))
+                } else if name == b"AsyncAGIEnd" {
+                    AnyEvent::AsyncAGIEnd(AsyncAGIEnd(packet))
+                } else if name.eq_ignore_ascii_case(b"AgentCalled") {
                     AnyEvent::AgentCalled(AgentCalled(packet))
                 } else if name.eq_ignore_ascii_case(b"AgentLogoff") {
                     AnyEvent::AgentLogoff(AgentLogoff(packet))
@@ -19246,7 +19366,13 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (11, b'b') => {
-                if name.eq_ignore_ascii_case(b"BridgeEnter") {
+                if name == b"BridgeEnter" {
+                    AnyEvent::BridgeEnter(BridgeEnter(packet))
+                } else if name == b"BridgeLeave" {
+                    AnyEvent::BridgeLeave(BridgeLeave(packet))
+                } else if name == b"BridgeMerge" {
+                    AnyEvent::BridgeMerge(BridgeMerge(packet))
+                } else if name.eq_ignore_ascii_case(b"BridgeEnter") {
                     AnyEvent::BridgeEnter(BridgeEnter(packet))
                 } else if name.eq_ignore_ascii_case(b"BridgeLeave") {
                     AnyEvent::BridgeLeave(BridgeLeave(packet))
@@ -19257,7 +19383,11 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (11, b'c') => {
-                if name.eq_ignore_ascii_case(b"ChanSpyStop") {
+                if name == b"ChanSpyStop" {
+                    AnyEvent::ChanSpyStop(ChanSpyStop(packet))
+                } else if name == b"ContactList" {
+                    AnyEvent::ContactList(ContactList(packet))
+                } else if name.eq_ignore_ascii_case(b"ChanSpyStop") {
                     AnyEvent::ChanSpyStop(ChanSpyStop(packet))
                 } else if name.eq_ignore_ascii_case(b"ContactList") {
                     AnyEvent::ContactList(ContactList(packet))
@@ -19266,21 +19396,29 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (11, b'f') => {
-                if name.eq_ignore_ascii_case(b"FullyBooted") {
+                if name == b"FullyBooted" {
+                    AnyEvent::FullyBooted(FullyBooted(packet))
+                } else if name.eq_ignore_ascii_case(b"FullyBooted") {
                     AnyEvent::FullyBooted(FullyBooted(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (11, b'l') => {
-                if name.eq_ignore_ascii_case(b"LocalBridge") {
+                if name == b"LocalBridge" {
+                    AnyEvent::LocalBridge(LocalBridge(packet))
+                } else if name.eq_ignore_ascii_case(b"LocalBridge") {
                     AnyEvent::LocalBridge(LocalBridge(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (11, b'm') => {
-                if name.eq_ignore_ascii_case(b"MeetmeLeave") {
+                if name == b"MeetmeLeave" {
+                    AnyEvent::MeetmeLeave(MeetmeLeave(packet))
+                } else if name == b"MemoryLimit" {
+                    AnyEvent::MemoryLimit(MemoryLimit(packet))
+                } else if name.eq_ignore_ascii_case(b"MeetmeLeave") {
                     AnyEvent::MeetmeLeave(MeetmeLeave(packet))
                 } else if name.eq_ignore_ascii_case(b"MemoryLimit") {
                     AnyEvent::MemoryLimit(MemoryLimit(packet))
@@ -19289,21 +19427,31 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (11, b'n') => {
-                if name.eq_ignore_ascii_case(b"NewCallerid") {
+                if name == b"NewCallerid" {
+                    AnyEvent::NewCallerid(NewCallerid(packet))
+                } else if name.eq_ignore_ascii_case(b"NewCallerid") {
                     AnyEvent::NewCallerid(NewCallerid(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (11, b'q') => {
-                if name.eq_ignore_ascii_case(b"QueueParams") {
+                if name == b"QueueParams" {
+                    AnyEvent::QueueParams(QueueParams(packet))
+                } else if name.eq_ignore_ascii_case(b"QueueParams") {
                     AnyEvent::QueueParams(QueueParams(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'a') => {
-                if name.eq_ignore_ascii_case(b"AGIExecStart") {
+                if name == b"AGIExecStart" {
+                    AnyEvent::AGIExecStart(AGIExecStart(packet))
+                } else if name == b"AgentConnect" {
+                    AnyEvent::AgentConnect(AgentConnect(packet))
+                } else if name == b"AsyncAGIExec" {
+                    AnyEvent::AsyncAGIExec(AsyncAGIExec(packet))
+                } else if name.eq_ignore_ascii_case(b"AGIExecStart") {
                     AnyEvent::AGIExecStart(AGIExecStart(packet))
                 } else if name.eq_ignore_ascii_case(b"AgentConnect") {
                     AnyEvent::AgentConnect(AgentConnect(packet))
@@ -19314,56 +19462,74 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (12, b'b') => {
-                if name.eq_ignore_ascii_case(b"BridgeCreate") {
+                if name == b"BridgeCreate" {
+                    AnyEvent::BridgeCreate(BridgeCreate(packet))
+                } else if name.eq_ignore_ascii_case(b"BridgeCreate") {
                     AnyEvent::BridgeCreate(BridgeCreate(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'c') => {
-                if name.eq_ignore_ascii_case(b"ChanSpyStart") {
+                if name == b"ChanSpyStart" {
+                    AnyEvent::ChanSpyStart(ChanSpyStart(packet))
+                } else if name.eq_ignore_ascii_case(b"ChanSpyStart") {
                     AnyEvent::ChanSpyStart(ChanSpyStart(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'd') => {
-                if name.eq_ignore_ascii_case(b"DAHDIChannel") {
+                if name == b"DAHDIChannel" {
+                    AnyEvent::DAHDIChannel(DAHDIChannel(packet))
+                } else if name.eq_ignore_ascii_case(b"DAHDIChannel") {
                     AnyEvent::DAHDIChannel(DAHDIChannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'e') => {
-                if name.eq_ignore_ascii_case(b"EndpointList") {
+                if name == b"EndpointList" {
+                    AnyEvent::EndpointList(EndpointList(packet))
+                } else if name.eq_ignore_ascii_case(b"EndpointList") {
                     AnyEvent::EndpointList(EndpointList(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'r') => {
-                if name.eq_ignore_ascii_case(b"RTCPReceived") {
+                if name == b"RTCPReceived" {
+                    AnyEvent::RTCPReceived(RTCPReceived(packet))
+                } else if name.eq_ignore_ascii_case(b"RTCPReceived") {
                     AnyEvent::RTCPReceived(RTCPReceived(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b's') => {
-                if name.eq_ignore_ascii_case(b"SessionLimit") {
+                if name == b"SessionLimit" {
+                    AnyEvent::SessionLimit(SessionLimit(packet))
+                } else if name.eq_ignore_ascii_case(b"SessionLimit") {
                     AnyEvent::SessionLimit(SessionLimit(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'u') => {
-                if name.eq_ignore_ascii_case(b"UnParkedCall") {
+                if name == b"UnParkedCall" {
+                    AnyEvent::UnParkedCall(UnParkedCall(packet))
+                } else if name.eq_ignore_ascii_case(b"UnParkedCall") {
                     AnyEvent::UnParkedCall(UnParkedCall(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (13, b'a') => {
-                if name.eq_ignore_ascii_case(b"AgentComplete") {
+                if name == b"AgentComplete" {
+                    AnyEvent::AgentComplete(AgentComplete(packet))
+                } else if name == b"AsyncAGIStart" {
+                    AnyEvent::AsyncAGIStart(AsyncAGIStart(packet))
+                } else if name.eq_ignore_ascii_case(b"AgentComplete") {
                     AnyEvent::AgentComplete(AgentComplete(packet))
                 } else if name.eq_ignore_ascii_case(b"AsyncAGIStart") {
                     AnyEvent::AsyncAGIStart(AsyncAGIStart(packet))
@@ -19372,7 +19538,11 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (13, b'b') => {
-                if name.eq_ignore_ascii_case(b"BlindTransfer") {
+                if name == b"BlindTransfer" {
+                    AnyEvent::BlindTransfer(BlindTransfer(packet))
+                } else if name == b"BridgeDestroy" {
+                    AnyEvent::BridgeDestroy(BridgeDestroy(packet))
+                } else if name.eq_ignore_ascii_case(b"BlindTransfer") {
                     AnyEvent::BlindTransfer(BlindTransfer(packet))
                 } else if name.eq_ignore_ascii_case(b"BridgeDestroy") {
                     AnyEvent::BridgeDestroy(BridgeDestroy(packet))
@@ -19381,7 +19551,13 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (13, b'c') => {
-                if name.eq_ignore_ascii_case(b"ChallengeSent") {
+                if name == b"ChallengeSent" {
+                    AnyEvent::ChallengeSent(ChallengeSent(packet))
+                } else if name == b"ConfbridgeEnd" {
+                    AnyEvent::ConfbridgeEnd(ConfbridgeEnd(packet))
+                } else if name == b"ContactStatus" {
+                    AnyEvent::ContactStatus(ContactStatus(packet))
+                } else if name.eq_ignore_ascii_case(b"ChallengeSent") {
                     AnyEvent::ChallengeSent(ChallengeSent(packet))
                 } else if name.eq_ignore_ascii_case(b"ConfbridgeEnd") {
                     AnyEvent::ConfbridgeEnd(ConfbridgeEnd(packet))
@@ -19392,21 +19568,29 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (13, b'd') => {
-                if name.eq_ignore_ascii_case(b"DeadlockStart") {
+                if name == b"DeadlockStart" {
+                    AnyEvent::DeadlockStart(DeadlockStart(packet))
+                } else if name.eq_ignore_ascii_case(b"DeadlockStart") {
                     AnyEvent::DeadlockStart(DeadlockStart(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (13, b'h') => {
-                if name.eq_ignore_ascii_case(b"HangupRequest") {
+                if name == b"HangupRequest" {
+                    AnyEvent::HangupRequest(HangupRequest(packet))
+                } else if name.eq_ignore_ascii_case(b"HangupRequest") {
                     AnyEvent::HangupRequest(HangupRequest(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (13, b'm') => {
-                if name.eq_ignore_ascii_case(b"MeetmeTalking") {
+                if name == b"MeetmeTalking" {
+                    AnyEvent::MeetmeTalking(MeetmeTalking(packet))
+                } else if name == b"MiniVoiceMail" {
+                    AnyEvent::MiniVoiceMail(MiniVoiceMail(packet))
+                } else if name.eq_ignore_ascii_case(b"MeetmeTalking") {
                     AnyEvent::MeetmeTalking(MeetmeTalking(packet))
                 } else if name.eq_ignore_ascii_case(b"MiniVoiceMail") {
                     AnyEvent::MiniVoiceMail(MiniVoiceMail(packet))
@@ -19415,14 +19599,22 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b'a') => {
-                if name.eq_ignore_ascii_case(b"AgentsComplete") {
+                if name == b"AgentsComplete" {
+                    AnyEvent::AgentsComplete(AgentsComplete(packet))
+                } else if name.eq_ignore_ascii_case(b"AgentsComplete") {
                     AnyEvent::AgentsComplete(AgentsComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (14, b'c') => {
-                if name.eq_ignore_ascii_case(b"ConfbridgeJoin") {
+                if name == b"ConfbridgeJoin" {
+                    AnyEvent::ConfbridgeJoin(ConfbridgeJoin(packet))
+                } else if name == b"ConfbridgeList" {
+                    AnyEvent::ConfbridgeList(ConfbridgeList(packet))
+                } else if name == b"ConfbridgeMute" {
+                    AnyEvent::ConfbridgeMute(ConfbridgeMute(packet))
+                } else if name.eq_ignore_ascii_case(b"ConfbridgeJoin") {
                     AnyEvent::ConfbridgeJoin(ConfbridgeJoin(packet))
                 } else if name.eq_ignore_ascii_case(b"ConfbridgeList") {
                     AnyEvent::ConfbridgeList(ConfbridgeList(packet))
@@ -19433,21 +19625,33 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b'e') => {
-                if name.eq_ignore_ascii_case(b"EndpointDetail") {
+                if name == b"EndpointDetail" {
+                    AnyEvent::EndpointDetail(EndpointDetail(packet))
+                } else if name.eq_ignore_ascii_case(b"EndpointDetail") {
                     AnyEvent::EndpointDetail(EndpointDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (14, b'i') => {
-                if name.eq_ignore_ascii_case(b"IdentifyDetail") {
+                if name == b"IdentifyDetail" {
+                    AnyEvent::IdentifyDetail(IdentifyDetail(packet))
+                } else if name.eq_ignore_ascii_case(b"IdentifyDetail") {
                     AnyEvent::IdentifyDetail(IdentifyDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (14, b'm') => {
-                if name.eq_ignore_ascii_case(b"MWIGetComplete") {
+                if name == b"MWIGetComplete" {
+                    AnyEvent::MWIGetComplete(MWIGetComplete(packet))
+                } else if name == b"MessageWaiting" {
+                    AnyEvent::MessageWaiting(MessageWaiting(packet))
+                } else if name == b"MixMonitorMute" {
+                    AnyEvent::MixMonitorMute(MixMonitorMute(packet))
+                } else if name == b"MixMonitorStop" {
+                    AnyEvent::MixMonitorStop(MixMonitorStop(packet))
+                } else if name.eq_ignore_ascii_case(b"MWIGetComplete") {
                     AnyEvent::MWIGetComplete(MWIGetComplete(packet))
                 } else if name.eq_ignore_ascii_case(b"MessageWaiting") {
                     AnyEvent::MessageWaiting(MessageWaiting(packet))
@@ -19460,14 +19664,20 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b'n') => {
-                if name.eq_ignore_ascii_case(b"NewAccountCode") {
+                if name == b"NewAccountCode" {
+                    AnyEvent::NewAccountCode(NewAccountCode(packet))
+                } else if name.eq_ignore_ascii_case(b"NewAccountCode") {
                     AnyEvent::NewAccountCode(NewAccountCode(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (14, b'p') => {
-                if name.eq_ignore_ascii_case(b"ParkedCallSwap") {
+                if name == b"ParkedCallSwap" {
+                    AnyEvent::ParkedCallSwap(ParkedCallSwap(packet))
+                } else if name == b"PresenceStatus" {
+                    AnyEvent::PresenceStatus(PresenceStatus(packet))
+                } else if name.eq_ignore_ascii_case(b"ParkedCallSwap") {
                     AnyEvent::ParkedCallSwap(ParkedCallSwap(packet))
                 } else if name.eq_ignore_ascii_case(b"PresenceStatus") {
                     AnyEvent::PresenceStatus(PresenceStatus(packet))
@@ -19476,7 +19686,13 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b's') => {
-                if name.eq_ignore_ascii_case(b"SpanAlarmClear") {
+                if name == b"SpanAlarmClear" {
+                    AnyEvent::SpanAlarmClear(SpanAlarmClear(packet))
+                } else if name == b"StatusComplete" {
+                    AnyEvent::StatusComplete(StatusComplete(packet))
+                } else if name == b"SuccessfulAuth" {
+                    AnyEvent::SuccessfulAuth(SuccessfulAuth(packet))
+                } else if name.eq_ignore_ascii_case(b"SpanAlarmClear") {
                     AnyEvent::SpanAlarmClear(SpanAlarmClear(packet))
                 } else if name.eq_ignore_ascii_case(b"StatusComplete") {
                     AnyEvent::StatusComplete(StatusComplete(packet))
@@ -19487,14 +19703,22 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (15, b'a') => {
-                if name.eq_ignore_ascii_case(b"AorListComplete") {
+                if name == b"AorListComplete" {
+                    AnyEvent::AorListComplete(AorListComplete(packet))
+                } else if name.eq_ignore_ascii_case(b"AorListComplete") {
                     AnyEvent::AorListComplete(AorListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (15, b'c') => {
-                if name.eq_ignore_ascii_case(b"ConfbridgeLeave") {
+                if name == b"ConfbridgeLeave" {
+                    AnyEvent::ConfbridgeLeave(ConfbridgeLeave(packet))
+                } else if name == b"ConfbridgeStart" {
+                    AnyEvent::ConfbridgeStart(ConfbridgeStart(packet))
+                } else if name == b"CoreShowChannel" {
+                    AnyEvent::CoreShowChannel(CoreShowChannel(packet))
+                } else if name.eq_ignore_ascii_case(b"ConfbridgeLeave") {
                     AnyEvent::ConfbridgeLeave(ConfbridgeLeave(packet))
                 } else if name.eq_ignore_ascii_case(b"ConfbridgeStart") {
                     AnyEvent::ConfbridgeStart(ConfbridgeStart(packet))
@@ -19505,21 +19729,31 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (15, b'e') => {
-                if name.eq_ignore_ascii_case(b"ExtensionStatus") {
+                if name == b"ExtensionStatus" {
+                    AnyEvent::ExtensionStatus(ExtensionStatus(packet))
+                } else if name.eq_ignore_ascii_case(b"ExtensionStatus") {
                     AnyEvent::ExtensionStatus(ExtensionStatus(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (15, b'i') => {
-                if name.eq_ignore_ascii_case(b"InvalidPassword") {
+                if name == b"InvalidPassword" {
+                    AnyEvent::InvalidPassword(InvalidPassword(packet))
+                } else if name.eq_ignore_ascii_case(b"InvalidPassword") {
                     AnyEvent::InvalidPassword(InvalidPassword(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (15, b'm') => {
-                if name.eq_ignore_ascii_case(b"MeetmeListRooms") {
+                if name == b"MeetmeListRooms" {
+                    AnyEvent::MeetmeListRooms(MeetmeListRooms(packet))
+                } else if name == b"MixMonitorStart" {
+                    AnyEvent::MixMonitorStart(MixMonitorStart(packet))
+                } else if name == b"MusicOnHoldStop" {
+                    AnyEvent::MusicOnHoldStop(MusicOnHoldStop(packet))
+                } else if name.eq_ignore_ascii_case(b"MeetmeListRooms") {
                     AnyEvent::MeetmeListRooms(MeetmeListRooms(packet))
                 } else if name.eq_ignore_ascii_case(b"MixMonitorStart") {
                     AnyEvent::MixMonitorStart(MixMonitorStart(packet))
@@ -19530,21 +19764,29 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (15, b'q') => {
-                if name.eq_ignore_ascii_case(b"QueueCallerJoin") {
+                if name == b"QueueCallerJoin" {
+                    AnyEvent::QueueCallerJoin(QueueCallerJoin(packet))
+                } else if name.eq_ignore_ascii_case(b"QueueCallerJoin") {
                     AnyEvent::QueueCallerJoin(QueueCallerJoin(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (15, b't') => {
-                if name.eq_ignore_ascii_case(b"TransportDetail") {
+                if name == b"TransportDetail" {
+                    AnyEvent::TransportDetail(TransportDetail(packet))
+                } else if name.eq_ignore_ascii_case(b"TransportDetail") {
                     AnyEvent::TransportDetail(TransportDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'a') => {
-                if name.eq_ignore_ascii_case(b"AttendedTransfer") {
+                if name == b"AttendedTransfer" {
+                    AnyEvent::AttendedTransfer(AttendedTransfer(packet))
+                } else if name == b"AuthListComplete" {
+                    AnyEvent::AuthListComplete(AuthListComplete(packet))
+                } else if name.eq_ignore_ascii_case(b"AttendedTransfer") {
                     AnyEvent::AttendedTransfer(AttendedTransfer(packet))
                 } else if name.eq_ignore_ascii_case(b"AuthListComplete") {
                     AnyEvent::AuthListComplete(AuthListComplete(packet))
@@ -19553,7 +19795,11 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'c') => {
-                if name.eq_ignore_ascii_case(b"ConfbridgeRecord") {
+                if name == b"ConfbridgeRecord" {
+                    AnyEvent::ConfbridgeRecord(ConfbridgeRecord(packet))
+                } else if name == b"ConfbridgeUnmute" {
+                    AnyEvent::ConfbridgeUnmute(ConfbridgeUnmute(packet))
+                } else if name.eq_ignore_ascii_case(b"ConfbridgeRecord") {
                     AnyEvent::ConfbridgeRecord(ConfbridgeRecord(packet))
                 } else if name.eq_ignore_ascii_case(b"ConfbridgeUnmute") {
                     AnyEvent::ConfbridgeUnmute(ConfbridgeUnmute(packet))
@@ -19562,14 +19808,20 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'f') => {
-                if name.eq_ignore_ascii_case(b"FAXSessionsEntry") {
+                if name == b"FAXSessionsEntry" {
+                    AnyEvent::FAXSessionsEntry(FAXSessionsEntry(packet))
+                } else if name.eq_ignore_ascii_case(b"FAXSessionsEntry") {
                     AnyEvent::FAXSessionsEntry(FAXSessionsEntry(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'h') => {
-                if name.eq_ignore_ascii_case(b"HangupHandlerPop") {
+                if name == b"HangupHandlerPop" {
+                    AnyEvent::HangupHandlerPop(HangupHandlerPop(packet))
+                } else if name == b"HangupHandlerRun" {
+                    AnyEvent::HangupHandlerRun(HangupHandlerRun(packet))
+                } else if name.eq_ignore_ascii_case(b"HangupHandlerPop") {
                     AnyEvent::HangupHandlerPop(HangupHandlerPop(packet))
                 } else if name.eq_ignore_ascii_case(b"HangupHandlerRun") {
                     AnyEvent::HangupHandlerRun(HangupHandlerRun(packet))
@@ -19578,7 +19830,11 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'i') => {
-                if name.eq_ignore_ascii_case(b"InvalidAccountID") {
+                if name == b"InvalidAccountID" {
+                    AnyEvent::InvalidAccountID(InvalidAccountID(packet))
+                } else if name == b"InvalidTransport" {
+                    AnyEvent::InvalidTransport(InvalidTransport(packet))
+                } else if name.eq_ignore_ascii_case(b"InvalidAccountID") {
                     AnyEvent::InvalidAccountID(InvalidAccountID(packet))
                 } else if name.eq_ignore_ascii_case(b"InvalidTransport") {
                     AnyEvent::InvalidTransport(InvalidTransport(packet))
@@ -19587,35 +19843,49 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'l') => {
-                if name.eq_ignore_ascii_case(b"LoadAverageLimit") {
+                if name == b"LoadAverageLimit" {
+                    AnyEvent::LoadAverageLimit(LoadAverageLimit(packet))
+                } else if name.eq_ignore_ascii_case(b"LoadAverageLimit") {
                     AnyEvent::LoadAverageLimit(LoadAverageLimit(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'm') => {
-                if name.eq_ignore_ascii_case(b"MusicOnHoldStart") {
+                if name == b"MusicOnHoldStart" {
+                    AnyEvent::MusicOnHoldStart(MusicOnHoldStart(packet))
+                } else if name.eq_ignore_ascii_case(b"MusicOnHoldStart") {
                     AnyEvent::MusicOnHoldStart(MusicOnHoldStart(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'n') => {
-                if name.eq_ignore_ascii_case(b"NewConnectedLine") {
+                if name == b"NewConnectedLine" {
+                    AnyEvent::NewConnectedLine(NewConnectedLine(packet))
+                } else if name.eq_ignore_ascii_case(b"NewConnectedLine") {
                     AnyEvent::NewConnectedLine(NewConnectedLine(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'p') => {
-                if name.eq_ignore_ascii_case(b"ParkedCallGiveUp") {
+                if name == b"ParkedCallGiveUp" {
+                    AnyEvent::ParkedCallGiveUp(ParkedCallGiveUp(packet))
+                } else if name.eq_ignore_ascii_case(b"ParkedCallGiveUp") {
                     AnyEvent::ParkedCallGiveUp(ParkedCallGiveUp(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'q') => {
-                if name.eq_ignore_ascii_case(b"QueueCallerLeave") {
+                if name == b"QueueCallerLeave" {
+                    AnyEvent::QueueCallerLeave(QueueCallerLeave(packet))
+                } else if name == b"QueueMemberAdded" {
+                    AnyEvent::QueueMemberAdded(QueueMemberAdded(packet))
+                } else if name == b"QueueMemberPause" {
+                    AnyEvent::QueueMemberPause(QueueMemberPause(packet))
+                } else if name.eq_ignore_ascii_case(b"QueueCallerLeave") {
                     AnyEvent::QueueCallerLeave(QueueCallerLeave(packet))
                 } else if name.eq_ignore_ascii_case(b"QueueMemberAdded") {
                     AnyEvent::QueueMemberAdded(QueueMemberAdded(packet))
@@ -19626,112 +19896,148 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'r') => {
-                if name.eq_ignore_ascii_case(b"RequestBadFormat") {
+                if name == b"RequestBadFormat" {
+                    AnyEvent::RequestBadFormat(RequestBadFormat(packet))
+                } else if name.eq_ignore_ascii_case(b"RequestBadFormat") {
                     AnyEvent::RequestBadFormat(RequestBadFormat(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'a') => {
-                if name.eq_ignore_ascii_case(b"AgentRingNoAnswer") {
+                if name == b"AgentRingNoAnswer" {
+                    AnyEvent::AgentRingNoAnswer(AgentRingNoAnswer(packet))
+                } else if name.eq_ignore_ascii_case(b"AgentRingNoAnswer") {
                     AnyEvent::AgentRingNoAnswer(AgentRingNoAnswer(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'b') => {
-                if name.eq_ignore_ascii_case(b"BridgeInfoChannel") {
+                if name == b"BridgeInfoChannel" {
+                    AnyEvent::BridgeInfoChannel(BridgeInfoChannel(packet))
+                } else if name.eq_ignore_ascii_case(b"BridgeInfoChannel") {
                     AnyEvent::BridgeInfoChannel(BridgeInfoChannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'c') => {
-                if name.eq_ignore_ascii_case(b"ConfbridgeTalking") {
+                if name == b"ConfbridgeTalking" {
+                    AnyEvent::ConfbridgeTalking(ConfbridgeTalking(packet))
+                } else if name.eq_ignore_ascii_case(b"ConfbridgeTalking") {
                     AnyEvent::ConfbridgeTalking(ConfbridgeTalking(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'd') => {
-                if name.eq_ignore_ascii_case(b"DeviceStateChange") {
+                if name == b"DeviceStateChange" {
+                    AnyEvent::DeviceStateChange(DeviceStateChange(packet))
+                } else if name.eq_ignore_ascii_case(b"DeviceStateChange") {
                     AnyEvent::DeviceStateChange(DeviceStateChange(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'h') => {
-                if name.eq_ignore_ascii_case(b"HangupHandlerPush") {
+                if name == b"HangupHandlerPush" {
+                    AnyEvent::HangupHandlerPush(HangupHandlerPush(packet))
+                } else if name.eq_ignore_ascii_case(b"HangupHandlerPush") {
                     AnyEvent::HangupHandlerPush(HangupHandlerPush(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'm') => {
-                if name.eq_ignore_ascii_case(b"MeetmeTalkRequest") {
+                if name == b"MeetmeTalkRequest" {
+                    AnyEvent::MeetmeTalkRequest(MeetmeTalkRequest(packet))
+                } else if name.eq_ignore_ascii_case(b"MeetmeTalkRequest") {
                     AnyEvent::MeetmeTalkRequest(MeetmeTalkRequest(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'o') => {
-                if name.eq_ignore_ascii_case(b"OriginateResponse") {
+                if name == b"OriginateResponse" {
+                    AnyEvent::OriginateResponse(OriginateResponse(packet))
+                } else if name.eq_ignore_ascii_case(b"OriginateResponse") {
                     AnyEvent::OriginateResponse(OriginateResponse(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'p') => {
-                if name.eq_ignore_ascii_case(b"ParkedCallTimeOut") {
+                if name == b"ParkedCallTimeOut" {
+                    AnyEvent::ParkedCallTimeOut(ParkedCallTimeOut(packet))
+                } else if name.eq_ignore_ascii_case(b"ParkedCallTimeOut") {
                     AnyEvent::ParkedCallTimeOut(ParkedCallTimeOut(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'q') => {
-                if name.eq_ignore_ascii_case(b"QueueMemberStatus") {
+                if name == b"QueueMemberStatus" {
+                    AnyEvent::QueueMemberStatus(QueueMemberStatus(packet))
+                } else if name.eq_ignore_ascii_case(b"QueueMemberStatus") {
                     AnyEvent::QueueMemberStatus(QueueMemberStatus(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'r') => {
-                if name.eq_ignore_ascii_case(b"RequestNotAllowed") {
+                if name == b"RequestNotAllowed" {
+                    AnyEvent::RequestNotAllowed(RequestNotAllowed(packet))
+                } else if name.eq_ignore_ascii_case(b"RequestNotAllowed") {
                     AnyEvent::RequestNotAllowed(RequestNotAllowed(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b's') => {
-                if name.eq_ignore_ascii_case(b"SoftHangupRequest") {
+                if name == b"SoftHangupRequest" {
+                    AnyEvent::SoftHangupRequest(SoftHangupRequest(packet))
+                } else if name.eq_ignore_ascii_case(b"SoftHangupRequest") {
                     AnyEvent::SoftHangupRequest(SoftHangupRequest(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'u') => {
-                if name.eq_ignore_ascii_case(b"UnexpectedAddress") {
+                if name == b"UnexpectedAddress" {
+                    AnyEvent::UnexpectedAddress(UnexpectedAddress(packet))
+                } else if name.eq_ignore_ascii_case(b"UnexpectedAddress") {
                     AnyEvent::UnexpectedAddress(UnexpectedAddress(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (18, b'b') => {
-                if name.eq_ignore_ascii_case(b"BridgeInfoComplete") {
+                if name == b"BridgeInfoComplete" {
+                    AnyEvent::BridgeInfoComplete(BridgeInfoComplete(packet))
+                } else if name.eq_ignore_ascii_case(b"BridgeInfoComplete") {
                     AnyEvent::BridgeInfoComplete(BridgeInfoComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (18, b'c') => {
-                if name.eq_ignore_ascii_case(b"ChannelTalkingStop") {
+                if name == b"ChannelTalkingStop" {
+                    AnyEvent::ChannelTalkingStop(ChannelTalkingStop(packet))
+                } else if name.eq_ignore_ascii_case(b"ChannelTalkingStop") {
                     AnyEvent::ChannelTalkingStop(ChannelTalkingStop(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (18, b'q') => {
-                if name.eq_ignore_ascii_case(b"QueueCallerAbandon") {
+                if name == b"QueueCallerAbandon" {
+                    AnyEvent::QueueCallerAbandon(QueueCallerAbandon(packet))
+                } else if name == b"QueueMemberPenalty" {
+                    AnyEvent::QueueMemberPenalty(QueueMemberPenalty(packet))
+                } else if name == b"QueueMemberRemoved" {
+                    AnyEvent::QueueMemberRemoved(QueueMemberRemoved(packet))
+                } else if name.eq_ignore_ascii_case(b"QueueCallerAbandon") {
                     AnyEvent::QueueCallerAbandon(QueueCallerAbandon(packet))
                 } else if name.eq_ignore_ascii_case(b"QueueMemberPenalty") {
                     AnyEvent::QueueMemberPenalty(QueueMemberPenalty(packet))
@@ -19742,14 +20048,24 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (18, b'r') => {
-                if name.eq_ignore_ascii_case(b"ResourceListDetail") {
+                if name == b"ResourceListDetail" {
+                    AnyEvent::ResourceListDetail(ResourceListDetail(packet))
+                } else if name.eq_ignore_ascii_case(b"ResourceListDetail") {
                     AnyEvent::ResourceListDetail(ResourceListDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (19, b'c') => {
-                if name.eq_ignore_ascii_case(b"ChannelTalkingStart") {
+                if name == b"ChannelTalkingStart" {
+                    AnyEvent::ChannelTalkingStart(ChannelTalkingStart(packet))
+                } else if name == b"ConfbridgeListRooms" {
+                    AnyEvent::ConfbridgeListRooms(ConfbridgeListRooms(packet))
+                } else if name == b"ContactListComplete" {
+                    AnyEvent::ContactListComplete(ContactListComplete(packet))
+                } else if name == b"ContactStatusDetail" {
+                    AnyEvent::ContactStatusDetail(ContactStatusDetail(packet))
+                } else if name.eq_ignore_ascii_case(b"ChannelTalkingStart") {
                     AnyEvent::ChannelTalkingStart(ChannelTalkingStart(packet))
                 } else if name.eq_ignore_ascii_case(b"ConfbridgeListRooms") {
                     AnyEvent::ConfbridgeListRooms(ConfbridgeListRooms(packet))
@@ -19762,119 +20078,155 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (19, b'f') => {
-                if name.eq_ignore_ascii_case(b"FAXSessionsComplete") {
+                if name == b"FAXSessionsComplete" {
+                    AnyEvent::FAXSessionsComplete(FAXSessionsComplete(packet))
+                } else if name.eq_ignore_ascii_case(b"FAXSessionsComplete") {
                     AnyEvent::FAXSessionsComplete(FAXSessionsComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (19, b'p') => {
-                if name.eq_ignore_ascii_case(b"PresenceStateChange") {
+                if name == b"PresenceStateChange" {
+                    AnyEvent::PresenceStateChange(PresenceStateChange(packet))
+                } else if name.eq_ignore_ascii_case(b"PresenceStateChange") {
                     AnyEvent::PresenceStateChange(PresenceStateChange(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (19, b'r') => {
-                if name.eq_ignore_ascii_case(b"RequestNotSupported") {
+                if name == b"RequestNotSupported" {
+                    AnyEvent::RequestNotSupported(RequestNotSupported(packet))
+                } else if name.eq_ignore_ascii_case(b"RequestNotSupported") {
                     AnyEvent::RequestNotSupported(RequestNotSupported(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'a') => {
-                if name.eq_ignore_ascii_case(b"AuthMethodNotAllowed") {
+                if name == b"AuthMethodNotAllowed" {
+                    AnyEvent::AuthMethodNotAllowed(AuthMethodNotAllowed(packet))
+                } else if name.eq_ignore_ascii_case(b"AuthMethodNotAllowed") {
                     AnyEvent::AuthMethodNotAllowed(AuthMethodNotAllowed(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'c') => {
-                if name.eq_ignore_ascii_case(b"ConfbridgeStopRecord") {
+                if name == b"ConfbridgeStopRecord" {
+                    AnyEvent::ConfbridgeStopRecord(ConfbridgeStopRecord(packet))
+                } else if name.eq_ignore_ascii_case(b"ConfbridgeStopRecord") {
                     AnyEvent::ConfbridgeStopRecord(ConfbridgeStopRecord(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'e') => {
-                if name.eq_ignore_ascii_case(b"EndpointListComplete") {
+                if name == b"EndpointListComplete" {
+                    AnyEvent::EndpointListComplete(EndpointListComplete(packet))
+                } else if name.eq_ignore_ascii_case(b"EndpointListComplete") {
                     AnyEvent::EndpointListComplete(EndpointListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'l') => {
-                if name.eq_ignore_ascii_case(b"LocalOptimizationEnd") {
+                if name == b"LocalOptimizationEnd" {
+                    AnyEvent::LocalOptimizationEnd(LocalOptimizationEnd(packet))
+                } else if name.eq_ignore_ascii_case(b"LocalOptimizationEnd") {
                     AnyEvent::LocalOptimizationEnd(LocalOptimizationEnd(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'q') => {
-                if name.eq_ignore_ascii_case(b"QueueMemberRinginuse") {
+                if name == b"QueueMemberRinginuse" {
+                    AnyEvent::QueueMemberRinginuse(QueueMemberRinginuse(packet))
+                } else if name.eq_ignore_ascii_case(b"QueueMemberRinginuse") {
                     AnyEvent::QueueMemberRinginuse(QueueMemberRinginuse(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (22, b'e') => {
-                if name.eq_ignore_ascii_case(b"EndpointDetailComplete") {
+                if name == b"EndpointDetailComplete" {
+                    AnyEvent::EndpointDetailComplete(EndpointDetailComplete(packet))
+                } else if name.eq_ignore_ascii_case(b"EndpointDetailComplete") {
                     AnyEvent::EndpointDetailComplete(EndpointDetailComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (22, b'l') => {
-                if name.eq_ignore_ascii_case(b"LocalOptimizationBegin") {
+                if name == b"LocalOptimizationBegin" {
+                    AnyEvent::LocalOptimizationBegin(LocalOptimizationBegin(packet))
+                } else if name.eq_ignore_ascii_case(b"LocalOptimizationBegin") {
                     AnyEvent::LocalOptimizationBegin(LocalOptimizationBegin(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (22, b'p') => {
-                if name.eq_ignore_ascii_case(b"PJSIPMaintenanceStatus") {
+                if name == b"PJSIPMaintenanceStatus" {
+                    AnyEvent::PJSIPMaintenanceStatus(PJSIPMaintenanceStatus(packet))
+                } else if name.eq_ignore_ascii_case(b"PJSIPMaintenanceStatus") {
                     AnyEvent::PJSIPMaintenanceStatus(PJSIPMaintenanceStatus(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'b') => {
-                if name.eq_ignore_ascii_case(b"BridgeVideoSourceUpdate") {
+                if name == b"BridgeVideoSourceUpdate" {
+                    AnyEvent::BridgeVideoSourceUpdate(BridgeVideoSourceUpdate(packet))
+                } else if name.eq_ignore_ascii_case(b"BridgeVideoSourceUpdate") {
                     AnyEvent::BridgeVideoSourceUpdate(BridgeVideoSourceUpdate(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'c') => {
-                if name.eq_ignore_ascii_case(b"ChallengeResponseFailed") {
+                if name == b"ChallengeResponseFailed" {
+                    AnyEvent::ChallengeResponseFailed(ChallengeResponseFailed(packet))
+                } else if name.eq_ignore_ascii_case(b"ChallengeResponseFailed") {
                     AnyEvent::ChallengeResponseFailed(ChallengeResponseFailed(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'd') => {
-                if name.eq_ignore_ascii_case(b"DeviceStateListComplete") {
+                if name == b"DeviceStateListComplete" {
+                    AnyEvent::DeviceStateListComplete(DeviceStateListComplete(packet))
+                } else if name.eq_ignore_ascii_case(b"DeviceStateListComplete") {
                     AnyEvent::DeviceStateListComplete(DeviceStateListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'v') => {
-                if name.eq_ignore_ascii_case(b"VoicemailPasswordChange") {
+                if name == b"VoicemailPasswordChange" {
+                    AnyEvent::VoicemailPasswordChange(VoicemailPasswordChange(packet))
+                } else if name.eq_ignore_ascii_case(b"VoicemailPasswordChange") {
                     AnyEvent::VoicemailPasswordChange(VoicemailPasswordChange(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (24, b'c') => {
-                if name.eq_ignore_ascii_case(b"CoreShowChannelsComplete") {
+                if name == b"CoreShowChannelsComplete" {
+                    AnyEvent::CoreShowChannelsComplete(CoreShowChannelsComplete(packet))
+                } else if name.eq_ignore_ascii_case(b"CoreShowChannelsComplete") {
                     AnyEvent::CoreShowChannelsComplete(CoreShowChannelsComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (25, b'i') => {
-                if name.eq_ignore_ascii_case(b"InboundRegistrationDetail") {
+                if name == b"InboundRegistrationDetail" {
+                    AnyEvent::InboundRegistrationDetail(InboundRegistrationDetail(packet))
+                } else if name == b"InboundSubscriptionDetail" {
+                    AnyEvent::InboundSubscriptionDetail(InboundSubscriptionDetail(packet))
+                } else if name.eq_ignore_ascii_case(b"InboundRegistrationDetail") {
                     AnyEvent::InboundRegistrationDetail(InboundRegistrationDetail(packet))
                 } else if name.eq_ignore_ascii_case(b"InboundSubscriptionDetail") {
                     AnyEvent::InboundSubscriptionDetail(InboundSubscriptionDetail(packet))
@@ -19883,28 +20235,38 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (25, b'p') => {
-                if name.eq_ignore_ascii_case(b"PresenceStateListComplete") {
+                if name == b"PresenceStateListComplete" {
+                    AnyEvent::PresenceStateListComplete(PresenceStateListComplete(packet))
+                } else if name.eq_ignore_ascii_case(b"PresenceStateListComplete") {
                     AnyEvent::PresenceStateListComplete(PresenceStateListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (26, b'c') => {
-                if name.eq_ignore_ascii_case(b"CoreShowChannelMapComplete") {
+                if name == b"CoreShowChannelMapComplete" {
+                    AnyEvent::CoreShowChannelMapComplete(CoreShowChannelMapComplete(packet))
+                } else if name.eq_ignore_ascii_case(b"CoreShowChannelMapComplete") {
                     AnyEvent::CoreShowChannelMapComplete(CoreShowChannelMapComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (26, b'e') => {
-                if name.eq_ignore_ascii_case(b"ExtensionStateListComplete") {
+                if name == b"ExtensionStateListComplete" {
+                    AnyEvent::ExtensionStateListComplete(ExtensionStateListComplete(packet))
+                } else if name.eq_ignore_ascii_case(b"ExtensionStateListComplete") {
                     AnyEvent::ExtensionStateListComplete(ExtensionStateListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (26, b'o') => {
-                if name.eq_ignore_ascii_case(b"OutboundRegistrationDetail") {
+                if name == b"OutboundRegistrationDetail" {
+                    AnyEvent::OutboundRegistrationDetail(OutboundRegistrationDetail(packet))
+                } else if name == b"OutboundSubscriptionDetail" {
+                    AnyEvent::OutboundSubscriptionDetail(OutboundSubscriptionDetail(packet))
+                } else if name.eq_ignore_ascii_case(b"OutboundRegistrationDetail") {
                     AnyEvent::OutboundRegistrationDetail(OutboundRegistrationDetail(packet))
                 } else if name.eq_ignore_ascii_case(b"OutboundSubscriptionDetail") {
                     AnyEvent::OutboundSubscriptionDetail(OutboundSubscriptionDetail(packet))

@@ -923,16 +923,19 @@ fn any_event(o: &mut String, model: &Model) {
     }
     for ((len, first), names) in &buckets {
         w!(o, "            ({len}, b{:?}) => {{", *first as char);
-        // Exact spelling first (one memcmp each: what Asterisk sends), then any case.
-        let tests = names
+        // With several candidates: exact spelling first (one memcmp each: what
+        // Asterisk sends), then any case.
+        let exact = names
             .iter()
-            .map(|name| (name, format!("name == b{}", escape(name))))
-            .chain(names.iter().map(|name| {
-                (
-                    name,
-                    format!("name.eq_ignore_ascii_case(b{})", escape(name)),
-                )
-            }));
+            .filter(|_| names.len() > 1)
+            .map(|name| (name, format!("name == b{}", escape(name))));
+        let any_case = names.iter().map(|name| {
+            (
+                name,
+                format!("name.eq_ignore_ascii_case(b{})", escape(name)),
+            )
+        });
+        let tests = exact.chain(any_case);
         for (i, (name, test)) in tests.enumerate() {
             let keyword = if i == 0 { "if" } else { "} else if" };
             w!(o, "                {keyword} {test} {{");

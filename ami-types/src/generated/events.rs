@@ -18944,36 +18944,28 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (4, b'h') => {
-                if name == b"Hold" {
-                    AnyEvent::Hold(Hold(packet))
-                } else if name.eq_ignore_ascii_case(b"Hold") {
+                if name.eq_ignore_ascii_case(b"Hold") {
                     AnyEvent::Hold(Hold(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (4, b'l') => {
-                if name == b"Load" {
-                    AnyEvent::Load(Load(packet))
-                } else if name.eq_ignore_ascii_case(b"Load") {
+                if name.eq_ignore_ascii_case(b"Load") {
                     AnyEvent::Load(Load(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (4, b'm') => {
-                if name == b"MCID" {
-                    AnyEvent::MCID(MCID(packet))
-                } else if name.eq_ignore_ascii_case(b"MCID") {
+                if name.eq_ignore_ascii_case(b"MCID") {
                     AnyEvent::MCID(MCID(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (4, b'w') => {
-                if name == b"Wink" {
-                    AnyEvent::Wink(Wink(packet))
-                } else if name.eq_ignore_ascii_case(b"Wink") {
+                if name.eq_ignore_ascii_case(b"Wink") {
                     AnyEvent::Wink(Wink(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19001,45 +18993,35 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (5, b'f') => {
-                if name == b"Flash" {
-                    AnyEvent::Flash(Flash(packet))
-                } else if name.eq_ignore_ascii_case(b"Flash") {
+                if name.eq_ignore_ascii_case(b"Flash") {
                     AnyEvent::Flash(Flash(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'a') => {
-                if name == b"Agents" {
-                    AnyEvent::Agents(Agents(packet))
-                } else if name.eq_ignore_ascii_case(b"Agents") {
+                if name.eq_ignore_ascii_case(b"Agents") {
                     AnyEvent::Agents(Agents(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'h') => {
-                if name == b"Hangup" {
-                    AnyEvent::Hangup(Hangup(packet))
-                } else if name.eq_ignore_ascii_case(b"Hangup") {
+                if name.eq_ignore_ascii_case(b"Hangup") {
                     AnyEvent::Hangup(Hangup(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'm') => {
-                if name == b"MWIGet" {
-                    AnyEvent::MWIGet(MWIGet(packet))
-                } else if name.eq_ignore_ascii_case(b"MWIGet") {
+                if name.eq_ignore_ascii_case(b"MWIGet") {
                     AnyEvent::MWIGet(MWIGet(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'p') => {
-                if name == b"Pickup" {
-                    AnyEvent::Pickup(Pickup(packet))
-                } else if name.eq_ignore_ascii_case(b"Pickup") {
+                if name.eq_ignore_ascii_case(b"Pickup") {
                     AnyEvent::Pickup(Pickup(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19059,9 +19041,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (6, b's') => {
-                if name == b"Status" {
-                    AnyEvent::Status(Status(packet))
-                } else if name.eq_ignore_ascii_case(b"Status") {
+                if name.eq_ignore_ascii_case(b"Status") {
                     AnyEvent::Status(Status(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19081,18 +19061,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (6, b'v') => {
-                if name == b"VarSet" {
-                    AnyEvent::VarSet(VarSet(packet))
-                } else if name.eq_ignore_ascii_case(b"VarSet") {
+                if name.eq_ignore_ascii_case(b"VarSet") {
                     AnyEvent::VarSet(VarSet(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (7, b'a') => {
-                if name == b"AorList" {
-                    AnyEvent::AorList(AorList(packet))
-                } else if name.eq_ignore_ascii_case(b"AorList") {
+                if name.eq_ignore_ascii_case(b"AorList") {
                     AnyEvent::AorList(AorList(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19112,36 +19088,28 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (7, b's') => {
-                if name == b"SendFAX" {
-                    AnyEvent::SendFAX(SendFAX(packet))
-                } else if name.eq_ignore_ascii_case(b"SendFAX") {
+                if name.eq_ignore_ascii_case(b"SendFAX") {
                     AnyEvent::SendFAX(SendFAX(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'a') => {
-                if name == b"AuthList" {
-                    AnyEvent::AuthList(AuthList(packet))
-                } else if name.eq_ignore_ascii_case(b"AuthList") {
+                if name.eq_ignore_ascii_case(b"AuthList") {
                     AnyEvent::AuthList(AuthList(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'd') => {
-                if name == b"DNDState" {
-                    AnyEvent::DNDState(DNDState(packet))
-                } else if name.eq_ignore_ascii_case(b"DNDState") {
+                if name.eq_ignore_ascii_case(b"DNDState") {
                     AnyEvent::DNDState(DNDState(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'f') => {
-                if name == b"FAXStats" {
-                    AnyEvent::FAXStats(FAXStats(packet))
-                } else if name.eq_ignore_ascii_case(b"FAXStats") {
+                if name.eq_ignore_ascii_case(b"FAXStats") {
                     AnyEvent::FAXStats(FAXStats(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19174,9 +19142,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (8, b's') => {
-                if name == b"Shutdown" {
-                    AnyEvent::Shutdown(Shutdown(packet))
-                } else if name.eq_ignore_ascii_case(b"Shutdown") {
+                if name.eq_ignore_ascii_case(b"Shutdown") {
                     AnyEvent::Shutdown(Shutdown(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19226,27 +19192,21 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (9, b'm') => {
-                if name == b"MeetmeEnd" {
-                    AnyEvent::MeetmeEnd(MeetmeEnd(packet))
-                } else if name.eq_ignore_ascii_case(b"MeetmeEnd") {
+                if name.eq_ignore_ascii_case(b"MeetmeEnd") {
                     AnyEvent::MeetmeEnd(MeetmeEnd(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (9, b's') => {
-                if name == b"SpanAlarm" {
-                    AnyEvent::SpanAlarm(SpanAlarm(packet))
-                } else if name.eq_ignore_ascii_case(b"SpanAlarm") {
+                if name.eq_ignore_ascii_case(b"SpanAlarm") {
                     AnyEvent::SpanAlarm(SpanAlarm(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (9, b'u') => {
-                if name == b"UserEvent" {
-                    AnyEvent::UserEvent(UserEvent(packet))
-                } else if name.eq_ignore_ascii_case(b"UserEvent") {
+                if name.eq_ignore_ascii_case(b"UserEvent") {
                     AnyEvent::UserEvent(UserEvent(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19274,18 +19234,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (10, b'f') => {
-                if name == b"FAXSession" {
-                    AnyEvent::FAXSession(FAXSession(packet))
-                } else if name.eq_ignore_ascii_case(b"FAXSession") {
+                if name.eq_ignore_ascii_case(b"FAXSession") {
                     AnyEvent::FAXSession(FAXSession(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'l') => {
-                if name == b"LogChannel" {
-                    AnyEvent::LogChannel(LogChannel(packet))
-                } else if name.eq_ignore_ascii_case(b"LogChannel") {
+                if name.eq_ignore_ascii_case(b"LogChannel") {
                     AnyEvent::LogChannel(LogChannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19309,9 +19265,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (10, b'n') => {
-                if name == b"Newchannel" {
-                    AnyEvent::Newchannel(Newchannel(packet))
-                } else if name.eq_ignore_ascii_case(b"Newchannel") {
+                if name.eq_ignore_ascii_case(b"Newchannel") {
                     AnyEvent::Newchannel(Newchannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19331,18 +19285,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (10, b'q') => {
-                if name == b"QueueEntry" {
-                    AnyEvent::QueueEntry(QueueEntry(packet))
-                } else if name.eq_ignore_ascii_case(b"QueueEntry") {
+                if name.eq_ignore_ascii_case(b"QueueEntry") {
                     AnyEvent::QueueEntry(QueueEntry(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'r') => {
-                if name == b"ReceiveFAX" {
-                    AnyEvent::ReceiveFAX(ReceiveFAX(packet))
-                } else if name.eq_ignore_ascii_case(b"ReceiveFAX") {
+                if name.eq_ignore_ascii_case(b"ReceiveFAX") {
                     AnyEvent::ReceiveFAX(ReceiveFAX(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19396,18 +19346,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (11, b'f') => {
-                if name == b"FullyBooted" {
-                    AnyEvent::FullyBooted(FullyBooted(packet))
-                } else if name.eq_ignore_ascii_case(b"FullyBooted") {
+                if name.eq_ignore_ascii_case(b"FullyBooted") {
                     AnyEvent::FullyBooted(FullyBooted(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (11, b'l') => {
-                if name == b"LocalBridge" {
-                    AnyEvent::LocalBridge(LocalBridge(packet))
-                } else if name.eq_ignore_ascii_case(b"LocalBridge") {
+                if name.eq_ignore_ascii_case(b"LocalBridge") {
                     AnyEvent::LocalBridge(LocalBridge(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19427,18 +19373,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (11, b'n') => {
-                if name == b"NewCallerid" {
-                    AnyEvent::NewCallerid(NewCallerid(packet))
-                } else if name.eq_ignore_ascii_case(b"NewCallerid") {
+                if name.eq_ignore_ascii_case(b"NewCallerid") {
                     AnyEvent::NewCallerid(NewCallerid(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (11, b'q') => {
-                if name == b"QueueParams" {
-                    AnyEvent::QueueParams(QueueParams(packet))
-                } else if name.eq_ignore_ascii_case(b"QueueParams") {
+                if name.eq_ignore_ascii_case(b"QueueParams") {
                     AnyEvent::QueueParams(QueueParams(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19462,63 +19404,49 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (12, b'b') => {
-                if name == b"BridgeCreate" {
-                    AnyEvent::BridgeCreate(BridgeCreate(packet))
-                } else if name.eq_ignore_ascii_case(b"BridgeCreate") {
+                if name.eq_ignore_ascii_case(b"BridgeCreate") {
                     AnyEvent::BridgeCreate(BridgeCreate(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'c') => {
-                if name == b"ChanSpyStart" {
-                    AnyEvent::ChanSpyStart(ChanSpyStart(packet))
-                } else if name.eq_ignore_ascii_case(b"ChanSpyStart") {
+                if name.eq_ignore_ascii_case(b"ChanSpyStart") {
                     AnyEvent::ChanSpyStart(ChanSpyStart(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'd') => {
-                if name == b"DAHDIChannel" {
-                    AnyEvent::DAHDIChannel(DAHDIChannel(packet))
-                } else if name.eq_ignore_ascii_case(b"DAHDIChannel") {
+                if name.eq_ignore_ascii_case(b"DAHDIChannel") {
                     AnyEvent::DAHDIChannel(DAHDIChannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'e') => {
-                if name == b"EndpointList" {
-                    AnyEvent::EndpointList(EndpointList(packet))
-                } else if name.eq_ignore_ascii_case(b"EndpointList") {
+                if name.eq_ignore_ascii_case(b"EndpointList") {
                     AnyEvent::EndpointList(EndpointList(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'r') => {
-                if name == b"RTCPReceived" {
-                    AnyEvent::RTCPReceived(RTCPReceived(packet))
-                } else if name.eq_ignore_ascii_case(b"RTCPReceived") {
+                if name.eq_ignore_ascii_case(b"RTCPReceived") {
                     AnyEvent::RTCPReceived(RTCPReceived(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b's') => {
-                if name == b"SessionLimit" {
-                    AnyEvent::SessionLimit(SessionLimit(packet))
-                } else if name.eq_ignore_ascii_case(b"SessionLimit") {
+                if name.eq_ignore_ascii_case(b"SessionLimit") {
                     AnyEvent::SessionLimit(SessionLimit(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'u') => {
-                if name == b"UnParkedCall" {
-                    AnyEvent::UnParkedCall(UnParkedCall(packet))
-                } else if name.eq_ignore_ascii_case(b"UnParkedCall") {
+                if name.eq_ignore_ascii_case(b"UnParkedCall") {
                     AnyEvent::UnParkedCall(UnParkedCall(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19568,18 +19496,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (13, b'd') => {
-                if name == b"DeadlockStart" {
-                    AnyEvent::DeadlockStart(DeadlockStart(packet))
-                } else if name.eq_ignore_ascii_case(b"DeadlockStart") {
+                if name.eq_ignore_ascii_case(b"DeadlockStart") {
                     AnyEvent::DeadlockStart(DeadlockStart(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (13, b'h') => {
-                if name == b"HangupRequest" {
-                    AnyEvent::HangupRequest(HangupRequest(packet))
-                } else if name.eq_ignore_ascii_case(b"HangupRequest") {
+                if name.eq_ignore_ascii_case(b"HangupRequest") {
                     AnyEvent::HangupRequest(HangupRequest(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19599,9 +19523,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b'a') => {
-                if name == b"AgentsComplete" {
-                    AnyEvent::AgentsComplete(AgentsComplete(packet))
-                } else if name.eq_ignore_ascii_case(b"AgentsComplete") {
+                if name.eq_ignore_ascii_case(b"AgentsComplete") {
                     AnyEvent::AgentsComplete(AgentsComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19625,18 +19547,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b'e') => {
-                if name == b"EndpointDetail" {
-                    AnyEvent::EndpointDetail(EndpointDetail(packet))
-                } else if name.eq_ignore_ascii_case(b"EndpointDetail") {
+                if name.eq_ignore_ascii_case(b"EndpointDetail") {
                     AnyEvent::EndpointDetail(EndpointDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (14, b'i') => {
-                if name == b"IdentifyDetail" {
-                    AnyEvent::IdentifyDetail(IdentifyDetail(packet))
-                } else if name.eq_ignore_ascii_case(b"IdentifyDetail") {
+                if name.eq_ignore_ascii_case(b"IdentifyDetail") {
                     AnyEvent::IdentifyDetail(IdentifyDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19664,9 +19582,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b'n') => {
-                if name == b"NewAccountCode" {
-                    AnyEvent::NewAccountCode(NewAccountCode(packet))
-                } else if name.eq_ignore_ascii_case(b"NewAccountCode") {
+                if name.eq_ignore_ascii_case(b"NewAccountCode") {
                     AnyEvent::NewAccountCode(NewAccountCode(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19703,9 +19619,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (15, b'a') => {
-                if name == b"AorListComplete" {
-                    AnyEvent::AorListComplete(AorListComplete(packet))
-                } else if name.eq_ignore_ascii_case(b"AorListComplete") {
+                if name.eq_ignore_ascii_case(b"AorListComplete") {
                     AnyEvent::AorListComplete(AorListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19729,18 +19643,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (15, b'e') => {
-                if name == b"ExtensionStatus" {
-                    AnyEvent::ExtensionStatus(ExtensionStatus(packet))
-                } else if name.eq_ignore_ascii_case(b"ExtensionStatus") {
+                if name.eq_ignore_ascii_case(b"ExtensionStatus") {
                     AnyEvent::ExtensionStatus(ExtensionStatus(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (15, b'i') => {
-                if name == b"InvalidPassword" {
-                    AnyEvent::InvalidPassword(InvalidPassword(packet))
-                } else if name.eq_ignore_ascii_case(b"InvalidPassword") {
+                if name.eq_ignore_ascii_case(b"InvalidPassword") {
                     AnyEvent::InvalidPassword(InvalidPassword(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19764,18 +19674,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (15, b'q') => {
-                if name == b"QueueCallerJoin" {
-                    AnyEvent::QueueCallerJoin(QueueCallerJoin(packet))
-                } else if name.eq_ignore_ascii_case(b"QueueCallerJoin") {
+                if name.eq_ignore_ascii_case(b"QueueCallerJoin") {
                     AnyEvent::QueueCallerJoin(QueueCallerJoin(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (15, b't') => {
-                if name == b"TransportDetail" {
-                    AnyEvent::TransportDetail(TransportDetail(packet))
-                } else if name.eq_ignore_ascii_case(b"TransportDetail") {
+                if name.eq_ignore_ascii_case(b"TransportDetail") {
                     AnyEvent::TransportDetail(TransportDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19808,9 +19714,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'f') => {
-                if name == b"FAXSessionsEntry" {
-                    AnyEvent::FAXSessionsEntry(FAXSessionsEntry(packet))
-                } else if name.eq_ignore_ascii_case(b"FAXSessionsEntry") {
+                if name.eq_ignore_ascii_case(b"FAXSessionsEntry") {
                     AnyEvent::FAXSessionsEntry(FAXSessionsEntry(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19843,36 +19747,28 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'l') => {
-                if name == b"LoadAverageLimit" {
-                    AnyEvent::LoadAverageLimit(LoadAverageLimit(packet))
-                } else if name.eq_ignore_ascii_case(b"LoadAverageLimit") {
+                if name.eq_ignore_ascii_case(b"LoadAverageLimit") {
                     AnyEvent::LoadAverageLimit(LoadAverageLimit(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'm') => {
-                if name == b"MusicOnHoldStart" {
-                    AnyEvent::MusicOnHoldStart(MusicOnHoldStart(packet))
-                } else if name.eq_ignore_ascii_case(b"MusicOnHoldStart") {
+                if name.eq_ignore_ascii_case(b"MusicOnHoldStart") {
                     AnyEvent::MusicOnHoldStart(MusicOnHoldStart(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'n') => {
-                if name == b"NewConnectedLine" {
-                    AnyEvent::NewConnectedLine(NewConnectedLine(packet))
-                } else if name.eq_ignore_ascii_case(b"NewConnectedLine") {
+                if name.eq_ignore_ascii_case(b"NewConnectedLine") {
                     AnyEvent::NewConnectedLine(NewConnectedLine(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'p') => {
-                if name == b"ParkedCallGiveUp" {
-                    AnyEvent::ParkedCallGiveUp(ParkedCallGiveUp(packet))
-                } else if name.eq_ignore_ascii_case(b"ParkedCallGiveUp") {
+                if name.eq_ignore_ascii_case(b"ParkedCallGiveUp") {
                     AnyEvent::ParkedCallGiveUp(ParkedCallGiveUp(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19896,135 +19792,105 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'r') => {
-                if name == b"RequestBadFormat" {
-                    AnyEvent::RequestBadFormat(RequestBadFormat(packet))
-                } else if name.eq_ignore_ascii_case(b"RequestBadFormat") {
+                if name.eq_ignore_ascii_case(b"RequestBadFormat") {
                     AnyEvent::RequestBadFormat(RequestBadFormat(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'a') => {
-                if name == b"AgentRingNoAnswer" {
-                    AnyEvent::AgentRingNoAnswer(AgentRingNoAnswer(packet))
-                } else if name.eq_ignore_ascii_case(b"AgentRingNoAnswer") {
+                if name.eq_ignore_ascii_case(b"AgentRingNoAnswer") {
                     AnyEvent::AgentRingNoAnswer(AgentRingNoAnswer(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'b') => {
-                if name == b"BridgeInfoChannel" {
-                    AnyEvent::BridgeInfoChannel(BridgeInfoChannel(packet))
-                } else if name.eq_ignore_ascii_case(b"BridgeInfoChannel") {
+                if name.eq_ignore_ascii_case(b"BridgeInfoChannel") {
                     AnyEvent::BridgeInfoChannel(BridgeInfoChannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'c') => {
-                if name == b"ConfbridgeTalking" {
-                    AnyEvent::ConfbridgeTalking(ConfbridgeTalking(packet))
-                } else if name.eq_ignore_ascii_case(b"ConfbridgeTalking") {
+                if name.eq_ignore_ascii_case(b"ConfbridgeTalking") {
                     AnyEvent::ConfbridgeTalking(ConfbridgeTalking(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'd') => {
-                if name == b"DeviceStateChange" {
-                    AnyEvent::DeviceStateChange(DeviceStateChange(packet))
-                } else if name.eq_ignore_ascii_case(b"DeviceStateChange") {
+                if name.eq_ignore_ascii_case(b"DeviceStateChange") {
                     AnyEvent::DeviceStateChange(DeviceStateChange(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'h') => {
-                if name == b"HangupHandlerPush" {
-                    AnyEvent::HangupHandlerPush(HangupHandlerPush(packet))
-                } else if name.eq_ignore_ascii_case(b"HangupHandlerPush") {
+                if name.eq_ignore_ascii_case(b"HangupHandlerPush") {
                     AnyEvent::HangupHandlerPush(HangupHandlerPush(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'm') => {
-                if name == b"MeetmeTalkRequest" {
-                    AnyEvent::MeetmeTalkRequest(MeetmeTalkRequest(packet))
-                } else if name.eq_ignore_ascii_case(b"MeetmeTalkRequest") {
+                if name.eq_ignore_ascii_case(b"MeetmeTalkRequest") {
                     AnyEvent::MeetmeTalkRequest(MeetmeTalkRequest(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'o') => {
-                if name == b"OriginateResponse" {
-                    AnyEvent::OriginateResponse(OriginateResponse(packet))
-                } else if name.eq_ignore_ascii_case(b"OriginateResponse") {
+                if name.eq_ignore_ascii_case(b"OriginateResponse") {
                     AnyEvent::OriginateResponse(OriginateResponse(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'p') => {
-                if name == b"ParkedCallTimeOut" {
-                    AnyEvent::ParkedCallTimeOut(ParkedCallTimeOut(packet))
-                } else if name.eq_ignore_ascii_case(b"ParkedCallTimeOut") {
+                if name.eq_ignore_ascii_case(b"ParkedCallTimeOut") {
                     AnyEvent::ParkedCallTimeOut(ParkedCallTimeOut(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'q') => {
-                if name == b"QueueMemberStatus" {
-                    AnyEvent::QueueMemberStatus(QueueMemberStatus(packet))
-                } else if name.eq_ignore_ascii_case(b"QueueMemberStatus") {
+                if name.eq_ignore_ascii_case(b"QueueMemberStatus") {
                     AnyEvent::QueueMemberStatus(QueueMemberStatus(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'r') => {
-                if name == b"RequestNotAllowed" {
-                    AnyEvent::RequestNotAllowed(RequestNotAllowed(packet))
-                } else if name.eq_ignore_ascii_case(b"RequestNotAllowed") {
+                if name.eq_ignore_ascii_case(b"RequestNotAllowed") {
                     AnyEvent::RequestNotAllowed(RequestNotAllowed(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b's') => {
-                if name == b"SoftHangupRequest" {
-                    AnyEvent::SoftHangupRequest(SoftHangupRequest(packet))
-                } else if name.eq_ignore_ascii_case(b"SoftHangupRequest") {
+                if name.eq_ignore_ascii_case(b"SoftHangupRequest") {
                     AnyEvent::SoftHangupRequest(SoftHangupRequest(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'u') => {
-                if name == b"UnexpectedAddress" {
-                    AnyEvent::UnexpectedAddress(UnexpectedAddress(packet))
-                } else if name.eq_ignore_ascii_case(b"UnexpectedAddress") {
+                if name.eq_ignore_ascii_case(b"UnexpectedAddress") {
                     AnyEvent::UnexpectedAddress(UnexpectedAddress(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (18, b'b') => {
-                if name == b"BridgeInfoComplete" {
-                    AnyEvent::BridgeInfoComplete(BridgeInfoComplete(packet))
-                } else if name.eq_ignore_ascii_case(b"BridgeInfoComplete") {
+                if name.eq_ignore_ascii_case(b"BridgeInfoComplete") {
                     AnyEvent::BridgeInfoComplete(BridgeInfoComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (18, b'c') => {
-                if name == b"ChannelTalkingStop" {
-                    AnyEvent::ChannelTalkingStop(ChannelTalkingStop(packet))
-                } else if name.eq_ignore_ascii_case(b"ChannelTalkingStop") {
+                if name.eq_ignore_ascii_case(b"ChannelTalkingStop") {
                     AnyEvent::ChannelTalkingStop(ChannelTalkingStop(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -20048,9 +19914,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (18, b'r') => {
-                if name == b"ResourceListDetail" {
-                    AnyEvent::ResourceListDetail(ResourceListDetail(packet))
-                } else if name.eq_ignore_ascii_case(b"ResourceListDetail") {
+                if name.eq_ignore_ascii_case(b"ResourceListDetail") {
                     AnyEvent::ResourceListDetail(ResourceListDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -20078,144 +19942,112 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (19, b'f') => {
-                if name == b"FAXSessionsComplete" {
-                    AnyEvent::FAXSessionsComplete(FAXSessionsComplete(packet))
-                } else if name.eq_ignore_ascii_case(b"FAXSessionsComplete") {
+                if name.eq_ignore_ascii_case(b"FAXSessionsComplete") {
                     AnyEvent::FAXSessionsComplete(FAXSessionsComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (19, b'p') => {
-                if name == b"PresenceStateChange" {
-                    AnyEvent::PresenceStateChange(PresenceStateChange(packet))
-                } else if name.eq_ignore_ascii_case(b"PresenceStateChange") {
+                if name.eq_ignore_ascii_case(b"PresenceStateChange") {
                     AnyEvent::PresenceStateChange(PresenceStateChange(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (19, b'r') => {
-                if name == b"RequestNotSupported" {
-                    AnyEvent::RequestNotSupported(RequestNotSupported(packet))
-                } else if name.eq_ignore_ascii_case(b"RequestNotSupported") {
+                if name.eq_ignore_ascii_case(b"RequestNotSupported") {
                     AnyEvent::RequestNotSupported(RequestNotSupported(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'a') => {
-                if name == b"AuthMethodNotAllowed" {
-                    AnyEvent::AuthMethodNotAllowed(AuthMethodNotAllowed(packet))
-                } else if name.eq_ignore_ascii_case(b"AuthMethodNotAllowed") {
+                if name.eq_ignore_ascii_case(b"AuthMethodNotAllowed") {
                     AnyEvent::AuthMethodNotAllowed(AuthMethodNotAllowed(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'c') => {
-                if name == b"ConfbridgeStopRecord" {
-                    AnyEvent::ConfbridgeStopRecord(ConfbridgeStopRecord(packet))
-                } else if name.eq_ignore_ascii_case(b"ConfbridgeStopRecord") {
+                if name.eq_ignore_ascii_case(b"ConfbridgeStopRecord") {
                     AnyEvent::ConfbridgeStopRecord(ConfbridgeStopRecord(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'e') => {
-                if name == b"EndpointListComplete" {
-                    AnyEvent::EndpointListComplete(EndpointListComplete(packet))
-                } else if name.eq_ignore_ascii_case(b"EndpointListComplete") {
+                if name.eq_ignore_ascii_case(b"EndpointListComplete") {
                     AnyEvent::EndpointListComplete(EndpointListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'l') => {
-                if name == b"LocalOptimizationEnd" {
-                    AnyEvent::LocalOptimizationEnd(LocalOptimizationEnd(packet))
-                } else if name.eq_ignore_ascii_case(b"LocalOptimizationEnd") {
+                if name.eq_ignore_ascii_case(b"LocalOptimizationEnd") {
                     AnyEvent::LocalOptimizationEnd(LocalOptimizationEnd(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'q') => {
-                if name == b"QueueMemberRinginuse" {
-                    AnyEvent::QueueMemberRinginuse(QueueMemberRinginuse(packet))
-                } else if name.eq_ignore_ascii_case(b"QueueMemberRinginuse") {
+                if name.eq_ignore_ascii_case(b"QueueMemberRinginuse") {
                     AnyEvent::QueueMemberRinginuse(QueueMemberRinginuse(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (22, b'e') => {
-                if name == b"EndpointDetailComplete" {
-                    AnyEvent::EndpointDetailComplete(EndpointDetailComplete(packet))
-                } else if name.eq_ignore_ascii_case(b"EndpointDetailComplete") {
+                if name.eq_ignore_ascii_case(b"EndpointDetailComplete") {
                     AnyEvent::EndpointDetailComplete(EndpointDetailComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (22, b'l') => {
-                if name == b"LocalOptimizationBegin" {
-                    AnyEvent::LocalOptimizationBegin(LocalOptimizationBegin(packet))
-                } else if name.eq_ignore_ascii_case(b"LocalOptimizationBegin") {
+                if name.eq_ignore_ascii_case(b"LocalOptimizationBegin") {
                     AnyEvent::LocalOptimizationBegin(LocalOptimizationBegin(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (22, b'p') => {
-                if name == b"PJSIPMaintenanceStatus" {
-                    AnyEvent::PJSIPMaintenanceStatus(PJSIPMaintenanceStatus(packet))
-                } else if name.eq_ignore_ascii_case(b"PJSIPMaintenanceStatus") {
+                if name.eq_ignore_ascii_case(b"PJSIPMaintenanceStatus") {
                     AnyEvent::PJSIPMaintenanceStatus(PJSIPMaintenanceStatus(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'b') => {
-                if name == b"BridgeVideoSourceUpdate" {
-                    AnyEvent::BridgeVideoSourceUpdate(BridgeVideoSourceUpdate(packet))
-                } else if name.eq_ignore_ascii_case(b"BridgeVideoSourceUpdate") {
+                if name.eq_ignore_ascii_case(b"BridgeVideoSourceUpdate") {
                     AnyEvent::BridgeVideoSourceUpdate(BridgeVideoSourceUpdate(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'c') => {
-                if name == b"ChallengeResponseFailed" {
-                    AnyEvent::ChallengeResponseFailed(ChallengeResponseFailed(packet))
-                } else if name.eq_ignore_ascii_case(b"ChallengeResponseFailed") {
+                if name.eq_ignore_ascii_case(b"ChallengeResponseFailed") {
                     AnyEvent::ChallengeResponseFailed(ChallengeResponseFailed(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'd') => {
-                if name == b"DeviceStateListComplete" {
-                    AnyEvent::DeviceStateListComplete(DeviceStateListComplete(packet))
-                } else if name.eq_ignore_ascii_case(b"DeviceStateListComplete") {
+                if name.eq_ignore_ascii_case(b"DeviceStateListComplete") {
                     AnyEvent::DeviceStateListComplete(DeviceStateListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'v') => {
-                if name == b"VoicemailPasswordChange" {
-                    AnyEvent::VoicemailPasswordChange(VoicemailPasswordChange(packet))
-                } else if name.eq_ignore_ascii_case(b"VoicemailPasswordChange") {
+                if name.eq_ignore_ascii_case(b"VoicemailPasswordChange") {
                     AnyEvent::VoicemailPasswordChange(VoicemailPasswordChange(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (24, b'c') => {
-                if name == b"CoreShowChannelsComplete" {
-                    AnyEvent::CoreShowChannelsComplete(CoreShowChannelsComplete(packet))
-                } else if name.eq_ignore_ascii_case(b"CoreShowChannelsComplete") {
+                if name.eq_ignore_ascii_case(b"CoreShowChannelsComplete") {
                     AnyEvent::CoreShowChannelsComplete(CoreShowChannelsComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -20235,27 +20067,21 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (25, b'p') => {
-                if name == b"PresenceStateListComplete" {
-                    AnyEvent::PresenceStateListComplete(PresenceStateListComplete(packet))
-                } else if name.eq_ignore_ascii_case(b"PresenceStateListComplete") {
+                if name.eq_ignore_ascii_case(b"PresenceStateListComplete") {
                     AnyEvent::PresenceStateListComplete(PresenceStateListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (26, b'c') => {
-                if name == b"CoreShowChannelMapComplete" {
-                    AnyEvent::CoreShowChannelMapComplete(CoreShowChannelMapComplete(packet))
-                } else if name.eq_ignore_ascii_case(b"CoreShowChannelMapComplete") {
+                if name.eq_ignore_ascii_case(b"CoreShowChannelMapComplete") {
                     AnyEvent::CoreShowChannelMapComplete(CoreShowChannelMapComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (26, b'e') => {
-                if name == b"ExtensionStateListComplete" {
-                    AnyEvent::ExtensionStateListComplete(ExtensionStateListComplete(packet))
-                } else if name.eq_ignore_ascii_case(b"ExtensionStateListComplete") {
+                if name.eq_ignore_ascii_case(b"ExtensionStateListComplete") {
                     AnyEvent::ExtensionStateListComplete(ExtensionStateListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)

@@ -219,7 +219,13 @@ fn param_ty(action: &Action, param: &Param, enum_names: &BTreeMap<usize, String>
     if param.millis {
         return ParamTy::Millis;
     }
-    if param.name == "Priority" {
+    // A dialplan priority (beside an `Exten`) is a number; a queue caller's
+    // `Priority` is not typed here.
+    let dialplan = action
+        .params
+        .iter()
+        .any(|p| p.name == "Exten" || p.name == "Extension");
+    if dialplan && matches!(param.name.as_str(), "Priority" | "ExtraPriority") {
         return ParamTy::U32;
     }
     ParamTy::Str
@@ -346,7 +352,10 @@ fn action_type(o: &mut String, action: &Action, enum_names: &BTreeMap<usize, Str
         .iter()
         .map(|(_, method, ty)| format!("{method}: {}", arg_type(ty)))
         .collect();
-    w!(o, "    /// A `{wire}` action with its required parameters.");
+    w!(
+        o,
+        "    /// A new `{wire}` action with its required parameters."
+    );
     w!(o, "    pub fn new({}) -> Self {{", args.join(", "));
     let mut build = format!("{name} {{ action: Action::new({}) }}", escape(wire));
     for (param, method, ty) in &required {

@@ -2389,7 +2389,7 @@ impl AGI {
     /// The action's name.
     pub const NAME: &'static str = "AGI";
 
-    /// A `AGI` action with its required parameters.
+    /// A new `AGI` action with its required parameters.
     pub fn new(channel: impl Into<String>, command: impl Into<String>) -> Self {
         AGI {
             action: Action::new("AGI"),
@@ -2437,7 +2437,7 @@ impl AOCMessage {
     /// The action's name.
     pub const NAME: &'static str = "AOCMessage";
 
-    /// A `AOCMessage` action with its required parameters.
+    /// A new `AOCMessage` action with its required parameters.
     pub fn new(msg_type: impl Into<AOCMessageMsgType>) -> Self {
         AOCMessage {
             action: Action::new("AOCMessage"),
@@ -2604,7 +2604,7 @@ impl AbsoluteTimeout {
     /// The action's name.
     pub const NAME: &'static str = "AbsoluteTimeout";
 
-    /// A `AbsoluteTimeout` action with its required parameters.
+    /// A new `AbsoluteTimeout` action with its required parameters.
     pub fn new(channel: impl Into<String>, timeout: impl Into<String>) -> Self {
         AbsoluteTimeout {
             action: Action::new("AbsoluteTimeout"),
@@ -2647,7 +2647,7 @@ impl AgentLogoff {
     /// The action's name.
     pub const NAME: &'static str = "AgentLogoff";
 
-    /// A `AgentLogoff` action with its required parameters.
+    /// A new `AgentLogoff` action with its required parameters.
     pub fn new(agent: impl Into<String>) -> Self {
         AgentLogoff {
             action: Action::new("AgentLogoff"),
@@ -2695,7 +2695,7 @@ impl Agents {
     /// The action's name.
     pub const NAME: &'static str = "Agents";
 
-    /// A `Agents` action with its required parameters.
+    /// A new `Agents` action with its required parameters.
     pub fn new() -> Self {
         Agents {
             action: Action::new("Agents"),
@@ -2742,7 +2742,7 @@ impl Atxfer {
     /// The action's name.
     pub const NAME: &'static str = "Atxfer";
 
-    /// A `Atxfer` action with its required parameters.
+    /// A new `Atxfer` action with its required parameters.
     pub fn new(channel: impl Into<String>, exten: impl Into<String>) -> Self {
         Atxfer {
             action: Action::new("Atxfer"),
@@ -2790,7 +2790,7 @@ impl BlindTransfer {
     /// The action's name.
     pub const NAME: &'static str = "BlindTransfer";
 
-    /// A `BlindTransfer` action with its required parameters.
+    /// A new `BlindTransfer` action with its required parameters.
     pub fn new(channel: impl Into<String>) -> Self {
         BlindTransfer {
             action: Action::new("BlindTransfer"),
@@ -2842,7 +2842,7 @@ impl Bridge {
     /// The action's name.
     pub const NAME: &'static str = "Bridge";
 
-    /// A `Bridge` action with its required parameters.
+    /// A new `Bridge` action with its required parameters.
     pub fn new(channel1: impl Into<String>, channel2: impl Into<String>) -> Self {
         Bridge {
             action: Action::new("Bridge"),
@@ -2890,7 +2890,7 @@ impl BridgeDestroy {
     /// The action's name.
     pub const NAME: &'static str = "BridgeDestroy";
 
-    /// A `BridgeDestroy` action with its required parameters.
+    /// A new `BridgeDestroy` action with its required parameters.
     pub fn new(bridge_uniqueid: impl Into<String>) -> Self {
         BridgeDestroy {
             action: Action::new("BridgeDestroy"),
@@ -2933,7 +2933,7 @@ impl BridgeInfo {
     /// The action's name.
     pub const NAME: &'static str = "BridgeInfo";
 
-    /// A `BridgeInfo` action with its required parameters.
+    /// A new `BridgeInfo` action with its required parameters.
     pub fn new(bridge_uniqueid: impl Into<String>) -> Self {
         BridgeInfo {
             action: Action::new("BridgeInfo"),
@@ -2975,7 +2975,7 @@ impl BridgeKick {
     /// The action's name.
     pub const NAME: &'static str = "BridgeKick";
 
-    /// A `BridgeKick` action with its required parameters.
+    /// A new `BridgeKick` action with its required parameters.
     pub fn new(channel: impl Into<String>) -> Self {
         BridgeKick {
             action: Action::new("BridgeKick"),
@@ -3023,7 +3023,7 @@ impl BridgeList {
     /// The action's name.
     pub const NAME: &'static str = "BridgeList";
 
-    /// A `BridgeList` action with its required parameters.
+    /// A new `BridgeList` action with its required parameters.
     pub fn new() -> Self {
         BridgeList {
             action: Action::new("BridgeList"),
@@ -3076,7 +3076,7 @@ impl BridgeTechnologyList {
     /// The action's name.
     pub const NAME: &'static str = "BridgeTechnologyList";
 
-    /// A `BridgeTechnologyList` action with its required parameters.
+    /// A new `BridgeTechnologyList` action with its required parameters.
     pub fn new() -> Self {
         BridgeTechnologyList {
             action: Action::new("BridgeTechnologyList"),
@@ -3123,7 +3123,7 @@ impl BridgeTechnologySuspend {
     /// The action's name.
     pub const NAME: &'static str = "BridgeTechnologySuspend";
 
-    /// A `BridgeTechnologySuspend` action with its required parameters.
+    /// A new `BridgeTechnologySuspend` action with its required parameters.
     pub fn new(bridge_technology: impl Into<String>) -> Self {
         BridgeTechnologySuspend {
             action: Action::new("BridgeTechnologySuspend"),
@@ -3165,7 +3165,7 @@ impl BridgeTechnologyUnsuspend {
     /// The action's name.
     pub const NAME: &'static str = "BridgeTechnologyUnsuspend";
 
-    /// A `BridgeTechnologyUnsuspend` action with its required parameters.
+    /// A new `BridgeTechnologyUnsuspend` action with its required parameters.
     pub fn new(bridge_technology: impl Into<String>) -> Self {
         BridgeTechnologyUnsuspend {
             action: Action::new("BridgeTechnologyUnsuspend"),
@@ -3207,7 +3207,7 @@ impl CancelAtxfer {
     /// The action's name.
     pub const NAME: &'static str = "CancelAtxfer";
 
-    /// A `CancelAtxfer` action with its required parameters.
+    /// A new `CancelAtxfer` action with its required parameters.
     pub fn new(channel: impl Into<String>) -> Self {
         CancelAtxfer {
             action: Action::new("CancelAtxfer"),
@@ -3249,7 +3249,7 @@ impl Challenge {
     /// The action's name.
     pub const NAME: &'static str = "Challenge";
 
-    /// A `Challenge` action with its required parameters.
+    /// A new `Challenge` action with its required parameters.
     pub fn new(auth_type: impl Into<ChallengeAuthType>) -> Self {
         Challenge {
             action: Action::new("Challenge"),
@@ -3291,7 +3291,7 @@ impl Command {
     /// The action's name.
     pub const NAME: &'static str = "Command";
 
-    /// A `Command` action with its required parameters.
+    /// A new `Command` action with its required parameters.
     pub fn new(command: impl Into<String>) -> Self {
         Command {
             action: Action::new("Command"),
@@ -3333,7 +3333,7 @@ impl ConfbridgeKick {
     /// The action's name.
     pub const NAME: &'static str = "ConfbridgeKick";
 
-    /// A `ConfbridgeKick` action with its required parameters.
+    /// A new `ConfbridgeKick` action with its required parameters.
     pub fn new(conference: impl Into<String>, channel: impl Into<String>) -> Self {
         ConfbridgeKick {
             action: Action::new("ConfbridgeKick"),
@@ -3377,7 +3377,7 @@ impl ConfbridgeList {
     /// The action's name.
     pub const NAME: &'static str = "ConfbridgeList";
 
-    /// A `ConfbridgeList` action with its required parameters.
+    /// A new `ConfbridgeList` action with its required parameters.
     pub fn new(conference: impl Into<String>) -> Self {
         ConfbridgeList {
             action: Action::new("ConfbridgeList"),
@@ -3420,7 +3420,7 @@ impl ConfbridgeListRooms {
     /// The action's name.
     pub const NAME: &'static str = "ConfbridgeListRooms";
 
-    /// A `ConfbridgeListRooms` action with its required parameters.
+    /// A new `ConfbridgeListRooms` action with its required parameters.
     pub fn new() -> Self {
         ConfbridgeListRooms {
             action: Action::new("ConfbridgeListRooms"),
@@ -3467,7 +3467,7 @@ impl ConfbridgeLock {
     /// The action's name.
     pub const NAME: &'static str = "ConfbridgeLock";
 
-    /// A `ConfbridgeLock` action with its required parameters.
+    /// A new `ConfbridgeLock` action with its required parameters.
     pub fn new(conference: impl Into<String>) -> Self {
         ConfbridgeLock {
             action: Action::new("ConfbridgeLock"),
@@ -3509,7 +3509,7 @@ impl ConfbridgeMute {
     /// The action's name.
     pub const NAME: &'static str = "ConfbridgeMute";
 
-    /// A `ConfbridgeMute` action with its required parameters.
+    /// A new `ConfbridgeMute` action with its required parameters.
     pub fn new(conference: impl Into<String>, channel: impl Into<String>) -> Self {
         ConfbridgeMute {
             action: Action::new("ConfbridgeMute"),
@@ -3552,7 +3552,7 @@ impl ConfbridgeSetSingleVideoSrc {
     /// The action's name.
     pub const NAME: &'static str = "ConfbridgeSetSingleVideoSrc";
 
-    /// A `ConfbridgeSetSingleVideoSrc` action with its required parameters.
+    /// A new `ConfbridgeSetSingleVideoSrc` action with its required parameters.
     pub fn new(conference: impl Into<String>, channel: impl Into<String>) -> Self {
         ConfbridgeSetSingleVideoSrc {
             action: Action::new("ConfbridgeSetSingleVideoSrc"),
@@ -3595,7 +3595,7 @@ impl ConfbridgeStartRecord {
     /// The action's name.
     pub const NAME: &'static str = "ConfbridgeStartRecord";
 
-    /// A `ConfbridgeStartRecord` action with its required parameters.
+    /// A new `ConfbridgeStartRecord` action with its required parameters.
     pub fn new(conference: impl Into<String>) -> Self {
         ConfbridgeStartRecord {
             action: Action::new("ConfbridgeStartRecord"),
@@ -3642,7 +3642,7 @@ impl ConfbridgeStopRecord {
     /// The action's name.
     pub const NAME: &'static str = "ConfbridgeStopRecord";
 
-    /// A `ConfbridgeStopRecord` action with its required parameters.
+    /// A new `ConfbridgeStopRecord` action with its required parameters.
     pub fn new(conference: impl Into<String>) -> Self {
         ConfbridgeStopRecord {
             action: Action::new("ConfbridgeStopRecord"),
@@ -3684,7 +3684,7 @@ impl ConfbridgeUnlock {
     /// The action's name.
     pub const NAME: &'static str = "ConfbridgeUnlock";
 
-    /// A `ConfbridgeUnlock` action with its required parameters.
+    /// A new `ConfbridgeUnlock` action with its required parameters.
     pub fn new(conference: impl Into<String>) -> Self {
         ConfbridgeUnlock {
             action: Action::new("ConfbridgeUnlock"),
@@ -3726,7 +3726,7 @@ impl ConfbridgeUnmute {
     /// The action's name.
     pub const NAME: &'static str = "ConfbridgeUnmute";
 
-    /// A `ConfbridgeUnmute` action with its required parameters.
+    /// A new `ConfbridgeUnmute` action with its required parameters.
     pub fn new(conference: impl Into<String>, channel: impl Into<String>) -> Self {
         ConfbridgeUnmute {
             action: Action::new("ConfbridgeUnmute"),
@@ -3769,7 +3769,7 @@ impl ControlPlayback {
     /// The action's name.
     pub const NAME: &'static str = "ControlPlayback";
 
-    /// A `ControlPlayback` action with its required parameters.
+    /// A new `ControlPlayback` action with its required parameters.
     pub fn new(channel: impl Into<String>, control: impl Into<ControlPlaybackControl>) -> Self {
         ControlPlayback {
             action: Action::new("ControlPlayback"),
@@ -3812,7 +3812,7 @@ impl CoreSettings {
     /// The action's name.
     pub const NAME: &'static str = "CoreSettings";
 
-    /// A `CoreSettings` action with its required parameters.
+    /// A new `CoreSettings` action with its required parameters.
     pub fn new() -> Self {
         CoreSettings {
             action: Action::new("CoreSettings"),
@@ -3860,7 +3860,7 @@ impl CoreShowChannelMap {
     /// The action's name.
     pub const NAME: &'static str = "CoreShowChannelMap";
 
-    /// A `CoreShowChannelMap` action with its required parameters.
+    /// A new `CoreShowChannelMap` action with its required parameters.
     pub fn new() -> Self {
         CoreShowChannelMap {
             action: Action::new("CoreShowChannelMap"),
@@ -3913,7 +3913,7 @@ impl CoreShowChannels {
     /// The action's name.
     pub const NAME: &'static str = "CoreShowChannels";
 
-    /// A `CoreShowChannels` action with its required parameters.
+    /// A new `CoreShowChannels` action with its required parameters.
     pub fn new() -> Self {
         CoreShowChannels {
             action: Action::new("CoreShowChannels"),
@@ -3960,7 +3960,7 @@ impl CoreStatus {
     /// The action's name.
     pub const NAME: &'static str = "CoreStatus";
 
-    /// A `CoreStatus` action with its required parameters.
+    /// A new `CoreStatus` action with its required parameters.
     pub fn new() -> Self {
         CoreStatus {
             action: Action::new("CoreStatus"),
@@ -4007,7 +4007,7 @@ impl CreateConfig {
     /// The action's name.
     pub const NAME: &'static str = "CreateConfig";
 
-    /// A `CreateConfig` action with its required parameters.
+    /// A new `CreateConfig` action with its required parameters.
     pub fn new(filename: impl Into<String>) -> Self {
         CreateConfig {
             action: Action::new("CreateConfig"),
@@ -4049,7 +4049,7 @@ impl DAHDIDNDoff {
     /// The action's name.
     pub const NAME: &'static str = "DAHDIDNDoff";
 
-    /// A `DAHDIDNDoff` action with its required parameters.
+    /// A new `DAHDIDNDoff` action with its required parameters.
     pub fn new(dahdi_channel: impl Into<String>) -> Self {
         DAHDIDNDoff {
             action: Action::new("DAHDIDNDoff"),
@@ -4091,7 +4091,7 @@ impl DAHDIDNDon {
     /// The action's name.
     pub const NAME: &'static str = "DAHDIDNDon";
 
-    /// A `DAHDIDNDon` action with its required parameters.
+    /// A new `DAHDIDNDon` action with its required parameters.
     pub fn new(dahdi_channel: impl Into<String>) -> Self {
         DAHDIDNDon {
             action: Action::new("DAHDIDNDon"),
@@ -4133,7 +4133,7 @@ impl DAHDIDialOffhook {
     /// The action's name.
     pub const NAME: &'static str = "DAHDIDialOffhook";
 
-    /// A `DAHDIDialOffhook` action with its required parameters.
+    /// A new `DAHDIDialOffhook` action with its required parameters.
     pub fn new(dahdi_channel: impl Into<String>, number: impl Into<String>) -> Self {
         DAHDIDialOffhook {
             action: Action::new("DAHDIDialOffhook"),
@@ -4176,7 +4176,7 @@ impl DAHDIHangup {
     /// The action's name.
     pub const NAME: &'static str = "DAHDIHangup";
 
-    /// A `DAHDIHangup` action with its required parameters.
+    /// A new `DAHDIHangup` action with its required parameters.
     pub fn new(dahdi_channel: impl Into<String>) -> Self {
         DAHDIHangup {
             action: Action::new("DAHDIHangup"),
@@ -4218,7 +4218,7 @@ impl DAHDIRestart {
     /// The action's name.
     pub const NAME: &'static str = "DAHDIRestart";
 
-    /// A `DAHDIRestart` action with its required parameters.
+    /// A new `DAHDIRestart` action with its required parameters.
     pub fn new() -> Self {
         DAHDIRestart {
             action: Action::new("DAHDIRestart"),
@@ -4266,7 +4266,7 @@ impl DAHDIShowChannels {
     /// The action's name.
     pub const NAME: &'static str = "DAHDIShowChannels";
 
-    /// A `DAHDIShowChannels` action with its required parameters.
+    /// A new `DAHDIShowChannels` action with its required parameters.
     pub fn new() -> Self {
         DAHDIShowChannels {
             action: Action::new("DAHDIShowChannels"),
@@ -4319,7 +4319,7 @@ impl DAHDIShowStatus {
     /// The action's name.
     pub const NAME: &'static str = "DAHDIShowStatus";
 
-    /// A `DAHDIShowStatus` action with its required parameters.
+    /// A new `DAHDIShowStatus` action with its required parameters.
     pub fn new() -> Self {
         DAHDIShowStatus {
             action: Action::new("DAHDIShowStatus"),
@@ -4366,7 +4366,7 @@ impl DAHDITransfer {
     /// The action's name.
     pub const NAME: &'static str = "DAHDITransfer";
 
-    /// A `DAHDITransfer` action with its required parameters.
+    /// A new `DAHDITransfer` action with its required parameters.
     pub fn new(dahdi_channel: impl Into<String>) -> Self {
         DAHDITransfer {
             action: Action::new("DAHDITransfer"),
@@ -4408,7 +4408,7 @@ impl DBDel {
     /// The action's name.
     pub const NAME: &'static str = "DBDel";
 
-    /// A `DBDel` action with its required parameters.
+    /// A new `DBDel` action with its required parameters.
     pub fn new(family: impl Into<String>, key: impl Into<String>) -> Self {
         DBDel {
             action: Action::new("DBDel"),
@@ -4451,7 +4451,7 @@ impl DBDelTree {
     /// The action's name.
     pub const NAME: &'static str = "DBDelTree";
 
-    /// A `DBDelTree` action with its required parameters.
+    /// A new `DBDelTree` action with its required parameters.
     pub fn new(family: impl Into<String>) -> Self {
         DBDelTree {
             action: Action::new("DBDelTree"),
@@ -4499,7 +4499,7 @@ impl DBGet {
     /// The action's name.
     pub const NAME: &'static str = "DBGet";
 
-    /// A `DBGet` action with its required parameters.
+    /// A new `DBGet` action with its required parameters.
     pub fn new(family: impl Into<String>, key: impl Into<String>) -> Self {
         DBGet {
             action: Action::new("DBGet"),
@@ -4543,7 +4543,7 @@ impl DBGetTree {
     /// The action's name.
     pub const NAME: &'static str = "DBGetTree";
 
-    /// A `DBGetTree` action with its required parameters.
+    /// A new `DBGetTree` action with its required parameters.
     pub fn new() -> Self {
         DBGetTree {
             action: Action::new("DBGetTree"),
@@ -4600,7 +4600,7 @@ impl DBPut {
     /// The action's name.
     pub const NAME: &'static str = "DBPut";
 
-    /// A `DBPut` action with its required parameters.
+    /// A new `DBPut` action with its required parameters.
     pub fn new(family: impl Into<String>, key: impl Into<String>) -> Self {
         DBPut {
             action: Action::new("DBPut"),
@@ -4649,7 +4649,7 @@ impl DeviceStateList {
     /// The action's name.
     pub const NAME: &'static str = "DeviceStateList";
 
-    /// A `DeviceStateList` action with its required parameters.
+    /// A new `DeviceStateList` action with its required parameters.
     pub fn new() -> Self {
         DeviceStateList {
             action: Action::new("DeviceStateList"),
@@ -4696,7 +4696,7 @@ impl DialplanExtensionAdd {
     /// The action's name.
     pub const NAME: &'static str = "DialplanExtensionAdd";
 
-    /// A `DialplanExtensionAdd` action with its required parameters.
+    /// A new `DialplanExtensionAdd` action with its required parameters.
     pub fn new(
         context: impl Into<String>,
         extension: impl Into<String>,
@@ -4756,7 +4756,7 @@ impl DialplanExtensionRemove {
     /// The action's name.
     pub const NAME: &'static str = "DialplanExtensionRemove";
 
-    /// A `DialplanExtensionRemove` action with its required parameters.
+    /// A new `DialplanExtensionRemove` action with its required parameters.
     pub fn new(context: impl Into<String>, extension: impl Into<String>) -> Self {
         DialplanExtensionRemove {
             action: Action::new("DialplanExtensionRemove"),
@@ -4804,7 +4804,7 @@ impl Events {
     /// The action's name.
     pub const NAME: &'static str = "Events";
 
-    /// A `Events` action with its required parameters.
+    /// A new `Events` action with its required parameters.
     pub fn new(event_mask: impl Into<String>) -> Self {
         Events {
             action: Action::new("Events"),
@@ -4846,7 +4846,7 @@ impl ExtensionState {
     /// The action's name.
     pub const NAME: &'static str = "ExtensionState";
 
-    /// A `ExtensionState` action with its required parameters.
+    /// A new `ExtensionState` action with its required parameters.
     pub fn new(exten: impl Into<String>, context: impl Into<String>) -> Self {
         ExtensionState {
             action: Action::new("ExtensionState"),
@@ -4890,7 +4890,7 @@ impl ExtensionStateList {
     /// The action's name.
     pub const NAME: &'static str = "ExtensionStateList";
 
-    /// A `ExtensionStateList` action with its required parameters.
+    /// A new `ExtensionStateList` action with its required parameters.
     pub fn new() -> Self {
         ExtensionStateList {
             action: Action::new("ExtensionStateList"),
@@ -4937,7 +4937,7 @@ impl FAXSession {
     /// The action's name.
     pub const NAME: &'static str = "FAXSession";
 
-    /// A `FAXSession` action with its required parameters.
+    /// A new `FAXSession` action with its required parameters.
     pub fn new(session_number: impl Into<String>) -> Self {
         FAXSession {
             action: Action::new("FAXSession"),
@@ -4980,7 +4980,7 @@ impl FAXSessions {
     /// The action's name.
     pub const NAME: &'static str = "FAXSessions";
 
-    /// A `FAXSessions` action with its required parameters.
+    /// A new `FAXSessions` action with its required parameters.
     pub fn new() -> Self {
         FAXSessions {
             action: Action::new("FAXSessions"),
@@ -5027,7 +5027,7 @@ impl FAXStats {
     /// The action's name.
     pub const NAME: &'static str = "FAXStats";
 
-    /// A `FAXStats` action with its required parameters.
+    /// A new `FAXStats` action with its required parameters.
     pub fn new() -> Self {
         FAXStats {
             action: Action::new("FAXStats"),
@@ -5074,7 +5074,7 @@ impl Filter {
     /// The action's name.
     pub const NAME: &'static str = "Filter";
 
-    /// A `Filter` action with its required parameters.
+    /// A new `Filter` action with its required parameters.
     pub fn new() -> Self {
         Filter {
             action: Action::new("Filter"),
@@ -5136,7 +5136,7 @@ impl GetConfig {
     /// The action's name.
     pub const NAME: &'static str = "GetConfig";
 
-    /// A `GetConfig` action with its required parameters.
+    /// A new `GetConfig` action with its required parameters.
     pub fn new(filename: impl Into<String>) -> Self {
         GetConfig {
             action: Action::new("GetConfig"),
@@ -5188,7 +5188,7 @@ impl GetConfigJSON {
     /// The action's name.
     pub const NAME: &'static str = "GetConfigJSON";
 
-    /// A `GetConfigJSON` action with its required parameters.
+    /// A new `GetConfigJSON` action with its required parameters.
     pub fn new(filename: impl Into<String>) -> Self {
         GetConfigJSON {
             action: Action::new("GetConfigJSON"),
@@ -5240,7 +5240,7 @@ impl Getvar {
     /// The action's name.
     pub const NAME: &'static str = "Getvar";
 
-    /// A `Getvar` action with its required parameters.
+    /// A new `Getvar` action with its required parameters.
     pub fn new(variable: impl Into<String>) -> Self {
         Getvar {
             action: Action::new("Getvar"),
@@ -5287,7 +5287,7 @@ impl Hangup {
     /// The action's name.
     pub const NAME: &'static str = "Hangup";
 
-    /// A `Hangup` action with its required parameters.
+    /// A new `Hangup` action with its required parameters.
     pub fn new(channel: impl Into<String>) -> Self {
         Hangup {
             action: Action::new("Hangup"),
@@ -5334,7 +5334,7 @@ impl IAXnetstats {
     /// The action's name.
     pub const NAME: &'static str = "IAXnetstats";
 
-    /// A `IAXnetstats` action with its required parameters.
+    /// A new `IAXnetstats` action with its required parameters.
     pub fn new() -> Self {
         IAXnetstats {
             action: Action::new("IAXnetstats"),
@@ -5382,7 +5382,7 @@ impl IAXpeerlist {
     /// The action's name.
     pub const NAME: &'static str = "IAXpeerlist";
 
-    /// A `IAXpeerlist` action with its required parameters.
+    /// A new `IAXpeerlist` action with its required parameters.
     pub fn new() -> Self {
         IAXpeerlist {
             action: Action::new("IAXpeerlist"),
@@ -5430,7 +5430,7 @@ impl IAXpeers {
     /// The action's name.
     pub const NAME: &'static str = "IAXpeers";
 
-    /// A `IAXpeers` action with its required parameters.
+    /// A new `IAXpeers` action with its required parameters.
     pub fn new() -> Self {
         IAXpeers {
             action: Action::new("IAXpeers"),
@@ -5478,7 +5478,7 @@ impl IAXregistry {
     /// The action's name.
     pub const NAME: &'static str = "IAXregistry";
 
-    /// A `IAXregistry` action with its required parameters.
+    /// A new `IAXregistry` action with its required parameters.
     pub fn new() -> Self {
         IAXregistry {
             action: Action::new("IAXregistry"),
@@ -5525,7 +5525,7 @@ impl JabberSend {
     /// The action's name.
     pub const NAME: &'static str = "JabberSend";
 
-    /// A `JabberSend` action with its required parameters.
+    /// A new `JabberSend` action with its required parameters.
     pub fn new(
         jabber: impl Into<String>,
         jid: impl Into<String>,
@@ -5573,7 +5573,7 @@ impl ListCategories {
     /// The action's name.
     pub const NAME: &'static str = "ListCategories";
 
-    /// A `ListCategories` action with its required parameters.
+    /// A new `ListCategories` action with its required parameters.
     pub fn new(filename: impl Into<String>) -> Self {
         ListCategories {
             action: Action::new("ListCategories"),
@@ -5615,7 +5615,7 @@ impl ListCommands {
     /// The action's name.
     pub const NAME: &'static str = "ListCommands";
 
-    /// A `ListCommands` action with its required parameters.
+    /// A new `ListCommands` action with its required parameters.
     pub fn new() -> Self {
         ListCommands {
             action: Action::new("ListCommands"),
@@ -5662,7 +5662,7 @@ impl LocalOptimizeAway {
     /// The action's name.
     pub const NAME: &'static str = "LocalOptimizeAway";
 
-    /// A `LocalOptimizeAway` action with its required parameters.
+    /// A new `LocalOptimizeAway` action with its required parameters.
     pub fn new(channel: impl Into<String>) -> Self {
         LocalOptimizeAway {
             action: Action::new("LocalOptimizeAway"),
@@ -5704,7 +5704,7 @@ impl LoggerRotate {
     /// The action's name.
     pub const NAME: &'static str = "LoggerRotate";
 
-    /// A `LoggerRotate` action with its required parameters.
+    /// A new `LoggerRotate` action with its required parameters.
     pub fn new() -> Self {
         LoggerRotate {
             action: Action::new("LoggerRotate"),
@@ -5751,7 +5751,7 @@ impl Login {
     /// The action's name.
     pub const NAME: &'static str = "Login";
 
-    /// A `Login` action with its required parameters.
+    /// A new `Login` action with its required parameters.
     pub fn new(username: impl Into<String>) -> Self {
         Login {
             action: Action::new("Login"),
@@ -5813,7 +5813,7 @@ impl Logoff {
     /// The action's name.
     pub const NAME: &'static str = "Logoff";
 
-    /// A `Logoff` action with its required parameters.
+    /// A new `Logoff` action with its required parameters.
     pub fn new() -> Self {
         Logoff {
             action: Action::new("Logoff"),
@@ -5860,7 +5860,7 @@ impl MWIDelete {
     /// The action's name.
     pub const NAME: &'static str = "MWIDelete";
 
-    /// A `MWIDelete` action with its required parameters.
+    /// A new `MWIDelete` action with its required parameters.
     pub fn new(mailbox: impl Into<String>) -> Self {
         MWIDelete {
             action: Action::new("MWIDelete"),
@@ -5903,7 +5903,7 @@ impl MWIGet {
     /// The action's name.
     pub const NAME: &'static str = "MWIGet";
 
-    /// A `MWIGet` action with its required parameters.
+    /// A new `MWIGet` action with its required parameters.
     pub fn new(mailbox: impl Into<String>) -> Self {
         MWIGet {
             action: Action::new("MWIGet"),
@@ -5945,7 +5945,7 @@ impl MWIUpdate {
     /// The action's name.
     pub const NAME: &'static str = "MWIUpdate";
 
-    /// A `MWIUpdate` action with its required parameters.
+    /// A new `MWIUpdate` action with its required parameters.
     pub fn new(mailbox: impl Into<String>) -> Self {
         MWIUpdate {
             action: Action::new("MWIUpdate"),
@@ -5997,7 +5997,7 @@ impl MailboxCount {
     /// The action's name.
     pub const NAME: &'static str = "MailboxCount";
 
-    /// A `MailboxCount` action with its required parameters.
+    /// A new `MailboxCount` action with its required parameters.
     pub fn new(mailbox: impl Into<String>) -> Self {
         MailboxCount {
             action: Action::new("MailboxCount"),
@@ -6039,7 +6039,7 @@ impl MailboxStatus {
     /// The action's name.
     pub const NAME: &'static str = "MailboxStatus";
 
-    /// A `MailboxStatus` action with its required parameters.
+    /// A new `MailboxStatus` action with its required parameters.
     pub fn new(mailbox: impl Into<String>) -> Self {
         MailboxStatus {
             action: Action::new("MailboxStatus"),
@@ -6082,7 +6082,7 @@ impl MeetmeList {
     /// The action's name.
     pub const NAME: &'static str = "MeetmeList";
 
-    /// A `MeetmeList` action with its required parameters.
+    /// A new `MeetmeList` action with its required parameters.
     pub fn new() -> Self {
         MeetmeList {
             action: Action::new("MeetmeList"),
@@ -6135,7 +6135,7 @@ impl MeetmeListRooms {
     /// The action's name.
     pub const NAME: &'static str = "MeetmeListRooms";
 
-    /// A `MeetmeListRooms` action with its required parameters.
+    /// A new `MeetmeListRooms` action with its required parameters.
     pub fn new() -> Self {
         MeetmeListRooms {
             action: Action::new("MeetmeListRooms"),
@@ -6182,7 +6182,7 @@ impl MeetmeMute {
     /// The action's name.
     pub const NAME: &'static str = "MeetmeMute";
 
-    /// A `MeetmeMute` action with its required parameters.
+    /// A new `MeetmeMute` action with its required parameters.
     pub fn new(meetme: impl Into<String>, usernum: impl Into<String>) -> Self {
         MeetmeMute {
             action: Action::new("MeetmeMute"),
@@ -6225,7 +6225,7 @@ impl MeetmeUnmute {
     /// The action's name.
     pub const NAME: &'static str = "MeetmeUnmute";
 
-    /// A `MeetmeUnmute` action with its required parameters.
+    /// A new `MeetmeUnmute` action with its required parameters.
     pub fn new(meetme: impl Into<String>, usernum: impl Into<String>) -> Self {
         MeetmeUnmute {
             action: Action::new("MeetmeUnmute"),
@@ -6268,7 +6268,7 @@ impl MessageSend {
     /// The action's name.
     pub const NAME: &'static str = "MessageSend";
 
-    /// A `MessageSend` action with its required parameters.
+    /// A new `MessageSend` action with its required parameters.
     pub fn new() -> Self {
         MessageSend {
             action: Action::new("MessageSend"),
@@ -6347,7 +6347,7 @@ impl MixMonitor {
     /// The action's name.
     pub const NAME: &'static str = "MixMonitor";
 
-    /// A `MixMonitor` action with its required parameters.
+    /// A new `MixMonitor` action with its required parameters.
     pub fn new(channel: impl Into<String>) -> Self {
         MixMonitor {
             action: Action::new("MixMonitor"),
@@ -6404,7 +6404,7 @@ impl MixMonitorMute {
     /// The action's name.
     pub const NAME: &'static str = "MixMonitorMute";
 
-    /// A `MixMonitorMute` action with its required parameters.
+    /// A new `MixMonitorMute` action with its required parameters.
     pub fn new(channel: impl Into<String>) -> Self {
         MixMonitorMute {
             action: Action::new("MixMonitorMute"),
@@ -6456,7 +6456,7 @@ impl ModuleCheck {
     /// The action's name.
     pub const NAME: &'static str = "ModuleCheck";
 
-    /// A `ModuleCheck` action with its required parameters.
+    /// A new `ModuleCheck` action with its required parameters.
     pub fn new(module: impl Into<String>) -> Self {
         ModuleCheck {
             action: Action::new("ModuleCheck"),
@@ -6498,7 +6498,7 @@ impl ModuleLoad {
     /// The action's name.
     pub const NAME: &'static str = "ModuleLoad";
 
-    /// A `ModuleLoad` action with its required parameters.
+    /// A new `ModuleLoad` action with its required parameters.
     pub fn new(load_type: impl Into<ModuleLoadLoadType>) -> Self {
         ModuleLoad {
             action: Action::new("ModuleLoad"),
@@ -6550,7 +6550,7 @@ impl MuteAudio {
     /// The action's name.
     pub const NAME: &'static str = "MuteAudio";
 
-    /// A `MuteAudio` action with its required parameters.
+    /// A new `MuteAudio` action with its required parameters.
     pub fn new(
         channel: impl Into<String>,
         direction: impl Into<MuteAudioDirection>,
@@ -6598,7 +6598,7 @@ impl Originate {
     /// The action's name.
     pub const NAME: &'static str = "Originate";
 
-    /// A `Originate` action with its required parameters.
+    /// A new `Originate` action with its required parameters.
     pub fn new(channel: impl Into<String>) -> Self {
         Originate {
             action: Action::new("Originate"),
@@ -6717,7 +6717,7 @@ impl PJSIPHangup {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPHangup";
 
-    /// A `PJSIPHangup` action with its required parameters.
+    /// A new `PJSIPHangup` action with its required parameters.
     pub fn new(channel: impl Into<String>, cause: impl Into<String>) -> Self {
         PJSIPHangup {
             action: Action::new("PJSIPHangup"),
@@ -6760,7 +6760,7 @@ impl PJSIPNotify {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPNotify";
 
-    /// A `PJSIPNotify` action with its required parameters.
+    /// A new `PJSIPNotify` action with its required parameters.
     pub fn new() -> Self {
         PJSIPNotify {
             action: Action::new("PJSIPNotify"),
@@ -6834,7 +6834,7 @@ impl PJSIPQualify {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPQualify";
 
-    /// A `PJSIPQualify` action with its required parameters.
+    /// A new `PJSIPQualify` action with its required parameters.
     pub fn new(endpoint: impl Into<String>) -> Self {
         PJSIPQualify {
             action: Action::new("PJSIPQualify"),
@@ -6876,7 +6876,7 @@ impl PJSIPRegister {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPRegister";
 
-    /// A `PJSIPRegister` action with its required parameters.
+    /// A new `PJSIPRegister` action with its required parameters.
     pub fn new(registration: impl Into<String>) -> Self {
         PJSIPRegister {
             action: Action::new("PJSIPRegister"),
@@ -6918,7 +6918,7 @@ impl PJSIPSetMaintenance {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPSetMaintenance";
 
-    /// A `PJSIPSetMaintenance` action with its required parameters.
+    /// A new `PJSIPSetMaintenance` action with its required parameters.
     pub fn new(endpoint: impl Into<String>, state: impl Into<PJSIPSetMaintenanceState>) -> Self {
         PJSIPSetMaintenance {
             action: Action::new("PJSIPSetMaintenance"),
@@ -6962,7 +6962,7 @@ impl PJSIPShowAors {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPShowAors";
 
-    /// A `PJSIPShowAors` action with its required parameters.
+    /// A new `PJSIPShowAors` action with its required parameters.
     pub fn new() -> Self {
         PJSIPShowAors {
             action: Action::new("PJSIPShowAors"),
@@ -7010,7 +7010,7 @@ impl PJSIPShowAuths {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPShowAuths";
 
-    /// A `PJSIPShowAuths` action with its required parameters.
+    /// A new `PJSIPShowAuths` action with its required parameters.
     pub fn new() -> Self {
         PJSIPShowAuths {
             action: Action::new("PJSIPShowAuths"),
@@ -7058,7 +7058,7 @@ impl PJSIPShowContacts {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPShowContacts";
 
-    /// A `PJSIPShowContacts` action with its required parameters.
+    /// A new `PJSIPShowContacts` action with its required parameters.
     pub fn new() -> Self {
         PJSIPShowContacts {
             action: Action::new("PJSIPShowContacts"),
@@ -7106,7 +7106,7 @@ impl PJSIPShowEndpoint {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPShowEndpoint";
 
-    /// A `PJSIPShowEndpoint` action with its required parameters.
+    /// A new `PJSIPShowEndpoint` action with its required parameters.
     pub fn new(endpoint: impl Into<String>) -> Self {
         PJSIPShowEndpoint {
             action: Action::new("PJSIPShowEndpoint"),
@@ -7149,7 +7149,7 @@ impl PJSIPShowEndpoints {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPShowEndpoints";
 
-    /// A `PJSIPShowEndpoints` action with its required parameters.
+    /// A new `PJSIPShowEndpoints` action with its required parameters.
     pub fn new() -> Self {
         PJSIPShowEndpoints {
             action: Action::new("PJSIPShowEndpoints"),
@@ -7196,7 +7196,7 @@ impl PJSIPShowMaintenance {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPShowMaintenance";
 
-    /// A `PJSIPShowMaintenance` action with its required parameters.
+    /// A new `PJSIPShowMaintenance` action with its required parameters.
     pub fn new() -> Self {
         PJSIPShowMaintenance {
             action: Action::new("PJSIPShowMaintenance"),
@@ -7249,7 +7249,7 @@ impl PJSIPShowRegistrationInboundContactStatuses {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPShowRegistrationInboundContactStatuses";
 
-    /// A `PJSIPShowRegistrationInboundContactStatuses` action with its required parameters.
+    /// A new `PJSIPShowRegistrationInboundContactStatuses` action with its required parameters.
     pub fn new() -> Self {
         PJSIPShowRegistrationInboundContactStatuses {
             action: Action::new("PJSIPShowRegistrationInboundContactStatuses"),
@@ -7297,7 +7297,7 @@ impl PJSIPShowRegistrationsInbound {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPShowRegistrationsInbound";
 
-    /// A `PJSIPShowRegistrationsInbound` action with its required parameters.
+    /// A new `PJSIPShowRegistrationsInbound` action with its required parameters.
     pub fn new() -> Self {
         PJSIPShowRegistrationsInbound {
             action: Action::new("PJSIPShowRegistrationsInbound"),
@@ -7345,7 +7345,7 @@ impl PJSIPShowRegistrationsOutbound {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPShowRegistrationsOutbound";
 
-    /// A `PJSIPShowRegistrationsOutbound` action with its required parameters.
+    /// A new `PJSIPShowRegistrationsOutbound` action with its required parameters.
     pub fn new() -> Self {
         PJSIPShowRegistrationsOutbound {
             action: Action::new("PJSIPShowRegistrationsOutbound"),
@@ -7393,7 +7393,7 @@ impl PJSIPShowResourceLists {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPShowResourceLists";
 
-    /// A `PJSIPShowResourceLists` action with its required parameters.
+    /// A new `PJSIPShowResourceLists` action with its required parameters.
     pub fn new() -> Self {
         PJSIPShowResourceLists {
             action: Action::new("PJSIPShowResourceLists"),
@@ -7441,7 +7441,7 @@ impl PJSIPShowSubscriptionsInbound {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPShowSubscriptionsInbound";
 
-    /// A `PJSIPShowSubscriptionsInbound` action with its required parameters.
+    /// A new `PJSIPShowSubscriptionsInbound` action with its required parameters.
     pub fn new() -> Self {
         PJSIPShowSubscriptionsInbound {
             action: Action::new("PJSIPShowSubscriptionsInbound"),
@@ -7489,7 +7489,7 @@ impl PJSIPShowSubscriptionsOutbound {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPShowSubscriptionsOutbound";
 
-    /// A `PJSIPShowSubscriptionsOutbound` action with its required parameters.
+    /// A new `PJSIPShowSubscriptionsOutbound` action with its required parameters.
     pub fn new() -> Self {
         PJSIPShowSubscriptionsOutbound {
             action: Action::new("PJSIPShowSubscriptionsOutbound"),
@@ -7536,7 +7536,7 @@ impl PJSIPUnregister {
     /// The action's name.
     pub const NAME: &'static str = "PJSIPUnregister";
 
-    /// A `PJSIPUnregister` action with its required parameters.
+    /// A new `PJSIPUnregister` action with its required parameters.
     pub fn new(registration: impl Into<String>) -> Self {
         PJSIPUnregister {
             action: Action::new("PJSIPUnregister"),
@@ -7578,7 +7578,7 @@ impl PRIDebugFileSet {
     /// The action's name.
     pub const NAME: &'static str = "PRIDebugFileSet";
 
-    /// A `PRIDebugFileSet` action with its required parameters.
+    /// A new `PRIDebugFileSet` action with its required parameters.
     pub fn new(file: impl Into<String>) -> Self {
         PRIDebugFileSet {
             action: Action::new("PRIDebugFileSet"),
@@ -7620,7 +7620,7 @@ impl PRIDebugFileUnset {
     /// The action's name.
     pub const NAME: &'static str = "PRIDebugFileUnset";
 
-    /// A `PRIDebugFileUnset` action with its required parameters.
+    /// A new `PRIDebugFileUnset` action with its required parameters.
     pub fn new() -> Self {
         PRIDebugFileUnset {
             action: Action::new("PRIDebugFileUnset"),
@@ -7667,7 +7667,7 @@ impl PRIDebugSet {
     /// The action's name.
     pub const NAME: &'static str = "PRIDebugSet";
 
-    /// A `PRIDebugSet` action with its required parameters.
+    /// A new `PRIDebugSet` action with its required parameters.
     pub fn new(span: impl Into<String>, level: impl Into<PRIDebugSetLevel>) -> Self {
         PRIDebugSet {
             action: Action::new("PRIDebugSet"),
@@ -7711,7 +7711,7 @@ impl PRIShowSpans {
     /// The action's name.
     pub const NAME: &'static str = "PRIShowSpans";
 
-    /// A `PRIShowSpans` action with its required parameters.
+    /// A new `PRIShowSpans` action with its required parameters.
     pub fn new() -> Self {
         PRIShowSpans {
             action: Action::new("PRIShowSpans"),
@@ -7763,7 +7763,7 @@ impl Park {
     /// The action's name.
     pub const NAME: &'static str = "Park";
 
-    /// A `Park` action with its required parameters.
+    /// A new `Park` action with its required parameters.
     pub fn new(channel: impl Into<String>) -> Self {
         Park {
             action: Action::new("Park"),
@@ -7831,7 +7831,7 @@ impl ParkedCalls {
     /// The action's name.
     pub const NAME: &'static str = "ParkedCalls";
 
-    /// A `ParkedCalls` action with its required parameters.
+    /// A new `ParkedCalls` action with its required parameters.
     pub fn new() -> Self {
         ParkedCalls {
             action: Action::new("ParkedCalls"),
@@ -7884,7 +7884,7 @@ impl Parkinglots {
     /// The action's name.
     pub const NAME: &'static str = "Parkinglots";
 
-    /// A `Parkinglots` action with its required parameters.
+    /// A new `Parkinglots` action with its required parameters.
     pub fn new() -> Self {
         Parkinglots {
             action: Action::new("Parkinglots"),
@@ -7931,7 +7931,7 @@ impl Ping {
     /// The action's name.
     pub const NAME: &'static str = "Ping";
 
-    /// A `Ping` action with its required parameters.
+    /// A new `Ping` action with its required parameters.
     pub fn new() -> Self {
         Ping {
             action: Action::new("Ping"),
@@ -7978,7 +7978,7 @@ impl PlayDTMF {
     /// The action's name.
     pub const NAME: &'static str = "PlayDTMF";
 
-    /// A `PlayDTMF` action with its required parameters.
+    /// A new `PlayDTMF` action with its required parameters.
     pub fn new(channel: impl Into<String>, digit: impl Into<String>) -> Self {
         PlayDTMF {
             action: Action::new("PlayDTMF"),
@@ -8031,7 +8031,7 @@ impl PlayMF {
     /// The action's name.
     pub const NAME: &'static str = "PlayMF";
 
-    /// A `PlayMF` action with its required parameters.
+    /// A new `PlayMF` action with its required parameters.
     pub fn new(channel: impl Into<String>, digit: impl Into<String>) -> Self {
         PlayMF {
             action: Action::new("PlayMF"),
@@ -8079,7 +8079,7 @@ impl PresenceState {
     /// The action's name.
     pub const NAME: &'static str = "PresenceState";
 
-    /// A `PresenceState` action with its required parameters.
+    /// A new `PresenceState` action with its required parameters.
     pub fn new(provider: impl Into<String>) -> Self {
         PresenceState {
             action: Action::new("PresenceState"),
@@ -8122,7 +8122,7 @@ impl PresenceStateList {
     /// The action's name.
     pub const NAME: &'static str = "PresenceStateList";
 
-    /// A `PresenceStateList` action with its required parameters.
+    /// A new `PresenceStateList` action with its required parameters.
     pub fn new() -> Self {
         PresenceStateList {
             action: Action::new("PresenceStateList"),
@@ -8169,7 +8169,7 @@ impl QueueAdd {
     /// The action's name.
     pub const NAME: &'static str = "QueueAdd";
 
-    /// A `QueueAdd` action with its required parameters.
+    /// A new `QueueAdd` action with its required parameters.
     pub fn new(queue: impl Into<String>, interface: impl Into<String>) -> Self {
         QueueAdd {
             action: Action::new("QueueAdd"),
@@ -8237,14 +8237,18 @@ impl QueueChangePriorityCaller {
     /// The action's name.
     pub const NAME: &'static str = "QueueChangePriorityCaller";
 
-    /// A `QueueChangePriorityCaller` action with its required parameters.
-    pub fn new(queue: impl Into<String>, caller: impl Into<String>, priority: u32) -> Self {
+    /// A new `QueueChangePriorityCaller` action with its required parameters.
+    pub fn new(
+        queue: impl Into<String>,
+        caller: impl Into<String>,
+        priority: impl Into<String>,
+    ) -> Self {
         QueueChangePriorityCaller {
             action: Action::new("QueueChangePriorityCaller"),
         }
         .header("Queue", queue.into())
         .header("Caller", caller.into())
-        .header("Priority", priority.to_string())
+        .header("Priority", priority.into())
     }
 
     /// Sets `Immediate`.
@@ -8286,7 +8290,7 @@ impl QueueLog {
     /// The action's name.
     pub const NAME: &'static str = "QueueLog";
 
-    /// A `QueueLog` action with its required parameters.
+    /// A new `QueueLog` action with its required parameters.
     pub fn new(queue: impl Into<String>, event: impl Into<String>) -> Self {
         QueueLog {
             action: Action::new("QueueLog"),
@@ -8344,7 +8348,7 @@ impl QueueMemberRingInUse {
     /// The action's name.
     pub const NAME: &'static str = "QueueMemberRingInUse";
 
-    /// A `QueueMemberRingInUse` action with its required parameters.
+    /// A new `QueueMemberRingInUse` action with its required parameters.
     pub fn new(interface: impl Into<String>, ring_in_use: impl Into<String>) -> Self {
         QueueMemberRingInUse {
             action: Action::new("QueueMemberRingInUse"),
@@ -8392,7 +8396,7 @@ impl QueuePause {
     /// The action's name.
     pub const NAME: &'static str = "QueuePause";
 
-    /// A `QueuePause` action with its required parameters.
+    /// A new `QueuePause` action with its required parameters.
     pub fn new(interface: impl Into<String>, paused: impl Into<String>) -> Self {
         QueuePause {
             action: Action::new("QueuePause"),
@@ -8445,7 +8449,7 @@ impl QueuePenalty {
     /// The action's name.
     pub const NAME: &'static str = "QueuePenalty";
 
-    /// A `QueuePenalty` action with its required parameters.
+    /// A new `QueuePenalty` action with its required parameters.
     pub fn new(interface: impl Into<String>, penalty: impl Into<String>) -> Self {
         QueuePenalty {
             action: Action::new("QueuePenalty"),
@@ -8493,7 +8497,7 @@ impl QueueReload {
     /// The action's name.
     pub const NAME: &'static str = "QueueReload";
 
-    /// A `QueueReload` action with its required parameters.
+    /// A new `QueueReload` action with its required parameters.
     pub fn new() -> Self {
         QueueReload {
             action: Action::new("QueueReload"),
@@ -8560,7 +8564,7 @@ impl QueueRemove {
     /// The action's name.
     pub const NAME: &'static str = "QueueRemove";
 
-    /// A `QueueRemove` action with its required parameters.
+    /// A new `QueueRemove` action with its required parameters.
     pub fn new(queue: impl Into<String>, interface: impl Into<String>) -> Self {
         QueueRemove {
             action: Action::new("QueueRemove"),
@@ -8603,7 +8607,7 @@ impl QueueReset {
     /// The action's name.
     pub const NAME: &'static str = "QueueReset";
 
-    /// A `QueueReset` action with its required parameters.
+    /// A new `QueueReset` action with its required parameters.
     pub fn new() -> Self {
         QueueReset {
             action: Action::new("QueueReset"),
@@ -8655,7 +8659,7 @@ impl QueueRule {
     /// The action's name.
     pub const NAME: &'static str = "QueueRule";
 
-    /// A `QueueRule` action with its required parameters.
+    /// A new `QueueRule` action with its required parameters.
     pub fn new() -> Self {
         QueueRule {
             action: Action::new("QueueRule"),
@@ -8708,7 +8712,7 @@ impl QueueStatus {
     /// The action's name.
     pub const NAME: &'static str = "QueueStatus";
 
-    /// A `QueueStatus` action with its required parameters.
+    /// A new `QueueStatus` action with its required parameters.
     pub fn new() -> Self {
         QueueStatus {
             action: Action::new("QueueStatus"),
@@ -8766,7 +8770,7 @@ impl QueueSummary {
     /// The action's name.
     pub const NAME: &'static str = "QueueSummary";
 
-    /// A `QueueSummary` action with its required parameters.
+    /// A new `QueueSummary` action with its required parameters.
     pub fn new() -> Self {
         QueueSummary {
             action: Action::new("QueueSummary"),
@@ -8818,7 +8822,7 @@ impl QueueWithdrawCaller {
     /// The action's name.
     pub const NAME: &'static str = "QueueWithdrawCaller";
 
-    /// A `QueueWithdrawCaller` action with its required parameters.
+    /// A new `QueueWithdrawCaller` action with its required parameters.
     pub fn new(queue: impl Into<String>, caller: impl Into<String>) -> Self {
         QueueWithdrawCaller {
             action: Action::new("QueueWithdrawCaller"),
@@ -8866,7 +8870,7 @@ impl Redirect {
     /// The action's name.
     pub const NAME: &'static str = "Redirect";
 
-    /// A `Redirect` action with its required parameters.
+    /// A new `Redirect` action with its required parameters.
     pub fn new(
         channel: impl Into<String>,
         exten: impl Into<String>,
@@ -8898,8 +8902,8 @@ impl Redirect {
     }
 
     /// Sets `ExtraPriority`.
-    pub fn extra_priority(self, extra_priority: impl Into<String>) -> Self {
-        self.header("ExtraPriority", extra_priority.into())
+    pub fn extra_priority(self, extra_priority: u32) -> Self {
+        self.header("ExtraPriority", extra_priority.to_string())
     }
 
     /// Adds a header the documentation does not list (checked like any header).
@@ -8936,7 +8940,7 @@ impl Reload {
     /// The action's name.
     pub const NAME: &'static str = "Reload";
 
-    /// A `Reload` action with its required parameters.
+    /// A new `Reload` action with its required parameters.
     pub fn new() -> Self {
         Reload {
             action: Action::new("Reload"),
@@ -8988,7 +8992,7 @@ impl SendFlash {
     /// The action's name.
     pub const NAME: &'static str = "SendFlash";
 
-    /// A `SendFlash` action with its required parameters.
+    /// A new `SendFlash` action with its required parameters.
     pub fn new(channel: impl Into<String>) -> Self {
         SendFlash {
             action: Action::new("SendFlash"),
@@ -9035,7 +9039,7 @@ impl SendText {
     /// The action's name.
     pub const NAME: &'static str = "SendText";
 
-    /// A `SendText` action with its required parameters.
+    /// A new `SendText` action with its required parameters.
     pub fn new(channel: impl Into<String>, message: impl Into<String>) -> Self {
         SendText {
             action: Action::new("SendText"),
@@ -9083,7 +9087,7 @@ impl Setvar {
     /// The action's name.
     pub const NAME: &'static str = "Setvar";
 
-    /// A `Setvar` action with its required parameters.
+    /// A new `Setvar` action with its required parameters.
     pub fn new(variable: impl Into<String>, value: impl Into<String>) -> Self {
         Setvar {
             action: Action::new("Setvar"),
@@ -9132,7 +9136,7 @@ impl ShowDialPlan {
     /// The action's name.
     pub const NAME: &'static str = "ShowDialPlan";
 
-    /// A `ShowDialPlan` action with its required parameters.
+    /// A new `ShowDialPlan` action with its required parameters.
     pub fn new() -> Self {
         ShowDialPlan {
             action: Action::new("ShowDialPlan"),
@@ -9189,7 +9193,7 @@ impl SorceryMemoryCacheExpire {
     /// The action's name.
     pub const NAME: &'static str = "SorceryMemoryCacheExpire";
 
-    /// A `SorceryMemoryCacheExpire` action with its required parameters.
+    /// A new `SorceryMemoryCacheExpire` action with its required parameters.
     pub fn new(cache: impl Into<String>) -> Self {
         SorceryMemoryCacheExpire {
             action: Action::new("SorceryMemoryCacheExpire"),
@@ -9231,7 +9235,7 @@ impl SorceryMemoryCacheExpireObject {
     /// The action's name.
     pub const NAME: &'static str = "SorceryMemoryCacheExpireObject";
 
-    /// A `SorceryMemoryCacheExpireObject` action with its required parameters.
+    /// A new `SorceryMemoryCacheExpireObject` action with its required parameters.
     pub fn new(cache: impl Into<String>, object: impl Into<String>) -> Self {
         SorceryMemoryCacheExpireObject {
             action: Action::new("SorceryMemoryCacheExpireObject"),
@@ -9274,7 +9278,7 @@ impl SorceryMemoryCachePopulate {
     /// The action's name.
     pub const NAME: &'static str = "SorceryMemoryCachePopulate";
 
-    /// A `SorceryMemoryCachePopulate` action with its required parameters.
+    /// A new `SorceryMemoryCachePopulate` action with its required parameters.
     pub fn new(cache: impl Into<String>) -> Self {
         SorceryMemoryCachePopulate {
             action: Action::new("SorceryMemoryCachePopulate"),
@@ -9316,7 +9320,7 @@ impl SorceryMemoryCacheStale {
     /// The action's name.
     pub const NAME: &'static str = "SorceryMemoryCacheStale";
 
-    /// A `SorceryMemoryCacheStale` action with its required parameters.
+    /// A new `SorceryMemoryCacheStale` action with its required parameters.
     pub fn new(cache: impl Into<String>) -> Self {
         SorceryMemoryCacheStale {
             action: Action::new("SorceryMemoryCacheStale"),
@@ -9358,7 +9362,7 @@ impl SorceryMemoryCacheStaleObject {
     /// The action's name.
     pub const NAME: &'static str = "SorceryMemoryCacheStaleObject";
 
-    /// A `SorceryMemoryCacheStaleObject` action with its required parameters.
+    /// A new `SorceryMemoryCacheStaleObject` action with its required parameters.
     pub fn new(cache: impl Into<String>, object: impl Into<String>) -> Self {
         SorceryMemoryCacheStaleObject {
             action: Action::new("SorceryMemoryCacheStaleObject"),
@@ -9407,7 +9411,7 @@ impl Status {
     /// The action's name.
     pub const NAME: &'static str = "Status";
 
-    /// A `Status` action with its required parameters.
+    /// A new `Status` action with its required parameters.
     pub fn new() -> Self {
         Status {
             action: Action::new("Status"),
@@ -9469,7 +9473,7 @@ impl StopMixMonitor {
     /// The action's name.
     pub const NAME: &'static str = "StopMixMonitor";
 
-    /// A `StopMixMonitor` action with its required parameters.
+    /// A new `StopMixMonitor` action with its required parameters.
     pub fn new(channel: impl Into<String>) -> Self {
         StopMixMonitor {
             action: Action::new("StopMixMonitor"),
@@ -9516,7 +9520,7 @@ impl UpdateConfig {
     /// The action's name.
     pub const NAME: &'static str = "UpdateConfig";
 
-    /// A `UpdateConfig` action with its required parameters.
+    /// A new `UpdateConfig` action with its required parameters.
     pub fn new(src_filename: impl Into<String>, dst_filename: impl Into<String>) -> Self {
         UpdateConfig {
             action: Action::new("UpdateConfig"),
@@ -9607,7 +9611,7 @@ impl UserEvent {
     /// The action's name.
     pub const NAME: &'static str = "UserEvent";
 
-    /// A `UserEvent` action with its required parameters.
+    /// A new `UserEvent` action with its required parameters.
     pub fn new(user_event: impl Into<String>) -> Self {
         UserEvent {
             action: Action::new("UserEvent"),
@@ -9659,7 +9663,7 @@ impl VoicemailBoxSummary {
     /// The action's name.
     pub const NAME: &'static str = "VoicemailBoxSummary";
 
-    /// A `VoicemailBoxSummary` action with its required parameters.
+    /// A new `VoicemailBoxSummary` action with its required parameters.
     pub fn new(context: impl Into<String>, mailbox: impl Into<String>) -> Self {
         VoicemailBoxSummary {
             action: Action::new("VoicemailBoxSummary"),
@@ -9702,7 +9706,7 @@ impl VoicemailForward {
     /// The action's name.
     pub const NAME: &'static str = "VoicemailForward";
 
-    /// A `VoicemailForward` action with its required parameters.
+    /// A new `VoicemailForward` action with its required parameters.
     pub fn new(
         context: impl Into<String>,
         mailbox: impl Into<String>,
@@ -9758,7 +9762,7 @@ impl VoicemailMove {
     /// The action's name.
     pub const NAME: &'static str = "VoicemailMove";
 
-    /// A `VoicemailMove` action with its required parameters.
+    /// A new `VoicemailMove` action with its required parameters.
     pub fn new(
         context: impl Into<String>,
         mailbox: impl Into<String>,
@@ -9810,7 +9814,7 @@ impl VoicemailRefresh {
     /// The action's name.
     pub const NAME: &'static str = "VoicemailRefresh";
 
-    /// A `VoicemailRefresh` action with its required parameters.
+    /// A new `VoicemailRefresh` action with its required parameters.
     pub fn new() -> Self {
         VoicemailRefresh {
             action: Action::new("VoicemailRefresh"),
@@ -9867,7 +9871,7 @@ impl VoicemailRemove {
     /// The action's name.
     pub const NAME: &'static str = "VoicemailRemove";
 
-    /// A `VoicemailRemove` action with its required parameters.
+    /// A new `VoicemailRemove` action with its required parameters.
     pub fn new(
         context: impl Into<String>,
         mailbox: impl Into<String>,
@@ -9917,7 +9921,7 @@ impl VoicemailUserStatus {
     /// The action's name.
     pub const NAME: &'static str = "VoicemailUserStatus";
 
-    /// A `VoicemailUserStatus` action with its required parameters.
+    /// A new `VoicemailUserStatus` action with its required parameters.
     pub fn new(context: impl Into<String>, mailbox: impl Into<String>) -> Self {
         VoicemailUserStatus {
             action: Action::new("VoicemailUserStatus"),
@@ -9961,7 +9965,7 @@ impl VoicemailUsersList {
     /// The action's name.
     pub const NAME: &'static str = "VoicemailUsersList";
 
-    /// A `VoicemailUsersList` action with its required parameters.
+    /// A new `VoicemailUsersList` action with its required parameters.
     pub fn new() -> Self {
         VoicemailUsersList {
             action: Action::new("VoicemailUsersList"),
@@ -10008,7 +10012,7 @@ impl WaitEvent {
     /// The action's name.
     pub const NAME: &'static str = "WaitEvent";
 
-    /// A `WaitEvent` action with its required parameters.
+    /// A new `WaitEvent` action with its required parameters.
     pub fn new(timeout: impl Into<String>) -> Self {
         WaitEvent {
             action: Action::new("WaitEvent"),

@@ -608,6 +608,9 @@ fn event_headers(event: &Event) -> Vec<String> {
             EventItem::Param(param) => headers.push(param.name.clone()),
         }
     }
+    // A parameter that repeats a snapshot header is read through the snapshot.
+    let mut seen = BTreeSet::new();
+    headers.retain(|h| seen.insert(h.to_ascii_lowercase()));
     headers
 }
 

@@ -747,10 +747,10 @@ fn event_type(o: &mut String, event: &Event, enum_names: &BTreeMap<usize, String
         o,
         "    pub fn from_packet(packet: &'a Packet) -> Option<Self> {{"
     );
-    w!(o, "        let event = packet.event_name()?;");
+    w!(o, "        let event = packet.event_name()?.as_bytes();");
     w!(
         o,
-        "        event.as_bytes().eq_ignore_ascii_case(b{}).then_some({name}(packet))",
+        "        (event == b{0} || event.eq_ignore_ascii_case(b{0})).then_some({name}(packet))",
         escape(wire)
     );
     w!(o, "    }}");
@@ -935,20 +935,20 @@ fn any_event(o: &mut String, model: &Model) {
     }
     for ((len, first), names) in &buckets {
         w!(o, "            ({len}, b{:?}) => {{", *first as char);
-        // With several candidates: exact spelling first (one memcmp each: what
-        // Asterisk sends), then any case.
-        let exact = names
-            .iter()
-            .filter(|_| names.len() > 1)
-            .map(|name| (name, format!("name == b{}", escape(name))));
-        let any_case = names.iter().map(|name| {
-            (
-                name,
-                format!("name.eq_ignore_ascii_case(b{})", escape(name)),
-            )
-        });
-        let tests = exact.chain(any_case);
-        for (i, (name, test)) in tests.enumerate() {
+        // Exact spelling first (a memcmp: what Asterisk sends), then any case (a
+        // byte loop). One candidate: both in one test.
+        let exact = |name: &str| format!("name == b{}", escape(name));
+        let any_case = |name: &str| format!("name.eq_ignore_ascii_case(b{})", escape(name));
+        let tests: Vec<(&&str, String)> = if names.len() == 1 {
+            let name = &names[0];
+            vec![(name, format!("{} || {}", exact(name), any_case(name)))]
+        } else {
+            let exact = names.iter().map(|name| (name, exact(name)));
+            exact
+                .chain(names.iter().map(|name| (name, any_case(name))))
+                .collect()
+        };
+        for (i, (name, test)) in tests.into_iter().enumerate() {
             let keyword = if i == 0 { "if" } else { "} else if" };
             w!(o, "                {keyword} {test} {{");
             w!(

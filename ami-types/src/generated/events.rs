@@ -233,10 +233,8 @@ impl<'a> AGIExecEnd<'a> {
 
     /// Views `packet` as this event when it is an event named `AGIExecEnd` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AGIExecEnd")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AGIExecEnd" || event.eq_ignore_ascii_case(b"AGIExecEnd"))
             .then_some(AGIExecEnd(packet))
     }
 
@@ -321,10 +319,8 @@ impl<'a> AGIExecStart<'a> {
 
     /// Views `packet` as this event when it is an event named `AGIExecStart` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AGIExecStart")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AGIExecStart" || event.eq_ignore_ascii_case(b"AGIExecStart"))
             .then_some(AGIExecStart(packet))
     }
 
@@ -406,11 +402,8 @@ impl<'a> AOCD<'a> {
 
     /// Views `packet` as this event when it is an event named `AOC-D` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AOC-D")
-            .then_some(AOCD(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AOC-D" || event.eq_ignore_ascii_case(b"AOC-D")).then_some(AOCD(packet))
     }
 
     /// The packet this view reads.
@@ -564,11 +557,8 @@ impl<'a> AOCE<'a> {
 
     /// Views `packet` as this event when it is an event named `AOC-E` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AOC-E")
-            .then_some(AOCE(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AOC-E" || event.eq_ignore_ascii_case(b"AOC-E")).then_some(AOCE(packet))
     }
 
     /// The packet this view reads.
@@ -747,11 +737,8 @@ impl<'a> AOCS<'a> {
 
     /// Views `packet` as this event when it is an event named `AOC-S` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AOC-S")
-            .then_some(AOCS(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AOC-S" || event.eq_ignore_ascii_case(b"AOC-S")).then_some(AOCS(packet))
     }
 
     /// The packet this view reads.
@@ -914,10 +901,8 @@ impl<'a> AgentCalled<'a> {
 
     /// Views `packet` as this event when it is an event named `AgentCalled` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AgentCalled")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AgentCalled" || event.eq_ignore_ascii_case(b"AgentCalled"))
             .then_some(AgentCalled(packet))
     }
 
@@ -1020,10 +1005,8 @@ impl<'a> AgentComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `AgentComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AgentComplete")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AgentComplete" || event.eq_ignore_ascii_case(b"AgentComplete"))
             .then_some(AgentComplete(packet))
     }
 
@@ -1148,10 +1131,8 @@ impl<'a> AgentConnect<'a> {
 
     /// Views `packet` as this event when it is an event named `AgentConnect` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AgentConnect")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AgentConnect" || event.eq_ignore_ascii_case(b"AgentConnect"))
             .then_some(AgentConnect(packet))
     }
 
@@ -1263,10 +1244,8 @@ impl<'a> AgentDump<'a> {
 
     /// Views `packet` as this event when it is an event named `AgentDump` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AgentDump")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AgentDump" || event.eq_ignore_ascii_case(b"AgentDump"))
             .then_some(AgentDump(packet))
     }
 
@@ -1350,10 +1329,8 @@ impl<'a> AgentLogin<'a> {
 
     /// Views `packet` as this event when it is an event named `AgentLogin` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AgentLogin")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AgentLogin" || event.eq_ignore_ascii_case(b"AgentLogin"))
             .then_some(AgentLogin(packet))
     }
 
@@ -1420,10 +1397,8 @@ impl<'a> AgentLogoff<'a> {
 
     /// Views `packet` as this event when it is an event named `AgentLogoff` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AgentLogoff")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AgentLogoff" || event.eq_ignore_ascii_case(b"AgentLogoff"))
             .then_some(AgentLogoff(packet))
     }
 
@@ -1512,10 +1487,8 @@ impl<'a> AgentRingNoAnswer<'a> {
 
     /// Views `packet` as this event when it is an event named `AgentRingNoAnswer` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AgentRingNoAnswer")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AgentRingNoAnswer" || event.eq_ignore_ascii_case(b"AgentRingNoAnswer"))
             .then_some(AgentRingNoAnswer(packet))
     }
 
@@ -1611,11 +1584,8 @@ impl<'a> Agents<'a> {
 
     /// Views `packet` as this event when it is an event named `Agents` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Agents")
-            .then_some(Agents(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Agents" || event.eq_ignore_ascii_case(b"Agents")).then_some(Agents(packet))
     }
 
     /// The packet this view reads.
@@ -1705,10 +1675,8 @@ impl<'a> AgentsComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `AgentsComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AgentsComplete")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AgentsComplete" || event.eq_ignore_ascii_case(b"AgentsComplete"))
             .then_some(AgentsComplete(packet))
     }
 
@@ -1746,11 +1714,8 @@ impl<'a> Alarm<'a> {
 
     /// Views `packet` as this event when it is an event named `Alarm` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Alarm")
-            .then_some(Alarm(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Alarm" || event.eq_ignore_ascii_case(b"Alarm")).then_some(Alarm(packet))
     }
 
     /// The packet this view reads.
@@ -1793,10 +1758,8 @@ impl<'a> AlarmClear<'a> {
 
     /// Views `packet` as this event when it is an event named `AlarmClear` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AlarmClear")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AlarmClear" || event.eq_ignore_ascii_case(b"AlarmClear"))
             .then_some(AlarmClear(packet))
     }
 
@@ -1855,10 +1818,8 @@ impl<'a> AorDetail<'a> {
 
     /// Views `packet` as this event when it is an event named `AorDetail` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AorDetail")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AorDetail" || event.eq_ignore_ascii_case(b"AorDetail"))
             .then_some(AorDetail(packet))
     }
 
@@ -2052,11 +2013,8 @@ impl<'a> AorList<'a> {
 
     /// Views `packet` as this event when it is an event named `AorList` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AorList")
-            .then_some(AorList(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AorList" || event.eq_ignore_ascii_case(b"AorList")).then_some(AorList(packet))
     }
 
     /// The packet this view reads.
@@ -2210,10 +2168,8 @@ impl<'a> AorListComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `AorListComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AorListComplete")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AorListComplete" || event.eq_ignore_ascii_case(b"AorListComplete"))
             .then_some(AorListComplete(packet))
     }
 
@@ -2272,10 +2228,8 @@ impl<'a> AsyncAGIEnd<'a> {
 
     /// Views `packet` as this event when it is an event named `AsyncAGIEnd` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AsyncAGIEnd")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AsyncAGIEnd" || event.eq_ignore_ascii_case(b"AsyncAGIEnd"))
             .then_some(AsyncAGIEnd(packet))
     }
 
@@ -2336,10 +2290,8 @@ impl<'a> AsyncAGIExec<'a> {
 
     /// Views `packet` as this event when it is an event named `AsyncAGIExec` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AsyncAGIExec")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AsyncAGIExec" || event.eq_ignore_ascii_case(b"AsyncAGIExec"))
             .then_some(AsyncAGIExec(packet))
     }
 
@@ -2411,10 +2363,8 @@ impl<'a> AsyncAGIStart<'a> {
 
     /// Views `packet` as this event when it is an event named `AsyncAGIStart` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AsyncAGIStart")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AsyncAGIStart" || event.eq_ignore_ascii_case(b"AsyncAGIStart"))
             .then_some(AsyncAGIStart(packet))
     }
 
@@ -2570,10 +2520,8 @@ impl<'a> AttendedTransfer<'a> {
 
     /// Views `packet` as this event when it is an event named `AttendedTransfer` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AttendedTransfer")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AttendedTransfer" || event.eq_ignore_ascii_case(b"AttendedTransfer"))
             .then_some(AttendedTransfer(packet))
     }
 
@@ -2715,10 +2663,8 @@ impl<'a> AuthDetail<'a> {
 
     /// Views `packet` as this event when it is an event named `AuthDetail` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AuthDetail")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AuthDetail" || event.eq_ignore_ascii_case(b"AuthDetail"))
             .then_some(AuthDetail(packet))
     }
 
@@ -2861,10 +2807,8 @@ impl<'a> AuthList<'a> {
 
     /// Views `packet` as this event when it is an event named `AuthList` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AuthList")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AuthList" || event.eq_ignore_ascii_case(b"AuthList"))
             .then_some(AuthList(packet))
     }
 
@@ -2986,10 +2930,8 @@ impl<'a> AuthListComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `AuthListComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AuthListComplete")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AuthListComplete" || event.eq_ignore_ascii_case(b"AuthListComplete"))
             .then_some(AuthListComplete(packet))
     }
 
@@ -3045,10 +2987,8 @@ impl<'a> AuthMethodNotAllowed<'a> {
 
     /// Views `packet` as this event when it is an event named `AuthMethodNotAllowed` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"AuthMethodNotAllowed")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"AuthMethodNotAllowed" || event.eq_ignore_ascii_case(b"AuthMethodNotAllowed"))
             .then_some(AuthMethodNotAllowed(packet))
     }
 
@@ -3192,10 +3132,8 @@ impl<'a> BlindTransfer<'a> {
 
     /// Views `packet` as this event when it is an event named `BlindTransfer` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"BlindTransfer")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"BlindTransfer" || event.eq_ignore_ascii_case(b"BlindTransfer"))
             .then_some(BlindTransfer(packet))
     }
 
@@ -3288,10 +3226,8 @@ impl<'a> BridgeCreate<'a> {
 
     /// Views `packet` as this event when it is an event named `BridgeCreate` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"BridgeCreate")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"BridgeCreate" || event.eq_ignore_ascii_case(b"BridgeCreate"))
             .then_some(BridgeCreate(packet))
     }
 
@@ -3338,10 +3274,8 @@ impl<'a> BridgeDestroy<'a> {
 
     /// Views `packet` as this event when it is an event named `BridgeDestroy` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"BridgeDestroy")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"BridgeDestroy" || event.eq_ignore_ascii_case(b"BridgeDestroy"))
             .then_some(BridgeDestroy(packet))
     }
 
@@ -3403,10 +3337,8 @@ impl<'a> BridgeEnter<'a> {
 
     /// Views `packet` as this event when it is an event named `BridgeEnter` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"BridgeEnter")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"BridgeEnter" || event.eq_ignore_ascii_case(b"BridgeEnter"))
             .then_some(BridgeEnter(packet))
     }
 
@@ -3477,10 +3409,8 @@ impl<'a> BridgeInfoChannel<'a> {
 
     /// Views `packet` as this event when it is an event named `BridgeInfoChannel` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"BridgeInfoChannel")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"BridgeInfoChannel" || event.eq_ignore_ascii_case(b"BridgeInfoChannel"))
             .then_some(BridgeInfoChannel(packet))
     }
 
@@ -3533,10 +3463,8 @@ impl<'a> BridgeInfoComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `BridgeInfoComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"BridgeInfoComplete")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"BridgeInfoComplete" || event.eq_ignore_ascii_case(b"BridgeInfoComplete"))
             .then_some(BridgeInfoComplete(packet))
     }
 
@@ -3597,10 +3525,8 @@ impl<'a> BridgeLeave<'a> {
 
     /// Views `packet` as this event when it is an event named `BridgeLeave` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"BridgeLeave")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"BridgeLeave" || event.eq_ignore_ascii_case(b"BridgeLeave"))
             .then_some(BridgeLeave(packet))
     }
 
@@ -3667,10 +3593,8 @@ impl<'a> BridgeMerge<'a> {
 
     /// Views `packet` as this event when it is an event named `BridgeMerge` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"BridgeMerge")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"BridgeMerge" || event.eq_ignore_ascii_case(b"BridgeMerge"))
             .then_some(BridgeMerge(packet))
     }
 
@@ -3724,11 +3648,10 @@ impl<'a> BridgeVideoSourceUpdate<'a> {
 
     /// Views `packet` as this event when it is an event named `BridgeVideoSourceUpdate` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"BridgeVideoSourceUpdate")
-            .then_some(BridgeVideoSourceUpdate(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"BridgeVideoSourceUpdate"
+            || event.eq_ignore_ascii_case(b"BridgeVideoSourceUpdate"))
+        .then_some(BridgeVideoSourceUpdate(packet))
     }
 
     /// The packet this view reads.
@@ -3794,11 +3717,8 @@ impl<'a> CEL<'a> {
 
     /// Views `packet` as this event when it is an event named `CEL` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"CEL")
-            .then_some(CEL(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"CEL" || event.eq_ignore_ascii_case(b"CEL")).then_some(CEL(packet))
     }
 
     /// The packet this view reads.
@@ -3972,11 +3892,8 @@ impl<'a> Cdr<'a> {
 
     /// Views `packet` as this event when it is an event named `Cdr` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Cdr")
-            .then_some(Cdr(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Cdr" || event.eq_ignore_ascii_case(b"Cdr")).then_some(Cdr(packet))
     }
 
     /// The packet this view reads.
@@ -4148,11 +4065,10 @@ impl<'a> ChallengeResponseFailed<'a> {
 
     /// Views `packet` as this event when it is an event named `ChallengeResponseFailed` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ChallengeResponseFailed")
-            .then_some(ChallengeResponseFailed(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ChallengeResponseFailed"
+            || event.eq_ignore_ascii_case(b"ChallengeResponseFailed"))
+        .then_some(ChallengeResponseFailed(packet))
     }
 
     /// The packet this view reads.
@@ -4281,10 +4197,8 @@ impl<'a> ChallengeSent<'a> {
 
     /// Views `packet` as this event when it is an event named `ChallengeSent` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ChallengeSent")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ChallengeSent" || event.eq_ignore_ascii_case(b"ChallengeSent"))
             .then_some(ChallengeSent(packet))
     }
 
@@ -4416,10 +4330,8 @@ impl<'a> ChanSpyStart<'a> {
 
     /// Views `packet` as this event when it is an event named `ChanSpyStart` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ChanSpyStart")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ChanSpyStart" || event.eq_ignore_ascii_case(b"ChanSpyStart"))
             .then_some(ChanSpyStart(packet))
     }
 
@@ -4492,10 +4404,8 @@ impl<'a> ChanSpyStop<'a> {
 
     /// Views `packet` as this event when it is an event named `ChanSpyStop` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ChanSpyStop")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ChanSpyStop" || event.eq_ignore_ascii_case(b"ChanSpyStop"))
             .then_some(ChanSpyStop(packet))
     }
 
@@ -4554,10 +4464,8 @@ impl<'a> ChannelTalkingStart<'a> {
 
     /// Views `packet` as this event when it is an event named `ChannelTalkingStart` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ChannelTalkingStart")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ChannelTalkingStart" || event.eq_ignore_ascii_case(b"ChannelTalkingStart"))
             .then_some(ChannelTalkingStart(packet))
     }
 
@@ -4617,10 +4525,8 @@ impl<'a> ChannelTalkingStop<'a> {
 
     /// Views `packet` as this event when it is an event named `ChannelTalkingStop` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ChannelTalkingStop")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ChannelTalkingStop" || event.eq_ignore_ascii_case(b"ChannelTalkingStop"))
             .then_some(ChannelTalkingStop(packet))
     }
 
@@ -4680,10 +4586,8 @@ impl<'a> ConfbridgeEnd<'a> {
 
     /// Views `packet` as this event when it is an event named `ConfbridgeEnd` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ConfbridgeEnd")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ConfbridgeEnd" || event.eq_ignore_ascii_case(b"ConfbridgeEnd"))
             .then_some(ConfbridgeEnd(packet))
     }
 
@@ -4753,10 +4657,8 @@ impl<'a> ConfbridgeJoin<'a> {
 
     /// Views `packet` as this event when it is an event named `ConfbridgeJoin` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ConfbridgeJoin")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ConfbridgeJoin" || event.eq_ignore_ascii_case(b"ConfbridgeJoin"))
             .then_some(ConfbridgeJoin(packet))
     }
 
@@ -4859,10 +4761,8 @@ impl<'a> ConfbridgeLeave<'a> {
 
     /// Views `packet` as this event when it is an event named `ConfbridgeLeave` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ConfbridgeLeave")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ConfbridgeLeave" || event.eq_ignore_ascii_case(b"ConfbridgeLeave"))
             .then_some(ConfbridgeLeave(packet))
     }
 
@@ -4953,10 +4853,8 @@ impl<'a> ConfbridgeList<'a> {
 
     /// Views `packet` as this event when it is an event named `ConfbridgeList` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ConfbridgeList")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ConfbridgeList" || event.eq_ignore_ascii_case(b"ConfbridgeList"))
             .then_some(ConfbridgeList(packet))
     }
 
@@ -5090,10 +4988,8 @@ impl<'a> ConfbridgeListRooms<'a> {
 
     /// Views `packet` as this event when it is an event named `ConfbridgeListRooms` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ConfbridgeListRooms")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ConfbridgeListRooms" || event.eq_ignore_ascii_case(b"ConfbridgeListRooms"))
             .then_some(ConfbridgeListRooms(packet))
     }
 
@@ -5190,10 +5086,8 @@ impl<'a> ConfbridgeMute<'a> {
 
     /// Views `packet` as this event when it is an event named `ConfbridgeMute` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ConfbridgeMute")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ConfbridgeMute" || event.eq_ignore_ascii_case(b"ConfbridgeMute"))
             .then_some(ConfbridgeMute(packet))
     }
 
@@ -5270,10 +5164,8 @@ impl<'a> ConfbridgeRecord<'a> {
 
     /// Views `packet` as this event when it is an event named `ConfbridgeRecord` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ConfbridgeRecord")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ConfbridgeRecord" || event.eq_ignore_ascii_case(b"ConfbridgeRecord"))
             .then_some(ConfbridgeRecord(packet))
     }
 
@@ -5327,10 +5219,8 @@ impl<'a> ConfbridgeStart<'a> {
 
     /// Views `packet` as this event when it is an event named `ConfbridgeStart` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ConfbridgeStart")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ConfbridgeStart" || event.eq_ignore_ascii_case(b"ConfbridgeStart"))
             .then_some(ConfbridgeStart(packet))
     }
 
@@ -5384,10 +5274,8 @@ impl<'a> ConfbridgeStopRecord<'a> {
 
     /// Views `packet` as this event when it is an event named `ConfbridgeStopRecord` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ConfbridgeStopRecord")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ConfbridgeStopRecord" || event.eq_ignore_ascii_case(b"ConfbridgeStopRecord"))
             .then_some(ConfbridgeStopRecord(packet))
     }
 
@@ -5457,10 +5345,8 @@ impl<'a> ConfbridgeTalking<'a> {
 
     /// Views `packet` as this event when it is an event named `ConfbridgeTalking` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ConfbridgeTalking")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ConfbridgeTalking" || event.eq_ignore_ascii_case(b"ConfbridgeTalking"))
             .then_some(ConfbridgeTalking(packet))
     }
 
@@ -5563,10 +5449,8 @@ impl<'a> ConfbridgeUnmute<'a> {
 
     /// Views `packet` as this event when it is an event named `ConfbridgeUnmute` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ConfbridgeUnmute")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ConfbridgeUnmute" || event.eq_ignore_ascii_case(b"ConfbridgeUnmute"))
             .then_some(ConfbridgeUnmute(packet))
     }
 
@@ -5653,10 +5537,8 @@ impl<'a> ContactList<'a> {
 
     /// Views `packet` as this event when it is an event named `ContactList` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ContactList")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ContactList" || event.eq_ignore_ascii_case(b"ContactList"))
             .then_some(ContactList(packet))
     }
 
@@ -5813,10 +5695,8 @@ impl<'a> ContactListComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `ContactListComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ContactListComplete")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ContactListComplete" || event.eq_ignore_ascii_case(b"ContactListComplete"))
             .then_some(ContactListComplete(packet))
     }
 
@@ -5866,10 +5746,8 @@ impl<'a> ContactStatus<'a> {
 
     /// Views `packet` as this event when it is an event named `ContactStatus` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ContactStatus")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ContactStatus" || event.eq_ignore_ascii_case(b"ContactStatus"))
             .then_some(ContactStatus(packet))
     }
 
@@ -5953,10 +5831,8 @@ impl<'a> ContactStatusDetail<'a> {
 
     /// Views `packet` as this event when it is an event named `ContactStatusDetail` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ContactStatusDetail")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ContactStatusDetail" || event.eq_ignore_ascii_case(b"ContactStatusDetail"))
             .then_some(ContactStatusDetail(packet))
     }
 
@@ -6115,10 +5991,8 @@ impl<'a> CoreShowChannel<'a> {
 
     /// Views `packet` as this event when it is an event named `CoreShowChannel` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"CoreShowChannel")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"CoreShowChannel" || event.eq_ignore_ascii_case(b"CoreShowChannel"))
             .then_some(CoreShowChannel(packet))
     }
 
@@ -6192,11 +6066,10 @@ impl<'a> CoreShowChannelMapComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `CoreShowChannelMapComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"CoreShowChannelMapComplete")
-            .then_some(CoreShowChannelMapComplete(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"CoreShowChannelMapComplete"
+            || event.eq_ignore_ascii_case(b"CoreShowChannelMapComplete"))
+        .then_some(CoreShowChannelMapComplete(packet))
     }
 
     /// The packet this view reads.
@@ -6239,11 +6112,10 @@ impl<'a> CoreShowChannelsComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `CoreShowChannelsComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"CoreShowChannelsComplete")
-            .then_some(CoreShowChannelsComplete(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"CoreShowChannelsComplete"
+            || event.eq_ignore_ascii_case(b"CoreShowChannelsComplete"))
+        .then_some(CoreShowChannelsComplete(packet))
     }
 
     /// The packet this view reads.
@@ -6310,10 +6182,8 @@ impl<'a> DAHDIChannel<'a> {
 
     /// Views `packet` as this event when it is an event named `DAHDIChannel` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"DAHDIChannel")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"DAHDIChannel" || event.eq_ignore_ascii_case(b"DAHDIChannel"))
             .then_some(DAHDIChannel(packet))
     }
 
@@ -6375,10 +6245,8 @@ impl<'a> DNDState<'a> {
 
     /// Views `packet` as this event when it is an event named `DNDState` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"DNDState")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"DNDState" || event.eq_ignore_ascii_case(b"DNDState"))
             .then_some(DNDState(packet))
     }
 
@@ -6444,10 +6312,8 @@ impl<'a> DTMFBegin<'a> {
 
     /// Views `packet` as this event when it is an event named `DTMFBegin` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"DTMFBegin")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"DTMFBegin" || event.eq_ignore_ascii_case(b"DTMFBegin"))
             .then_some(DTMFBegin(packet))
     }
 
@@ -6526,11 +6392,8 @@ impl<'a> DTMFEnd<'a> {
 
     /// Views `packet` as this event when it is an event named `DTMFEnd` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"DTMFEnd")
-            .then_some(DTMFEnd(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"DTMFEnd" || event.eq_ignore_ascii_case(b"DTMFEnd")).then_some(DTMFEnd(packet))
     }
 
     /// The packet this view reads.
@@ -6596,10 +6459,8 @@ impl<'a> DeadlockStart<'a> {
 
     /// Views `packet` as this event when it is an event named `DeadlockStart` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"DeadlockStart")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"DeadlockStart" || event.eq_ignore_ascii_case(b"DeadlockStart"))
             .then_some(DeadlockStart(packet))
     }
 
@@ -6637,10 +6498,8 @@ impl<'a> DeviceStateChange<'a> {
 
     /// Views `packet` as this event when it is an event named `DeviceStateChange` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"DeviceStateChange")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"DeviceStateChange" || event.eq_ignore_ascii_case(b"DeviceStateChange"))
             .then_some(DeviceStateChange(packet))
     }
 
@@ -6684,11 +6543,10 @@ impl<'a> DeviceStateListComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `DeviceStateListComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"DeviceStateListComplete")
-            .then_some(DeviceStateListComplete(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"DeviceStateListComplete"
+            || event.eq_ignore_ascii_case(b"DeviceStateListComplete"))
+        .then_some(DeviceStateListComplete(packet))
     }
 
     /// The packet this view reads.
@@ -6761,10 +6619,8 @@ impl<'a> DialBegin<'a> {
 
     /// Views `packet` as this event when it is an event named `DialBegin` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"DialBegin")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"DialBegin" || event.eq_ignore_ascii_case(b"DialBegin"))
             .then_some(DialBegin(packet))
     }
 
@@ -6851,11 +6707,8 @@ impl<'a> DialEnd<'a> {
 
     /// Views `packet` as this event when it is an event named `DialEnd` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"DialEnd")
-            .then_some(DialEnd(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"DialEnd" || event.eq_ignore_ascii_case(b"DialEnd")).then_some(DialEnd(packet))
     }
 
     /// The packet this view reads.
@@ -6952,10 +6805,8 @@ impl<'a> DialState<'a> {
 
     /// Views `packet` as this event when it is an event named `DialState` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"DialState")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"DialState" || event.eq_ignore_ascii_case(b"DialState"))
             .then_some(DialState(packet))
     }
 
@@ -7164,10 +7015,8 @@ impl<'a> EndpointDetail<'a> {
 
     /// Views `packet` as this event when it is an event named `EndpointDetail` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"EndpointDetail")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"EndpointDetail" || event.eq_ignore_ascii_case(b"EndpointDetail"))
             .then_some(EndpointDetail(packet))
     }
 
@@ -8189,11 +8038,10 @@ impl<'a> EndpointDetailComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `EndpointDetailComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"EndpointDetailComplete")
-            .then_some(EndpointDetailComplete(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"EndpointDetailComplete"
+            || event.eq_ignore_ascii_case(b"EndpointDetailComplete"))
+        .then_some(EndpointDetailComplete(packet))
     }
 
     /// The packet this view reads.
@@ -8246,10 +8094,8 @@ impl<'a> EndpointList<'a> {
 
     /// Views `packet` as this event when it is an event named `EndpointList` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"EndpointList")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"EndpointList" || event.eq_ignore_ascii_case(b"EndpointList"))
             .then_some(EndpointList(packet))
     }
 
@@ -8335,10 +8181,8 @@ impl<'a> EndpointListComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `EndpointListComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"EndpointListComplete")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"EndpointListComplete" || event.eq_ignore_ascii_case(b"EndpointListComplete"))
             .then_some(EndpointListComplete(packet))
     }
 
@@ -8382,11 +8226,10 @@ impl<'a> ExtensionStateListComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `ExtensionStateListComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ExtensionStateListComplete")
-            .then_some(ExtensionStateListComplete(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ExtensionStateListComplete"
+            || event.eq_ignore_ascii_case(b"ExtensionStateListComplete"))
+        .then_some(ExtensionStateListComplete(packet))
     }
 
     /// The packet this view reads.
@@ -8430,10 +8273,8 @@ impl<'a> ExtensionStatus<'a> {
 
     /// Views `packet` as this event when it is an event named `ExtensionStatus` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ExtensionStatus")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ExtensionStatus" || event.eq_ignore_ascii_case(b"ExtensionStatus"))
             .then_some(ExtensionStatus(packet))
     }
 
@@ -8513,10 +8354,8 @@ impl<'a> FAXSession<'a> {
 
     /// Views `packet` as this event when it is an event named `FAXSession` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"FAXSession")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"FAXSession" || event.eq_ignore_ascii_case(b"FAXSession"))
             .then_some(FAXSession(packet))
     }
 
@@ -8638,10 +8477,8 @@ impl<'a> FAXSessionsComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `FAXSessionsComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"FAXSessionsComplete")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"FAXSessionsComplete" || event.eq_ignore_ascii_case(b"FAXSessionsComplete"))
             .then_some(FAXSessionsComplete(packet))
     }
 
@@ -8694,10 +8531,8 @@ impl<'a> FAXSessionsEntry<'a> {
 
     /// Views `packet` as this event when it is an event named `FAXSessionsEntry` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"FAXSessionsEntry")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"FAXSessionsEntry" || event.eq_ignore_ascii_case(b"FAXSessionsEntry"))
             .then_some(FAXSessionsEntry(packet))
     }
 
@@ -8800,10 +8635,8 @@ impl<'a> FAXStats<'a> {
 
     /// Views `packet` as this event when it is an event named `FAXStats` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"FAXStats")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"FAXStats" || event.eq_ignore_ascii_case(b"FAXStats"))
             .then_some(FAXStats(packet))
     }
 
@@ -8902,10 +8735,8 @@ impl<'a> FAXStatus<'a> {
 
     /// Views `packet` as this event when it is an event named `FAXStatus` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"FAXStatus")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"FAXStatus" || event.eq_ignore_ascii_case(b"FAXStatus"))
             .then_some(FAXStatus(packet))
     }
 
@@ -8990,10 +8821,8 @@ impl<'a> FailedACL<'a> {
 
     /// Views `packet` as this event when it is an event named `FailedACL` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"FailedACL")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"FailedACL" || event.eq_ignore_ascii_case(b"FailedACL"))
             .then_some(FailedACL(packet))
     }
 
@@ -9111,11 +8940,8 @@ impl<'a> Flash<'a> {
 
     /// Views `packet` as this event when it is an event named `Flash` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Flash")
-            .then_some(Flash(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Flash" || event.eq_ignore_ascii_case(b"Flash")).then_some(Flash(packet))
     }
 
     /// The packet this view reads.
@@ -9158,10 +8984,8 @@ impl<'a> FullyBooted<'a> {
 
     /// Views `packet` as this event when it is an event named `FullyBooted` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"FullyBooted")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"FullyBooted" || event.eq_ignore_ascii_case(b"FullyBooted"))
             .then_some(FullyBooted(packet))
     }
 
@@ -9229,11 +9053,8 @@ impl<'a> Hangup<'a> {
 
     /// Views `packet` as this event when it is an event named `Hangup` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Hangup")
-            .then_some(Hangup(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Hangup" || event.eq_ignore_ascii_case(b"Hangup")).then_some(Hangup(packet))
     }
 
     /// The packet this view reads.
@@ -9310,10 +9131,8 @@ impl<'a> HangupHandlerPop<'a> {
 
     /// Views `packet` as this event when it is an event named `HangupHandlerPop` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"HangupHandlerPop")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"HangupHandlerPop" || event.eq_ignore_ascii_case(b"HangupHandlerPop"))
             .then_some(HangupHandlerPop(packet))
     }
 
@@ -9379,10 +9198,8 @@ impl<'a> HangupHandlerPush<'a> {
 
     /// Views `packet` as this event when it is an event named `HangupHandlerPush` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"HangupHandlerPush")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"HangupHandlerPush" || event.eq_ignore_ascii_case(b"HangupHandlerPush"))
             .then_some(HangupHandlerPush(packet))
     }
 
@@ -9448,10 +9265,8 @@ impl<'a> HangupHandlerRun<'a> {
 
     /// Views `packet` as this event when it is an event named `HangupHandlerRun` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"HangupHandlerRun")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"HangupHandlerRun" || event.eq_ignore_ascii_case(b"HangupHandlerRun"))
             .then_some(HangupHandlerRun(packet))
     }
 
@@ -9517,10 +9332,8 @@ impl<'a> HangupRequest<'a> {
 
     /// Views `packet` as this event when it is an event named `HangupRequest` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"HangupRequest")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"HangupRequest" || event.eq_ignore_ascii_case(b"HangupRequest"))
             .then_some(HangupRequest(packet))
     }
 
@@ -9586,11 +9399,8 @@ impl<'a> Hold<'a> {
 
     /// Views `packet` as this event when it is an event named `Hold` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Hold")
-            .then_some(Hold(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Hold" || event.eq_ignore_ascii_case(b"Hold")).then_some(Hold(packet))
     }
 
     /// The packet this view reads.
@@ -9648,10 +9458,8 @@ impl<'a> IdentifyDetail<'a> {
 
     /// Views `packet` as this event when it is an event named `IdentifyDetail` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"IdentifyDetail")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"IdentifyDetail" || event.eq_ignore_ascii_case(b"IdentifyDetail"))
             .then_some(IdentifyDetail(packet))
     }
 
@@ -9753,11 +9561,10 @@ impl<'a> InboundRegistrationDetail<'a> {
 
     /// Views `packet` as this event when it is an event named `InboundRegistrationDetail` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"InboundRegistrationDetail")
-            .then_some(InboundRegistrationDetail(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"InboundRegistrationDetail"
+            || event.eq_ignore_ascii_case(b"InboundRegistrationDetail"))
+        .then_some(InboundRegistrationDetail(packet))
     }
 
     /// The packet this view reads.
@@ -9927,11 +9734,10 @@ impl<'a> InboundSubscriptionDetail<'a> {
 
     /// Views `packet` as this event when it is an event named `InboundSubscriptionDetail` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"InboundSubscriptionDetail")
-            .then_some(InboundSubscriptionDetail(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"InboundSubscriptionDetail"
+            || event.eq_ignore_ascii_case(b"InboundSubscriptionDetail"))
+        .then_some(InboundSubscriptionDetail(packet))
     }
 
     /// The packet this view reads.
@@ -10032,10 +9838,8 @@ impl<'a> InvalidAccountID<'a> {
 
     /// Views `packet` as this event when it is an event named `InvalidAccountID` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"InvalidAccountID")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"InvalidAccountID" || event.eq_ignore_ascii_case(b"InvalidAccountID"))
             .then_some(InvalidAccountID(packet))
     }
 
@@ -10146,10 +9950,8 @@ impl<'a> InvalidPassword<'a> {
 
     /// Views `packet` as this event when it is an event named `InvalidPassword` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"InvalidPassword")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"InvalidPassword" || event.eq_ignore_ascii_case(b"InvalidPassword"))
             .then_some(InvalidPassword(packet))
     }
 
@@ -10279,10 +10081,8 @@ impl<'a> InvalidTransport<'a> {
 
     /// Views `packet` as this event when it is an event named `InvalidTransport` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"InvalidTransport")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"InvalidTransport" || event.eq_ignore_ascii_case(b"InvalidTransport"))
             .then_some(InvalidTransport(packet))
     }
 
@@ -10388,11 +10188,8 @@ impl<'a> Load<'a> {
 
     /// Views `packet` as this event when it is an event named `Load` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Load")
-            .then_some(Load(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Load" || event.eq_ignore_ascii_case(b"Load")).then_some(Load(packet))
     }
 
     /// The packet this view reads.
@@ -10451,10 +10248,8 @@ impl<'a> LoadAverageLimit<'a> {
 
     /// Views `packet` as this event when it is an event named `LoadAverageLimit` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"LoadAverageLimit")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"LoadAverageLimit" || event.eq_ignore_ascii_case(b"LoadAverageLimit"))
             .then_some(LoadAverageLimit(packet))
     }
 
@@ -10583,10 +10378,8 @@ impl<'a> LocalBridge<'a> {
 
     /// Views `packet` as this event when it is an event named `LocalBridge` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"LocalBridge")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"LocalBridge" || event.eq_ignore_ascii_case(b"LocalBridge"))
             .then_some(LocalBridge(packet))
     }
 
@@ -10698,11 +10491,10 @@ impl<'a> LocalOptimizationBegin<'a> {
 
     /// Views `packet` as this event when it is an event named `LocalOptimizationBegin` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"LocalOptimizationBegin")
-            .then_some(LocalOptimizationBegin(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"LocalOptimizationBegin"
+            || event.eq_ignore_ascii_case(b"LocalOptimizationBegin"))
+        .then_some(LocalOptimizationBegin(packet))
     }
 
     /// The packet this view reads.
@@ -10794,10 +10586,8 @@ impl<'a> LocalOptimizationEnd<'a> {
 
     /// Views `packet` as this event when it is an event named `LocalOptimizationEnd` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"LocalOptimizationEnd")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"LocalOptimizationEnd" || event.eq_ignore_ascii_case(b"LocalOptimizationEnd"))
             .then_some(LocalOptimizationEnd(packet))
     }
 
@@ -10853,10 +10643,8 @@ impl<'a> LogChannel<'a> {
 
     /// Views `packet` as this event when it is an event named `LogChannel` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"LogChannel")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"LogChannel" || event.eq_ignore_ascii_case(b"LogChannel"))
             .then_some(LogChannel(packet))
     }
 
@@ -10935,11 +10723,8 @@ impl<'a> MCID<'a> {
 
     /// Views `packet` as this event when it is an event named `MCID` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MCID")
-            .then_some(MCID(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MCID" || event.eq_ignore_ascii_case(b"MCID")).then_some(MCID(packet))
     }
 
     /// The packet this view reads.
@@ -11205,11 +10990,8 @@ impl<'a> MWIGet<'a> {
 
     /// Views `packet` as this event when it is an event named `MWIGet` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MWIGet")
-            .then_some(MWIGet(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MWIGet" || event.eq_ignore_ascii_case(b"MWIGet")).then_some(MWIGet(packet))
     }
 
     /// The packet this view reads.
@@ -11264,10 +11046,8 @@ impl<'a> MWIGetComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `MWIGetComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MWIGetComplete")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MWIGetComplete" || event.eq_ignore_ascii_case(b"MWIGetComplete"))
             .then_some(MWIGetComplete(packet))
     }
 
@@ -11317,10 +11097,8 @@ impl<'a> MeetmeEnd<'a> {
 
     /// Views `packet` as this event when it is an event named `MeetmeEnd` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MeetmeEnd")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MeetmeEnd" || event.eq_ignore_ascii_case(b"MeetmeEnd"))
             .then_some(MeetmeEnd(packet))
     }
 
@@ -11375,10 +11153,8 @@ impl<'a> MeetmeJoin<'a> {
 
     /// Views `packet` as this event when it is an event named `MeetmeJoin` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MeetmeJoin")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MeetmeJoin" || event.eq_ignore_ascii_case(b"MeetmeJoin"))
             .then_some(MeetmeJoin(packet))
     }
 
@@ -11452,10 +11228,8 @@ impl<'a> MeetmeLeave<'a> {
 
     /// Views `packet` as this event when it is an event named `MeetmeLeave` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MeetmeLeave")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MeetmeLeave" || event.eq_ignore_ascii_case(b"MeetmeLeave"))
             .then_some(MeetmeLeave(packet))
     }
 
@@ -11530,10 +11304,8 @@ impl<'a> MeetmeList<'a> {
 
     /// Views `packet` as this event when it is an event named `MeetmeList` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MeetmeList")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MeetmeList" || event.eq_ignore_ascii_case(b"MeetmeList"))
             .then_some(MeetmeList(packet))
     }
 
@@ -11650,10 +11422,8 @@ impl<'a> MeetmeListRooms<'a> {
 
     /// Views `packet` as this event when it is an event named `MeetmeListRooms` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MeetmeListRooms")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MeetmeListRooms" || event.eq_ignore_ascii_case(b"MeetmeListRooms"))
             .then_some(MeetmeListRooms(packet))
     }
 
@@ -11740,10 +11510,8 @@ impl<'a> MeetmeMute<'a> {
 
     /// Views `packet` as this event when it is an event named `MeetmeMute` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MeetmeMute")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MeetmeMute" || event.eq_ignore_ascii_case(b"MeetmeMute"))
             .then_some(MeetmeMute(packet))
     }
 
@@ -11835,10 +11603,8 @@ impl<'a> MeetmeTalkRequest<'a> {
 
     /// Views `packet` as this event when it is an event named `MeetmeTalkRequest` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MeetmeTalkRequest")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MeetmeTalkRequest" || event.eq_ignore_ascii_case(b"MeetmeTalkRequest"))
             .then_some(MeetmeTalkRequest(packet))
     }
 
@@ -11930,10 +11696,8 @@ impl<'a> MeetmeTalking<'a> {
 
     /// Views `packet` as this event when it is an event named `MeetmeTalking` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MeetmeTalking")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MeetmeTalking" || event.eq_ignore_ascii_case(b"MeetmeTalking"))
             .then_some(MeetmeTalking(packet))
     }
 
@@ -12017,10 +11781,8 @@ impl<'a> MemoryLimit<'a> {
 
     /// Views `packet` as this event when it is an event named `MemoryLimit` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MemoryLimit")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MemoryLimit" || event.eq_ignore_ascii_case(b"MemoryLimit"))
             .then_some(MemoryLimit(packet))
     }
 
@@ -12136,10 +11898,8 @@ impl<'a> MessageWaiting<'a> {
 
     /// Views `packet` as this event when it is an event named `MessageWaiting` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MessageWaiting")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MessageWaiting" || event.eq_ignore_ascii_case(b"MessageWaiting"))
             .then_some(MessageWaiting(packet))
     }
 
@@ -12225,10 +11985,8 @@ impl<'a> MiniVoiceMail<'a> {
 
     /// Views `packet` as this event when it is an event named `MiniVoiceMail` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MiniVoiceMail")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MiniVoiceMail" || event.eq_ignore_ascii_case(b"MiniVoiceMail"))
             .then_some(MiniVoiceMail(packet))
     }
 
@@ -12307,10 +12065,8 @@ impl<'a> MixMonitorMute<'a> {
 
     /// Views `packet` as this event when it is an event named `MixMonitorMute` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MixMonitorMute")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MixMonitorMute" || event.eq_ignore_ascii_case(b"MixMonitorMute"))
             .then_some(MixMonitorMute(packet))
     }
 
@@ -12381,10 +12137,8 @@ impl<'a> MixMonitorStart<'a> {
 
     /// Views `packet` as this event when it is an event named `MixMonitorStart` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MixMonitorStart")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MixMonitorStart" || event.eq_ignore_ascii_case(b"MixMonitorStart"))
             .then_some(MixMonitorStart(packet))
     }
 
@@ -12443,10 +12197,8 @@ impl<'a> MixMonitorStop<'a> {
 
     /// Views `packet` as this event when it is an event named `MixMonitorStop` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MixMonitorStop")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MixMonitorStop" || event.eq_ignore_ascii_case(b"MixMonitorStop"))
             .then_some(MixMonitorStop(packet))
     }
 
@@ -12506,10 +12258,8 @@ impl<'a> MusicOnHoldStart<'a> {
 
     /// Views `packet` as this event when it is an event named `MusicOnHoldStart` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MusicOnHoldStart")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MusicOnHoldStart" || event.eq_ignore_ascii_case(b"MusicOnHoldStart"))
             .then_some(MusicOnHoldStart(packet))
     }
 
@@ -12574,10 +12324,8 @@ impl<'a> MusicOnHoldStop<'a> {
 
     /// Views `packet` as this event when it is an event named `MusicOnHoldStop` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"MusicOnHoldStop")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"MusicOnHoldStop" || event.eq_ignore_ascii_case(b"MusicOnHoldStop"))
             .then_some(MusicOnHoldStop(packet))
     }
 
@@ -12637,10 +12385,8 @@ impl<'a> NewAccountCode<'a> {
 
     /// Views `packet` as this event when it is an event named `NewAccountCode` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"NewAccountCode")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"NewAccountCode" || event.eq_ignore_ascii_case(b"NewAccountCode"))
             .then_some(NewAccountCode(packet))
     }
 
@@ -12706,10 +12452,8 @@ impl<'a> NewCallerid<'a> {
 
     /// Views `packet` as this event when it is an event named `NewCallerid` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"NewCallerid")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"NewCallerid" || event.eq_ignore_ascii_case(b"NewCallerid"))
             .then_some(NewCallerid(packet))
     }
 
@@ -12774,10 +12518,8 @@ impl<'a> NewConnectedLine<'a> {
 
     /// Views `packet` as this event when it is an event named `NewConnectedLine` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"NewConnectedLine")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"NewConnectedLine" || event.eq_ignore_ascii_case(b"NewConnectedLine"))
             .then_some(NewConnectedLine(packet))
     }
 
@@ -12839,10 +12581,8 @@ impl<'a> NewExten<'a> {
 
     /// Views `packet` as this event when it is an event named `NewExten` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"NewExten")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"NewExten" || event.eq_ignore_ascii_case(b"NewExten"))
             .then_some(NewExten(packet))
     }
 
@@ -12919,10 +12659,8 @@ impl<'a> Newchannel<'a> {
 
     /// Views `packet` as this event when it is an event named `Newchannel` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Newchannel")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Newchannel" || event.eq_ignore_ascii_case(b"Newchannel"))
             .then_some(Newchannel(packet))
     }
 
@@ -12981,10 +12719,8 @@ impl<'a> Newstate<'a> {
 
     /// Views `packet` as this event when it is an event named `Newstate` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Newstate")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Newstate" || event.eq_ignore_ascii_case(b"Newstate"))
             .then_some(Newstate(packet))
     }
 
@@ -13040,10 +12776,8 @@ impl<'a> OriginateResponse<'a> {
 
     /// Views `packet` as this event when it is an event named `OriginateResponse` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"OriginateResponse")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"OriginateResponse" || event.eq_ignore_ascii_case(b"OriginateResponse"))
             .then_some(OriginateResponse(packet))
     }
 
@@ -13174,11 +12908,10 @@ impl<'a> OutboundRegistrationDetail<'a> {
 
     /// Views `packet` as this event when it is an event named `OutboundRegistrationDetail` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"OutboundRegistrationDetail")
-            .then_some(OutboundRegistrationDetail(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"OutboundRegistrationDetail"
+            || event.eq_ignore_ascii_case(b"OutboundRegistrationDetail"))
+        .then_some(OutboundRegistrationDetail(packet))
     }
 
     /// The packet this view reads.
@@ -13386,11 +13119,10 @@ impl<'a> OutboundSubscriptionDetail<'a> {
 
     /// Views `packet` as this event when it is an event named `OutboundSubscriptionDetail` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"OutboundSubscriptionDetail")
-            .then_some(OutboundSubscriptionDetail(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"OutboundSubscriptionDetail"
+            || event.eq_ignore_ascii_case(b"OutboundSubscriptionDetail"))
+        .then_some(OutboundSubscriptionDetail(packet))
     }
 
     /// The packet this view reads.
@@ -13480,11 +13212,10 @@ impl<'a> PJSIPMaintenanceStatus<'a> {
 
     /// Views `packet` as this event when it is an event named `PJSIPMaintenanceStatus` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"PJSIPMaintenanceStatus")
-            .then_some(PJSIPMaintenanceStatus(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"PJSIPMaintenanceStatus"
+            || event.eq_ignore_ascii_case(b"PJSIPMaintenanceStatus"))
+        .then_some(PJSIPMaintenanceStatus(packet))
     }
 
     /// The packet this view reads.
@@ -13552,10 +13283,8 @@ impl<'a> ParkedCall<'a> {
 
     /// Views `packet` as this event when it is an event named `ParkedCall` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ParkedCall")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ParkedCall" || event.eq_ignore_ascii_case(b"ParkedCall"))
             .then_some(ParkedCall(packet))
     }
 
@@ -13660,10 +13389,8 @@ impl<'a> ParkedCallGiveUp<'a> {
 
     /// Views `packet` as this event when it is an event named `ParkedCallGiveUp` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ParkedCallGiveUp")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ParkedCallGiveUp" || event.eq_ignore_ascii_case(b"ParkedCallGiveUp"))
             .then_some(ParkedCallGiveUp(packet))
     }
 
@@ -13774,10 +13501,8 @@ impl<'a> ParkedCallSwap<'a> {
 
     /// Views `packet` as this event when it is an event named `ParkedCallSwap` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ParkedCallSwap")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ParkedCallSwap" || event.eq_ignore_ascii_case(b"ParkedCallSwap"))
             .then_some(ParkedCallSwap(packet))
     }
 
@@ -13888,10 +13613,8 @@ impl<'a> ParkedCallTimeOut<'a> {
 
     /// Views `packet` as this event when it is an event named `ParkedCallTimeOut` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ParkedCallTimeOut")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ParkedCallTimeOut" || event.eq_ignore_ascii_case(b"ParkedCallTimeOut"))
             .then_some(ParkedCallTimeOut(packet))
     }
 
@@ -13976,10 +13699,8 @@ impl<'a> PeerStatus<'a> {
 
     /// Views `packet` as this event when it is an event named `PeerStatus` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"PeerStatus")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"PeerStatus" || event.eq_ignore_ascii_case(b"PeerStatus"))
             .then_some(PeerStatus(packet))
     }
 
@@ -14087,11 +13808,8 @@ impl<'a> Pickup<'a> {
 
     /// Views `packet` as this event when it is an event named `Pickup` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Pickup")
-            .then_some(Pickup(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Pickup" || event.eq_ignore_ascii_case(b"Pickup")).then_some(Pickup(packet))
     }
 
     /// The packet this view reads.
@@ -14140,10 +13858,8 @@ impl<'a> PresenceStateChange<'a> {
 
     /// Views `packet` as this event when it is an event named `PresenceStateChange` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"PresenceStateChange")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"PresenceStateChange" || event.eq_ignore_ascii_case(b"PresenceStateChange"))
             .then_some(PresenceStateChange(packet))
     }
 
@@ -14199,11 +13915,10 @@ impl<'a> PresenceStateListComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `PresenceStateListComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"PresenceStateListComplete")
-            .then_some(PresenceStateListComplete(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"PresenceStateListComplete"
+            || event.eq_ignore_ascii_case(b"PresenceStateListComplete"))
+        .then_some(PresenceStateListComplete(packet))
     }
 
     /// The packet this view reads.
@@ -14247,10 +13962,8 @@ impl<'a> PresenceStatus<'a> {
 
     /// Views `packet` as this event when it is an event named `PresenceStatus` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"PresenceStatus")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"PresenceStatus" || event.eq_ignore_ascii_case(b"PresenceStatus"))
             .then_some(PresenceStatus(packet))
     }
 
@@ -14337,10 +14050,8 @@ impl<'a> QueueCallerAbandon<'a> {
 
     /// Views `packet` as this event when it is an event named `QueueCallerAbandon` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"QueueCallerAbandon")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"QueueCallerAbandon" || event.eq_ignore_ascii_case(b"QueueCallerAbandon"))
             .then_some(QueueCallerAbandon(packet))
     }
 
@@ -14429,10 +14140,8 @@ impl<'a> QueueCallerJoin<'a> {
 
     /// Views `packet` as this event when it is an event named `QueueCallerJoin` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"QueueCallerJoin")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"QueueCallerJoin" || event.eq_ignore_ascii_case(b"QueueCallerJoin"))
             .then_some(QueueCallerJoin(packet))
     }
 
@@ -14512,10 +14221,8 @@ impl<'a> QueueCallerLeave<'a> {
 
     /// Views `packet` as this event when it is an event named `QueueCallerLeave` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"QueueCallerLeave")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"QueueCallerLeave" || event.eq_ignore_ascii_case(b"QueueCallerLeave"))
             .then_some(QueueCallerLeave(packet))
     }
 
@@ -14588,10 +14295,8 @@ impl<'a> QueueEntry<'a> {
 
     /// Views `packet` as this event when it is an event named `QueueEntry` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"QueueEntry")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"QueueEntry" || event.eq_ignore_ascii_case(b"QueueEntry"))
             .then_some(QueueEntry(packet))
     }
 
@@ -14706,10 +14411,8 @@ impl<'a> QueueMemberAdded<'a> {
 
     /// Views `packet` as this event when it is an event named `QueueMemberAdded` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"QueueMemberAdded")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"QueueMemberAdded" || event.eq_ignore_ascii_case(b"QueueMemberAdded"))
             .then_some(QueueMemberAdded(packet))
     }
 
@@ -14879,10 +14582,8 @@ impl<'a> QueueMemberPause<'a> {
 
     /// Views `packet` as this event when it is an event named `QueueMemberPause` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"QueueMemberPause")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"QueueMemberPause" || event.eq_ignore_ascii_case(b"QueueMemberPause"))
             .then_some(QueueMemberPause(packet))
     }
 
@@ -15052,10 +14753,8 @@ impl<'a> QueueMemberPenalty<'a> {
 
     /// Views `packet` as this event when it is an event named `QueueMemberPenalty` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"QueueMemberPenalty")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"QueueMemberPenalty" || event.eq_ignore_ascii_case(b"QueueMemberPenalty"))
             .then_some(QueueMemberPenalty(packet))
     }
 
@@ -15225,10 +14924,8 @@ impl<'a> QueueMemberRemoved<'a> {
 
     /// Views `packet` as this event when it is an event named `QueueMemberRemoved` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"QueueMemberRemoved")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"QueueMemberRemoved" || event.eq_ignore_ascii_case(b"QueueMemberRemoved"))
             .then_some(QueueMemberRemoved(packet))
     }
 
@@ -15398,10 +15095,8 @@ impl<'a> QueueMemberRinginuse<'a> {
 
     /// Views `packet` as this event when it is an event named `QueueMemberRinginuse` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"QueueMemberRinginuse")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"QueueMemberRinginuse" || event.eq_ignore_ascii_case(b"QueueMemberRinginuse"))
             .then_some(QueueMemberRinginuse(packet))
     }
 
@@ -15571,10 +15266,8 @@ impl<'a> QueueMemberStatus<'a> {
 
     /// Views `packet` as this event when it is an event named `QueueMemberStatus` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"QueueMemberStatus")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"QueueMemberStatus" || event.eq_ignore_ascii_case(b"QueueMemberStatus"))
             .then_some(QueueMemberStatus(packet))
     }
 
@@ -15737,10 +15430,8 @@ impl<'a> QueueParams<'a> {
 
     /// Views `packet` as this event when it is an event named `QueueParams` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"QueueParams")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"QueueParams" || event.eq_ignore_ascii_case(b"QueueParams"))
             .then_some(QueueParams(packet))
     }
 
@@ -15856,10 +15547,8 @@ impl<'a> RTCPReceived<'a> {
 
     /// Views `packet` as this event when it is an event named `RTCPReceived` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"RTCPReceived")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"RTCPReceived" || event.eq_ignore_ascii_case(b"RTCPReceived"))
             .then_some(RTCPReceived(packet))
     }
 
@@ -15988,10 +15677,8 @@ impl<'a> RTCPSent<'a> {
 
     /// Views `packet` as this event when it is an event named `RTCPSent` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"RTCPSent")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"RTCPSent" || event.eq_ignore_ascii_case(b"RTCPSent"))
             .then_some(RTCPSent(packet))
     }
 
@@ -16170,10 +15857,8 @@ impl<'a> ReceiveFAX<'a> {
 
     /// Views `packet` as this event when it is an event named `ReceiveFAX` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ReceiveFAX")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ReceiveFAX" || event.eq_ignore_ascii_case(b"ReceiveFAX"))
             .then_some(ReceiveFAX(packet))
     }
 
@@ -16260,10 +15945,8 @@ impl<'a> Registry<'a> {
 
     /// Views `packet` as this event when it is an event named `Registry` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Registry")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Registry" || event.eq_ignore_ascii_case(b"Registry"))
             .then_some(Registry(packet))
     }
 
@@ -16330,11 +16013,8 @@ impl<'a> Reload<'a> {
 
     /// Views `packet` as this event when it is an event named `Reload` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Reload")
-            .then_some(Reload(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Reload" || event.eq_ignore_ascii_case(b"Reload")).then_some(Reload(packet))
     }
 
     /// The packet this view reads.
@@ -16382,11 +16062,8 @@ impl<'a> Rename<'a> {
 
     /// Views `packet` as this event when it is an event named `Rename` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Rename")
-            .then_some(Rename(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Rename" || event.eq_ignore_ascii_case(b"Rename")).then_some(Rename(packet))
     }
 
     /// The packet this view reads.
@@ -16429,10 +16106,8 @@ impl<'a> RequestBadFormat<'a> {
 
     /// Views `packet` as this event when it is an event named `RequestBadFormat` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"RequestBadFormat")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"RequestBadFormat" || event.eq_ignore_ascii_case(b"RequestBadFormat"))
             .then_some(RequestBadFormat(packet))
     }
 
@@ -16554,10 +16229,8 @@ impl<'a> RequestNotAllowed<'a> {
 
     /// Views `packet` as this event when it is an event named `RequestNotAllowed` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"RequestNotAllowed")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"RequestNotAllowed" || event.eq_ignore_ascii_case(b"RequestNotAllowed"))
             .then_some(RequestNotAllowed(packet))
     }
 
@@ -16678,10 +16351,8 @@ impl<'a> RequestNotSupported<'a> {
 
     /// Views `packet` as this event when it is an event named `RequestNotSupported` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"RequestNotSupported")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"RequestNotSupported" || event.eq_ignore_ascii_case(b"RequestNotSupported"))
             .then_some(RequestNotSupported(packet))
     }
 
@@ -16792,10 +16463,8 @@ impl<'a> ResourceListDetail<'a> {
 
     /// Views `packet` as this event when it is an event named `ResourceListDetail` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"ResourceListDetail")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"ResourceListDetail" || event.eq_ignore_ascii_case(b"ResourceListDetail"))
             .then_some(ResourceListDetail(packet))
     }
 
@@ -16896,11 +16565,8 @@ impl<'a> SendFAX<'a> {
 
     /// Views `packet` as this event when it is an event named `SendFAX` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"SendFAX")
-            .then_some(SendFAX(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"SendFAX" || event.eq_ignore_ascii_case(b"SendFAX")).then_some(SendFAX(packet))
     }
 
     /// The packet this view reads.
@@ -16996,10 +16662,8 @@ impl<'a> SessionLimit<'a> {
 
     /// Views `packet` as this event when it is an event named `SessionLimit` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"SessionLimit")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"SessionLimit" || event.eq_ignore_ascii_case(b"SessionLimit"))
             .then_some(SessionLimit(packet))
     }
 
@@ -17096,10 +16760,8 @@ impl<'a> Shutdown<'a> {
 
     /// Views `packet` as this event when it is an event named `Shutdown` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Shutdown")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Shutdown" || event.eq_ignore_ascii_case(b"Shutdown"))
             .then_some(Shutdown(packet))
     }
 
@@ -17169,10 +16831,8 @@ impl<'a> SoftHangupRequest<'a> {
 
     /// Views `packet` as this event when it is an event named `SoftHangupRequest` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"SoftHangupRequest")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"SoftHangupRequest" || event.eq_ignore_ascii_case(b"SoftHangupRequest"))
             .then_some(SoftHangupRequest(packet))
     }
 
@@ -17222,10 +16882,8 @@ impl<'a> SpanAlarm<'a> {
 
     /// Views `packet` as this event when it is an event named `SpanAlarm` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"SpanAlarm")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"SpanAlarm" || event.eq_ignore_ascii_case(b"SpanAlarm"))
             .then_some(SpanAlarm(packet))
     }
 
@@ -17269,10 +16927,8 @@ impl<'a> SpanAlarmClear<'a> {
 
     /// Views `packet` as this event when it is an event named `SpanAlarmClear` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"SpanAlarmClear")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"SpanAlarmClear" || event.eq_ignore_ascii_case(b"SpanAlarmClear"))
             .then_some(SpanAlarmClear(packet))
     }
 
@@ -17342,11 +16998,8 @@ impl<'a> Status<'a> {
 
     /// Views `packet` as this event when it is an event named `Status` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Status")
-            .then_some(Status(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Status" || event.eq_ignore_ascii_case(b"Status")).then_some(Status(packet))
     }
 
     /// The packet this view reads.
@@ -17497,10 +17150,8 @@ impl<'a> StatusComplete<'a> {
 
     /// Views `packet` as this event when it is an event named `StatusComplete` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"StatusComplete")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"StatusComplete" || event.eq_ignore_ascii_case(b"StatusComplete"))
             .then_some(StatusComplete(packet))
     }
 
@@ -17550,10 +17201,8 @@ impl<'a> SuccessfulAuth<'a> {
 
     /// Views `packet` as this event when it is an event named `SuccessfulAuth` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"SuccessfulAuth")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"SuccessfulAuth" || event.eq_ignore_ascii_case(b"SuccessfulAuth"))
             .then_some(SuccessfulAuth(packet))
     }
 
@@ -17688,10 +17337,8 @@ impl<'a> TransportDetail<'a> {
 
     /// Views `packet` as this event when it is an event named `TransportDetail` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"TransportDetail")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"TransportDetail" || event.eq_ignore_ascii_case(b"TransportDetail"))
             .then_some(TransportDetail(packet))
     }
 
@@ -17990,10 +17637,8 @@ impl<'a> UnParkedCall<'a> {
 
     /// Views `packet` as this event when it is an event named `UnParkedCall` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"UnParkedCall")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"UnParkedCall" || event.eq_ignore_ascii_case(b"UnParkedCall"))
             .then_some(UnParkedCall(packet))
     }
 
@@ -18088,10 +17733,8 @@ impl<'a> UnexpectedAddress<'a> {
 
     /// Views `packet` as this event when it is an event named `UnexpectedAddress` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"UnexpectedAddress")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"UnexpectedAddress" || event.eq_ignore_ascii_case(b"UnexpectedAddress"))
             .then_some(UnexpectedAddress(packet))
     }
 
@@ -18209,11 +17852,8 @@ impl<'a> Unhold<'a> {
 
     /// Views `packet` as this event when it is an event named `Unhold` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Unhold")
-            .then_some(Unhold(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Unhold" || event.eq_ignore_ascii_case(b"Unhold")).then_some(Unhold(packet))
     }
 
     /// The packet this view reads.
@@ -18256,11 +17896,8 @@ impl<'a> Unload<'a> {
 
     /// Views `packet` as this event when it is an event named `Unload` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Unload")
-            .then_some(Unload(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Unload" || event.eq_ignore_ascii_case(b"Unload")).then_some(Unload(packet))
     }
 
     /// The packet this view reads.
@@ -18324,10 +17961,8 @@ impl<'a> UserEvent<'a> {
 
     /// Views `packet` as this event when it is an event named `UserEvent` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"UserEvent")
+        let event = packet.event_name()?.as_bytes();
+        (event == b"UserEvent" || event.eq_ignore_ascii_case(b"UserEvent"))
             .then_some(UserEvent(packet))
     }
 
@@ -18394,11 +18029,8 @@ impl<'a> VarSet<'a> {
 
     /// Views `packet` as this event when it is an event named `VarSet` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"VarSet")
-            .then_some(VarSet(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"VarSet" || event.eq_ignore_ascii_case(b"VarSet")).then_some(VarSet(packet))
     }
 
     /// The packet this view reads.
@@ -18453,11 +18085,10 @@ impl<'a> VoicemailPasswordChange<'a> {
 
     /// Views `packet` as this event when it is an event named `VoicemailPasswordChange` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"VoicemailPasswordChange")
-            .then_some(VoicemailPasswordChange(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"VoicemailPasswordChange"
+            || event.eq_ignore_ascii_case(b"VoicemailPasswordChange"))
+        .then_some(VoicemailPasswordChange(packet))
     }
 
     /// The packet this view reads.
@@ -18521,11 +18152,8 @@ impl<'a> Wink<'a> {
 
     /// Views `packet` as this event when it is an event named `Wink` (ASCII case-insensitive).
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
-        let event = packet.event_name()?;
-        event
-            .as_bytes()
-            .eq_ignore_ascii_case(b"Wink")
-            .then_some(Wink(packet))
+        let event = packet.event_name()?.as_bytes();
+        (event == b"Wink" || event.eq_ignore_ascii_case(b"Wink")).then_some(Wink(packet))
     }
 
     /// The packet this view reads.
@@ -18944,28 +18572,28 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (4, b'h') => {
-                if name.eq_ignore_ascii_case(b"Hold") {
+                if name == b"Hold" || name.eq_ignore_ascii_case(b"Hold") {
                     AnyEvent::Hold(Hold(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (4, b'l') => {
-                if name.eq_ignore_ascii_case(b"Load") {
+                if name == b"Load" || name.eq_ignore_ascii_case(b"Load") {
                     AnyEvent::Load(Load(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (4, b'm') => {
-                if name.eq_ignore_ascii_case(b"MCID") {
+                if name == b"MCID" || name.eq_ignore_ascii_case(b"MCID") {
                     AnyEvent::MCID(MCID(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (4, b'w') => {
-                if name.eq_ignore_ascii_case(b"Wink") {
+                if name == b"Wink" || name.eq_ignore_ascii_case(b"Wink") {
                     AnyEvent::Wink(Wink(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -18993,35 +18621,35 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (5, b'f') => {
-                if name.eq_ignore_ascii_case(b"Flash") {
+                if name == b"Flash" || name.eq_ignore_ascii_case(b"Flash") {
                     AnyEvent::Flash(Flash(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'a') => {
-                if name.eq_ignore_ascii_case(b"Agents") {
+                if name == b"Agents" || name.eq_ignore_ascii_case(b"Agents") {
                     AnyEvent::Agents(Agents(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'h') => {
-                if name.eq_ignore_ascii_case(b"Hangup") {
+                if name == b"Hangup" || name.eq_ignore_ascii_case(b"Hangup") {
                     AnyEvent::Hangup(Hangup(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'm') => {
-                if name.eq_ignore_ascii_case(b"MWIGet") {
+                if name == b"MWIGet" || name.eq_ignore_ascii_case(b"MWIGet") {
                     AnyEvent::MWIGet(MWIGet(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'p') => {
-                if name.eq_ignore_ascii_case(b"Pickup") {
+                if name == b"Pickup" || name.eq_ignore_ascii_case(b"Pickup") {
                     AnyEvent::Pickup(Pickup(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19041,7 +18669,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (6, b's') => {
-                if name.eq_ignore_ascii_case(b"Status") {
+                if name == b"Status" || name.eq_ignore_ascii_case(b"Status") {
                     AnyEvent::Status(Status(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19061,14 +18689,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (6, b'v') => {
-                if name.eq_ignore_ascii_case(b"VarSet") {
+                if name == b"VarSet" || name.eq_ignore_ascii_case(b"VarSet") {
                     AnyEvent::VarSet(VarSet(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (7, b'a') => {
-                if name.eq_ignore_ascii_case(b"AorList") {
+                if name == b"AorList" || name.eq_ignore_ascii_case(b"AorList") {
                     AnyEvent::AorList(AorList(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19088,28 +18716,28 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (7, b's') => {
-                if name.eq_ignore_ascii_case(b"SendFAX") {
+                if name == b"SendFAX" || name.eq_ignore_ascii_case(b"SendFAX") {
                     AnyEvent::SendFAX(SendFAX(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'a') => {
-                if name.eq_ignore_ascii_case(b"AuthList") {
+                if name == b"AuthList" || name.eq_ignore_ascii_case(b"AuthList") {
                     AnyEvent::AuthList(AuthList(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'd') => {
-                if name.eq_ignore_ascii_case(b"DNDState") {
+                if name == b"DNDState" || name.eq_ignore_ascii_case(b"DNDState") {
                     AnyEvent::DNDState(DNDState(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'f') => {
-                if name.eq_ignore_ascii_case(b"FAXStats") {
+                if name == b"FAXStats" || name.eq_ignore_ascii_case(b"FAXStats") {
                     AnyEvent::FAXStats(FAXStats(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19142,7 +18770,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (8, b's') => {
-                if name.eq_ignore_ascii_case(b"Shutdown") {
+                if name == b"Shutdown" || name.eq_ignore_ascii_case(b"Shutdown") {
                     AnyEvent::Shutdown(Shutdown(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19192,21 +18820,21 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (9, b'm') => {
-                if name.eq_ignore_ascii_case(b"MeetmeEnd") {
+                if name == b"MeetmeEnd" || name.eq_ignore_ascii_case(b"MeetmeEnd") {
                     AnyEvent::MeetmeEnd(MeetmeEnd(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (9, b's') => {
-                if name.eq_ignore_ascii_case(b"SpanAlarm") {
+                if name == b"SpanAlarm" || name.eq_ignore_ascii_case(b"SpanAlarm") {
                     AnyEvent::SpanAlarm(SpanAlarm(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (9, b'u') => {
-                if name.eq_ignore_ascii_case(b"UserEvent") {
+                if name == b"UserEvent" || name.eq_ignore_ascii_case(b"UserEvent") {
                     AnyEvent::UserEvent(UserEvent(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19234,14 +18862,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (10, b'f') => {
-                if name.eq_ignore_ascii_case(b"FAXSession") {
+                if name == b"FAXSession" || name.eq_ignore_ascii_case(b"FAXSession") {
                     AnyEvent::FAXSession(FAXSession(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'l') => {
-                if name.eq_ignore_ascii_case(b"LogChannel") {
+                if name == b"LogChannel" || name.eq_ignore_ascii_case(b"LogChannel") {
                     AnyEvent::LogChannel(LogChannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19265,7 +18893,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (10, b'n') => {
-                if name.eq_ignore_ascii_case(b"Newchannel") {
+                if name == b"Newchannel" || name.eq_ignore_ascii_case(b"Newchannel") {
                     AnyEvent::Newchannel(Newchannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19285,14 +18913,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (10, b'q') => {
-                if name.eq_ignore_ascii_case(b"QueueEntry") {
+                if name == b"QueueEntry" || name.eq_ignore_ascii_case(b"QueueEntry") {
                     AnyEvent::QueueEntry(QueueEntry(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'r') => {
-                if name.eq_ignore_ascii_case(b"ReceiveFAX") {
+                if name == b"ReceiveFAX" || name.eq_ignore_ascii_case(b"ReceiveFAX") {
                     AnyEvent::ReceiveFAX(ReceiveFAX(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19346,14 +18974,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (11, b'f') => {
-                if name.eq_ignore_ascii_case(b"FullyBooted") {
+                if name == b"FullyBooted" || name.eq_ignore_ascii_case(b"FullyBooted") {
                     AnyEvent::FullyBooted(FullyBooted(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (11, b'l') => {
-                if name.eq_ignore_ascii_case(b"LocalBridge") {
+                if name == b"LocalBridge" || name.eq_ignore_ascii_case(b"LocalBridge") {
                     AnyEvent::LocalBridge(LocalBridge(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19373,14 +19001,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (11, b'n') => {
-                if name.eq_ignore_ascii_case(b"NewCallerid") {
+                if name == b"NewCallerid" || name.eq_ignore_ascii_case(b"NewCallerid") {
                     AnyEvent::NewCallerid(NewCallerid(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (11, b'q') => {
-                if name.eq_ignore_ascii_case(b"QueueParams") {
+                if name == b"QueueParams" || name.eq_ignore_ascii_case(b"QueueParams") {
                     AnyEvent::QueueParams(QueueParams(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19404,49 +19032,49 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (12, b'b') => {
-                if name.eq_ignore_ascii_case(b"BridgeCreate") {
+                if name == b"BridgeCreate" || name.eq_ignore_ascii_case(b"BridgeCreate") {
                     AnyEvent::BridgeCreate(BridgeCreate(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'c') => {
-                if name.eq_ignore_ascii_case(b"ChanSpyStart") {
+                if name == b"ChanSpyStart" || name.eq_ignore_ascii_case(b"ChanSpyStart") {
                     AnyEvent::ChanSpyStart(ChanSpyStart(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'd') => {
-                if name.eq_ignore_ascii_case(b"DAHDIChannel") {
+                if name == b"DAHDIChannel" || name.eq_ignore_ascii_case(b"DAHDIChannel") {
                     AnyEvent::DAHDIChannel(DAHDIChannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'e') => {
-                if name.eq_ignore_ascii_case(b"EndpointList") {
+                if name == b"EndpointList" || name.eq_ignore_ascii_case(b"EndpointList") {
                     AnyEvent::EndpointList(EndpointList(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'r') => {
-                if name.eq_ignore_ascii_case(b"RTCPReceived") {
+                if name == b"RTCPReceived" || name.eq_ignore_ascii_case(b"RTCPReceived") {
                     AnyEvent::RTCPReceived(RTCPReceived(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b's') => {
-                if name.eq_ignore_ascii_case(b"SessionLimit") {
+                if name == b"SessionLimit" || name.eq_ignore_ascii_case(b"SessionLimit") {
                     AnyEvent::SessionLimit(SessionLimit(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'u') => {
-                if name.eq_ignore_ascii_case(b"UnParkedCall") {
+                if name == b"UnParkedCall" || name.eq_ignore_ascii_case(b"UnParkedCall") {
                     AnyEvent::UnParkedCall(UnParkedCall(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19496,14 +19124,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (13, b'd') => {
-                if name.eq_ignore_ascii_case(b"DeadlockStart") {
+                if name == b"DeadlockStart" || name.eq_ignore_ascii_case(b"DeadlockStart") {
                     AnyEvent::DeadlockStart(DeadlockStart(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (13, b'h') => {
-                if name.eq_ignore_ascii_case(b"HangupRequest") {
+                if name == b"HangupRequest" || name.eq_ignore_ascii_case(b"HangupRequest") {
                     AnyEvent::HangupRequest(HangupRequest(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19523,7 +19151,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b'a') => {
-                if name.eq_ignore_ascii_case(b"AgentsComplete") {
+                if name == b"AgentsComplete" || name.eq_ignore_ascii_case(b"AgentsComplete") {
                     AnyEvent::AgentsComplete(AgentsComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19547,14 +19175,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b'e') => {
-                if name.eq_ignore_ascii_case(b"EndpointDetail") {
+                if name == b"EndpointDetail" || name.eq_ignore_ascii_case(b"EndpointDetail") {
                     AnyEvent::EndpointDetail(EndpointDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (14, b'i') => {
-                if name.eq_ignore_ascii_case(b"IdentifyDetail") {
+                if name == b"IdentifyDetail" || name.eq_ignore_ascii_case(b"IdentifyDetail") {
                     AnyEvent::IdentifyDetail(IdentifyDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19582,7 +19210,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b'n') => {
-                if name.eq_ignore_ascii_case(b"NewAccountCode") {
+                if name == b"NewAccountCode" || name.eq_ignore_ascii_case(b"NewAccountCode") {
                     AnyEvent::NewAccountCode(NewAccountCode(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19619,7 +19247,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (15, b'a') => {
-                if name.eq_ignore_ascii_case(b"AorListComplete") {
+                if name == b"AorListComplete" || name.eq_ignore_ascii_case(b"AorListComplete") {
                     AnyEvent::AorListComplete(AorListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19643,14 +19271,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (15, b'e') => {
-                if name.eq_ignore_ascii_case(b"ExtensionStatus") {
+                if name == b"ExtensionStatus" || name.eq_ignore_ascii_case(b"ExtensionStatus") {
                     AnyEvent::ExtensionStatus(ExtensionStatus(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (15, b'i') => {
-                if name.eq_ignore_ascii_case(b"InvalidPassword") {
+                if name == b"InvalidPassword" || name.eq_ignore_ascii_case(b"InvalidPassword") {
                     AnyEvent::InvalidPassword(InvalidPassword(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19674,14 +19302,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (15, b'q') => {
-                if name.eq_ignore_ascii_case(b"QueueCallerJoin") {
+                if name == b"QueueCallerJoin" || name.eq_ignore_ascii_case(b"QueueCallerJoin") {
                     AnyEvent::QueueCallerJoin(QueueCallerJoin(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (15, b't') => {
-                if name.eq_ignore_ascii_case(b"TransportDetail") {
+                if name == b"TransportDetail" || name.eq_ignore_ascii_case(b"TransportDetail") {
                     AnyEvent::TransportDetail(TransportDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19714,7 +19342,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'f') => {
-                if name.eq_ignore_ascii_case(b"FAXSessionsEntry") {
+                if name == b"FAXSessionsEntry" || name.eq_ignore_ascii_case(b"FAXSessionsEntry") {
                     AnyEvent::FAXSessionsEntry(FAXSessionsEntry(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19747,28 +19375,28 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'l') => {
-                if name.eq_ignore_ascii_case(b"LoadAverageLimit") {
+                if name == b"LoadAverageLimit" || name.eq_ignore_ascii_case(b"LoadAverageLimit") {
                     AnyEvent::LoadAverageLimit(LoadAverageLimit(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'm') => {
-                if name.eq_ignore_ascii_case(b"MusicOnHoldStart") {
+                if name == b"MusicOnHoldStart" || name.eq_ignore_ascii_case(b"MusicOnHoldStart") {
                     AnyEvent::MusicOnHoldStart(MusicOnHoldStart(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'n') => {
-                if name.eq_ignore_ascii_case(b"NewConnectedLine") {
+                if name == b"NewConnectedLine" || name.eq_ignore_ascii_case(b"NewConnectedLine") {
                     AnyEvent::NewConnectedLine(NewConnectedLine(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'p') => {
-                if name.eq_ignore_ascii_case(b"ParkedCallGiveUp") {
+                if name == b"ParkedCallGiveUp" || name.eq_ignore_ascii_case(b"ParkedCallGiveUp") {
                     AnyEvent::ParkedCallGiveUp(ParkedCallGiveUp(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19792,105 +19420,107 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'r') => {
-                if name.eq_ignore_ascii_case(b"RequestBadFormat") {
+                if name == b"RequestBadFormat" || name.eq_ignore_ascii_case(b"RequestBadFormat") {
                     AnyEvent::RequestBadFormat(RequestBadFormat(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'a') => {
-                if name.eq_ignore_ascii_case(b"AgentRingNoAnswer") {
+                if name == b"AgentRingNoAnswer" || name.eq_ignore_ascii_case(b"AgentRingNoAnswer") {
                     AnyEvent::AgentRingNoAnswer(AgentRingNoAnswer(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'b') => {
-                if name.eq_ignore_ascii_case(b"BridgeInfoChannel") {
+                if name == b"BridgeInfoChannel" || name.eq_ignore_ascii_case(b"BridgeInfoChannel") {
                     AnyEvent::BridgeInfoChannel(BridgeInfoChannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'c') => {
-                if name.eq_ignore_ascii_case(b"ConfbridgeTalking") {
+                if name == b"ConfbridgeTalking" || name.eq_ignore_ascii_case(b"ConfbridgeTalking") {
                     AnyEvent::ConfbridgeTalking(ConfbridgeTalking(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'd') => {
-                if name.eq_ignore_ascii_case(b"DeviceStateChange") {
+                if name == b"DeviceStateChange" || name.eq_ignore_ascii_case(b"DeviceStateChange") {
                     AnyEvent::DeviceStateChange(DeviceStateChange(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'h') => {
-                if name.eq_ignore_ascii_case(b"HangupHandlerPush") {
+                if name == b"HangupHandlerPush" || name.eq_ignore_ascii_case(b"HangupHandlerPush") {
                     AnyEvent::HangupHandlerPush(HangupHandlerPush(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'm') => {
-                if name.eq_ignore_ascii_case(b"MeetmeTalkRequest") {
+                if name == b"MeetmeTalkRequest" || name.eq_ignore_ascii_case(b"MeetmeTalkRequest") {
                     AnyEvent::MeetmeTalkRequest(MeetmeTalkRequest(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'o') => {
-                if name.eq_ignore_ascii_case(b"OriginateResponse") {
+                if name == b"OriginateResponse" || name.eq_ignore_ascii_case(b"OriginateResponse") {
                     AnyEvent::OriginateResponse(OriginateResponse(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'p') => {
-                if name.eq_ignore_ascii_case(b"ParkedCallTimeOut") {
+                if name == b"ParkedCallTimeOut" || name.eq_ignore_ascii_case(b"ParkedCallTimeOut") {
                     AnyEvent::ParkedCallTimeOut(ParkedCallTimeOut(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'q') => {
-                if name.eq_ignore_ascii_case(b"QueueMemberStatus") {
+                if name == b"QueueMemberStatus" || name.eq_ignore_ascii_case(b"QueueMemberStatus") {
                     AnyEvent::QueueMemberStatus(QueueMemberStatus(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'r') => {
-                if name.eq_ignore_ascii_case(b"RequestNotAllowed") {
+                if name == b"RequestNotAllowed" || name.eq_ignore_ascii_case(b"RequestNotAllowed") {
                     AnyEvent::RequestNotAllowed(RequestNotAllowed(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b's') => {
-                if name.eq_ignore_ascii_case(b"SoftHangupRequest") {
+                if name == b"SoftHangupRequest" || name.eq_ignore_ascii_case(b"SoftHangupRequest") {
                     AnyEvent::SoftHangupRequest(SoftHangupRequest(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'u') => {
-                if name.eq_ignore_ascii_case(b"UnexpectedAddress") {
+                if name == b"UnexpectedAddress" || name.eq_ignore_ascii_case(b"UnexpectedAddress") {
                     AnyEvent::UnexpectedAddress(UnexpectedAddress(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (18, b'b') => {
-                if name.eq_ignore_ascii_case(b"BridgeInfoComplete") {
+                if name == b"BridgeInfoComplete" || name.eq_ignore_ascii_case(b"BridgeInfoComplete")
+                {
                     AnyEvent::BridgeInfoComplete(BridgeInfoComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (18, b'c') => {
-                if name.eq_ignore_ascii_case(b"ChannelTalkingStop") {
+                if name == b"ChannelTalkingStop" || name.eq_ignore_ascii_case(b"ChannelTalkingStop")
+                {
                     AnyEvent::ChannelTalkingStop(ChannelTalkingStop(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19914,7 +19544,8 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (18, b'r') => {
-                if name.eq_ignore_ascii_case(b"ResourceListDetail") {
+                if name == b"ResourceListDetail" || name.eq_ignore_ascii_case(b"ResourceListDetail")
+                {
                     AnyEvent::ResourceListDetail(ResourceListDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -19942,112 +19573,144 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (19, b'f') => {
-                if name.eq_ignore_ascii_case(b"FAXSessionsComplete") {
+                if name == b"FAXSessionsComplete"
+                    || name.eq_ignore_ascii_case(b"FAXSessionsComplete")
+                {
                     AnyEvent::FAXSessionsComplete(FAXSessionsComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (19, b'p') => {
-                if name.eq_ignore_ascii_case(b"PresenceStateChange") {
+                if name == b"PresenceStateChange"
+                    || name.eq_ignore_ascii_case(b"PresenceStateChange")
+                {
                     AnyEvent::PresenceStateChange(PresenceStateChange(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (19, b'r') => {
-                if name.eq_ignore_ascii_case(b"RequestNotSupported") {
+                if name == b"RequestNotSupported"
+                    || name.eq_ignore_ascii_case(b"RequestNotSupported")
+                {
                     AnyEvent::RequestNotSupported(RequestNotSupported(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'a') => {
-                if name.eq_ignore_ascii_case(b"AuthMethodNotAllowed") {
+                if name == b"AuthMethodNotAllowed"
+                    || name.eq_ignore_ascii_case(b"AuthMethodNotAllowed")
+                {
                     AnyEvent::AuthMethodNotAllowed(AuthMethodNotAllowed(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'c') => {
-                if name.eq_ignore_ascii_case(b"ConfbridgeStopRecord") {
+                if name == b"ConfbridgeStopRecord"
+                    || name.eq_ignore_ascii_case(b"ConfbridgeStopRecord")
+                {
                     AnyEvent::ConfbridgeStopRecord(ConfbridgeStopRecord(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'e') => {
-                if name.eq_ignore_ascii_case(b"EndpointListComplete") {
+                if name == b"EndpointListComplete"
+                    || name.eq_ignore_ascii_case(b"EndpointListComplete")
+                {
                     AnyEvent::EndpointListComplete(EndpointListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'l') => {
-                if name.eq_ignore_ascii_case(b"LocalOptimizationEnd") {
+                if name == b"LocalOptimizationEnd"
+                    || name.eq_ignore_ascii_case(b"LocalOptimizationEnd")
+                {
                     AnyEvent::LocalOptimizationEnd(LocalOptimizationEnd(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'q') => {
-                if name.eq_ignore_ascii_case(b"QueueMemberRinginuse") {
+                if name == b"QueueMemberRinginuse"
+                    || name.eq_ignore_ascii_case(b"QueueMemberRinginuse")
+                {
                     AnyEvent::QueueMemberRinginuse(QueueMemberRinginuse(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (22, b'e') => {
-                if name.eq_ignore_ascii_case(b"EndpointDetailComplete") {
+                if name == b"EndpointDetailComplete"
+                    || name.eq_ignore_ascii_case(b"EndpointDetailComplete")
+                {
                     AnyEvent::EndpointDetailComplete(EndpointDetailComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (22, b'l') => {
-                if name.eq_ignore_ascii_case(b"LocalOptimizationBegin") {
+                if name == b"LocalOptimizationBegin"
+                    || name.eq_ignore_ascii_case(b"LocalOptimizationBegin")
+                {
                     AnyEvent::LocalOptimizationBegin(LocalOptimizationBegin(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (22, b'p') => {
-                if name.eq_ignore_ascii_case(b"PJSIPMaintenanceStatus") {
+                if name == b"PJSIPMaintenanceStatus"
+                    || name.eq_ignore_ascii_case(b"PJSIPMaintenanceStatus")
+                {
                     AnyEvent::PJSIPMaintenanceStatus(PJSIPMaintenanceStatus(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'b') => {
-                if name.eq_ignore_ascii_case(b"BridgeVideoSourceUpdate") {
+                if name == b"BridgeVideoSourceUpdate"
+                    || name.eq_ignore_ascii_case(b"BridgeVideoSourceUpdate")
+                {
                     AnyEvent::BridgeVideoSourceUpdate(BridgeVideoSourceUpdate(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'c') => {
-                if name.eq_ignore_ascii_case(b"ChallengeResponseFailed") {
+                if name == b"ChallengeResponseFailed"
+                    || name.eq_ignore_ascii_case(b"ChallengeResponseFailed")
+                {
                     AnyEvent::ChallengeResponseFailed(ChallengeResponseFailed(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'd') => {
-                if name.eq_ignore_ascii_case(b"DeviceStateListComplete") {
+                if name == b"DeviceStateListComplete"
+                    || name.eq_ignore_ascii_case(b"DeviceStateListComplete")
+                {
                     AnyEvent::DeviceStateListComplete(DeviceStateListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'v') => {
-                if name.eq_ignore_ascii_case(b"VoicemailPasswordChange") {
+                if name == b"VoicemailPasswordChange"
+                    || name.eq_ignore_ascii_case(b"VoicemailPasswordChange")
+                {
                     AnyEvent::VoicemailPasswordChange(VoicemailPasswordChange(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (24, b'c') => {
-                if name.eq_ignore_ascii_case(b"CoreShowChannelsComplete") {
+                if name == b"CoreShowChannelsComplete"
+                    || name.eq_ignore_ascii_case(b"CoreShowChannelsComplete")
+                {
                     AnyEvent::CoreShowChannelsComplete(CoreShowChannelsComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
@@ -20067,21 +19730,27 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (25, b'p') => {
-                if name.eq_ignore_ascii_case(b"PresenceStateListComplete") {
+                if name == b"PresenceStateListComplete"
+                    || name.eq_ignore_ascii_case(b"PresenceStateListComplete")
+                {
                     AnyEvent::PresenceStateListComplete(PresenceStateListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (26, b'c') => {
-                if name.eq_ignore_ascii_case(b"CoreShowChannelMapComplete") {
+                if name == b"CoreShowChannelMapComplete"
+                    || name.eq_ignore_ascii_case(b"CoreShowChannelMapComplete")
+                {
                     AnyEvent::CoreShowChannelMapComplete(CoreShowChannelMapComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (26, b'e') => {
-                if name.eq_ignore_ascii_case(b"ExtensionStateListComplete") {
+                if name == b"ExtensionStateListComplete"
+                    || name.eq_ignore_ascii_case(b"ExtensionStateListComplete")
+                {
                     AnyEvent::ExtensionStateListComplete(ExtensionStateListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)

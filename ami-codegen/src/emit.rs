@@ -1360,52 +1360,52 @@ fn requests(model: &Model) -> String {
     let mut o = String::from(HEADER);
     w!(
         o,
-        "//! [`Request`] for every action: what it is sent as and what its reply becomes."
+        "//! [`Request`] for every action: what it is sent as and what its reply becomes,"
     );
     w!(
         o,
-        "//! Lists become their typed list, `Originate` its outcome, `Command` its output"
+        "//! delegating to `ami_proto::request`: lists become their typed list (collected"
     );
     w!(
         o,
-        "//! lines, `Logoff` nothing; every other action its [`Reply`]."
+        "//! like `CollectList`), `Originate` its outcome, `Command` its output lines,"
+    );
+    w!(
+        o,
+        "//! `Logoff` nothing; every other action its [`Reply`], like a plain `Action`."
     );
     w!(o, "");
-    w!(o, "use ami_proto::{{Action, OriginateOutcome, Reply}};");
+    w!(
+        o,
+        "use ami_proto::request::{{CollectList, Command, Logoff, Originate}};"
+    );
+    w!(
+        o,
+        "use ami_proto::{{Action, Error, OriginateOutcome, Reply, Request}};"
+    );
     w!(o, "");
-    w!(o, "use crate::{{actions, lists, Request, RequestError}};");
+    w!(o, "use crate::{{actions, lists}};");
     for action in &model.actions {
         let name = &ident(&action.name);
+        let built = format!("actions::{name}::into_action(self)");
         let (output, into, parse) = if action.list.is_some() {
             (
                 format!("lists::{name}List"),
-                format!("actions::{name}::into_action(self).expect_list()"),
-                format!("ami_proto::expect_list(reply).map(|list| lists::{name}List {{ list }})"),
+                format!("CollectList::new({built}.expect_list()).into_action()"),
+                format!("CollectList::parse(reply).map(|list| lists::{name}List {{ list }})"),
             )
         } else if name == "Originate" {
             (
                 "OriginateOutcome".into(),
-                format!("ami_proto::originate_action(actions::{name}::into_action(self))"),
-                "ami_proto::expect_originate(reply)".into(),
+                format!("Originate::new({built}).into_action()"),
+                "Originate::parse(reply)".into(),
             )
         } else if name == "Command" {
-            (
-                "Vec<String>".into(),
-                format!("actions::{name}::into_action(self)"),
-                "ami_proto::expect_command_output(reply)".into(),
-            )
+            ("Vec<String>".into(), built, "Command::parse(reply)".into())
         } else if name == "Logoff" {
-            (
-                "()".into(),
-                format!("actions::{name}::into_action(self)"),
-                "ami_proto::expect_goodbye(reply).map(|_| ())".into(),
-            )
+            ("()".into(), built, "Logoff::parse(reply)".into())
         } else {
-            (
-                "Reply".into(),
-                format!("actions::{name}::into_action(self)"),
-                "Ok(reply)".into(),
-            )
+            ("Reply".into(), built, "Action::parse(reply)".into())
         };
         w!(o, "");
         w!(o, "impl Request for actions::{name} {{");
@@ -1417,7 +1417,7 @@ fn requests(model: &Model) -> String {
         w!(o, "");
         w!(
             o,
-            "    fn parse(reply: Reply) -> Result<Self::Output, RequestError> {{"
+            "    fn parse(reply: Reply) -> Result<Self::Output, Error> {{"
         );
         w!(o, "        {parse}");
         w!(o, "    }}");

@@ -9,7 +9,6 @@ pub mod enums;
 pub mod events;
 #[path = "generated/lists.rs"]
 pub mod lists;
-mod request_shim;
 #[path = "generated/requests.rs"]
 mod requests;
 #[path = "generated/snapshots.rs"]
@@ -17,8 +16,9 @@ pub mod snapshots;
 
 use ami_proto::Value;
 
+/// The typed request trait every action implements (re-exported from `ami-proto`).
+pub use ami_proto::Request;
 pub use events::AnyEvent;
-pub use request_shim::{Request, RequestError};
 pub use snapshots::{BridgeSnapshot, ChannelSnapshot};
 
 /// One documented action and its parameters (for help texts and validation).

@@ -128,7 +128,36 @@ fn requests_set_expectations_and_parse_replies() {
     let error = Reply::Response(packet(
         "Response: Error\r\nMessage: Permission denied\r\n\r\n",
     ));
-    assert!(<CoreShowChannels as Request>::parse(error).is_err());
+    assert!(matches!(
+        <CoreShowChannels as Request>::parse(error),
+        Err(ami_proto::Error::Rejected(_))
+    ));
+    let list = ami_proto::List {
+        response: packet("Response: Success\r\nEventList: start\r\n\r\n"),
+        items: vec![packet(
+            "Event: CoreShowChannel\r\nChannel: PJSIP/1-1\r\nDuration: 00:00:05\r\n\r\n",
+        )],
+        complete: packet(
+            "Event: CoreShowChannelsComplete\r\nEventList: Complete\r\nListItems: 1\r\n\r\n",
+        ),
+        received: 1,
+    };
+    let typed = <CoreShowChannels as Request>::parse(Reply::List(list)).unwrap();
+    let names: Vec<_> = typed
+        .items()
+        .map(|c| c.channel().name().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["PJSIP/1-1"]);
+    assert_eq!(typed.complete().unwrap().list_items(), Some(1));
+
+    // A failed CLI command keeps its output lines.
+    let failed = Reply::Response(packet(
+        "Response: Error\r\nMessage: Command output follows\r\nOutput: No such command\r\n\r\n",
+    ));
+    assert!(matches!(
+        <Command as Request>::parse(failed),
+        Err(ami_proto::Error::CommandFailed { .. })
+    ));
 
     // Logoff: nothing; other actions: the reply.
     let goodbye = packet("Response: Goodbye\r\nMessage: Thanks for all the fish.\r\n\r\n");

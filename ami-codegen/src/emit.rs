@@ -624,7 +624,7 @@ struct EventField<'m> {
 /// with unique method names.
 fn event_fields<'m>(event: &'m Event, enum_names: &BTreeMap<usize, String>) -> Vec<EventField<'m>> {
     let mut snapshot_headers = BTreeSet::new();
-    let mut used: BTreeSet<String> = ["packet", "from_packet", "visit", "name", "new"]
+    let mut used: BTreeSet<String> = ["packet", "from_packet", "visit", "new"]
         .iter()
         .map(|s| s.to_string())
         .collect();

@@ -448,7 +448,7 @@ impl<'a> AOCD<'a> {
     }
 
     /// The `Name` header.
-    pub fn name_header(&self) -> Option<Value<'a>> {
+    pub fn name(&self) -> Option<Value<'a>> {
         self.0.get("Name")
     }
 
@@ -495,7 +495,7 @@ impl<'a> AOCD<'a> {
             FieldValue::Enum(self.total_type().map(|v| v.as_str().to_string())),
         );
         visit("Currency", FieldValue::Text(self.currency()));
-        visit("Name", FieldValue::Text(self.name_header()));
+        visit("Name", FieldValue::Text(self.name()));
         visit("Cost", FieldValue::Text(self.cost()));
         visit("Multiplier", FieldValue::Text(self.multiplier()));
         visit("Units", FieldValue::Text(self.units()));
@@ -623,7 +623,7 @@ impl<'a> AOCE<'a> {
     }
 
     /// The `Name` header.
-    pub fn name_header(&self) -> Option<Value<'a>> {
+    pub fn name(&self) -> Option<Value<'a>> {
         self.0.get("Name")
     }
 
@@ -677,7 +677,7 @@ impl<'a> AOCE<'a> {
             FieldValue::Enum(self.total_type().map(|v| v.as_str().to_string())),
         );
         visit("Currency", FieldValue::Text(self.currency()));
-        visit("Name", FieldValue::Text(self.name_header()));
+        visit("Name", FieldValue::Text(self.name()));
         visit("Cost", FieldValue::Text(self.cost()));
         visit("Multiplier", FieldValue::Text(self.multiplier()));
         visit("Units", FieldValue::Text(self.units()));
@@ -769,7 +769,7 @@ impl<'a> AOCS<'a> {
     }
 
     /// The `Name` header.
-    pub fn name_header(&self) -> Option<Value<'a>> {
+    pub fn name(&self) -> Option<Value<'a>> {
         self.0.get("Name")
     }
 
@@ -830,7 +830,7 @@ impl<'a> AOCS<'a> {
             FieldValue::Enum(self.rate_type().map(|v| v.as_str().to_string())),
         );
         visit("Currency", FieldValue::Text(self.currency()));
-        visit("Name", FieldValue::Text(self.name_header()));
+        visit("Name", FieldValue::Text(self.name()));
         visit("Cost", FieldValue::Text(self.cost()));
         visit("Multiplier", FieldValue::Text(self.multiplier()));
         visit("ChargingType", FieldValue::Text(self.charging_type()));
@@ -1604,7 +1604,7 @@ impl<'a> Agents<'a> {
     }
 
     /// The `Name` header.
-    pub fn name_header(&self) -> Option<Value<'a>> {
+    pub fn name(&self) -> Option<Value<'a>> {
         self.0.get("Name")
     }
 
@@ -1640,7 +1640,7 @@ impl<'a> Agents<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
         visit("Agent", FieldValue::Text(self.agent()));
-        visit("Name", FieldValue::Text(self.name_header()));
+        visit("Name", FieldValue::Text(self.name()));
         visit(
             "Status",
             FieldValue::Enum(self.status().map(|v| v.as_str().to_string())),

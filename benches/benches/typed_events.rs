@@ -137,15 +137,52 @@ fn hangup_cause_view(events: &[Packet]) -> Outcome {
     }
 }
 
+/// The road not taken for the dispatch: a binary search of the lower-cased name
+/// in a sorted table (built once), comparing ASCII case-insensitively.
+fn binary_search_dispatch(events: &[Packet]) -> Outcome {
+    static TABLE: std::sync::OnceLock<Vec<(Vec<u8>, &'static str)>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut table: Vec<_> = ami_types::events::EVENT_NAMES
+            .iter()
+            .map(|name| (name.to_ascii_lowercase().into_bytes(), *name))
+            .collect();
+        table.sort();
+        table
+    });
+    let mut checksum = 0u64;
+    for packet in events {
+        let name = packet.event_name().and_then(|name| {
+            let name = name.as_bytes();
+            let found = table.binary_search_by(|(probe, _)| {
+                let lower = name.iter().map(u8::to_ascii_lowercase);
+                probe.iter().copied().cmp(lower)
+            });
+            found.ok().map(|at| table[at].1)
+        });
+        fold(
+            &mut checksum,
+            name.map(|n| ami_proto::Value::new(n.as_bytes())),
+        );
+    }
+    Outcome {
+        packets: events.len() as u64,
+        checksum,
+    }
+}
+
 type Candidate = (&'static str, fn(&[Packet]) -> Outcome);
 
-const PAIRS: [(Candidate, Candidate); 4] = [
+const PAIRS: [(Candidate, Candidate); 5] = [
     (
         ("Event+Channel+Uniqueid by string", by_string),
         ("AnyEvent + typed accessors", typed),
     ),
     (
         ("Event header by string", name_by_string),
+        ("AnyEvent dispatch only", dispatch_only),
+    ),
+    (
+        ("binary search of the name", binary_search_dispatch),
         ("AnyEvent dispatch only", dispatch_only),
     ),
     (

@@ -235,58 +235,47 @@ fn actions(model: &Model, enum_names: &BTreeMap<usize, String>) -> String {
     let mut o = String::from(HEADER);
     w!(
         o,
-        "//! One type per `<manager>` action of the documentation."
+        "//! One type per `<manager>` action of the documentation.
+//!
+//! Required parameters are constructor arguments, optional ones builder methods;
+//! `ActionID` is not a parameter (the connection assigns it).
+
+#![allow(clippy::too_many_arguments, clippy::upper_case_acronyms)]
+
+use std::time::Duration;
+
+use ami_proto::Action;
+
+#[allow(unused_imports)]
+use crate::enums::*;
+
+/// Every action name of the documentation, sorted.
+pub const ACTION_NAMES: &[&str] = &["
     );
-    w!(o, "//!");
-    w!(
-        o,
-        "//! Required parameters are constructor arguments, optional ones builder methods;"
-    );
-    w!(
-        o,
-        "//! `ActionID` is not a parameter (the connection assigns it)."
-    );
-    w!(o, "");
-    w!(
-        o,
-        "#![allow(clippy::too_many_arguments, clippy::upper_case_acronyms)]"
-    );
-    w!(o, "");
-    w!(o, "use std::time::Duration;");
-    w!(o, "");
-    w!(o, "use ami_proto::Action;");
-    w!(o, "");
-    w!(o, "#[allow(unused_imports)]");
-    w!(o, "use crate::enums::*;");
-    w!(o, "");
-    w!(o, "/// Every action name of the documentation, sorted.");
-    w!(o, "pub const ACTION_NAMES: &[&str] = &[");
     for action in &model.actions {
-        w!(o, "    {},", escape(&action.name));
+        w!(o, "{},", escape(&action.name));
     }
-    w!(o, "];");
-    w!(o, "");
     w!(
         o,
-        "/// Every action with its documented parameters, sorted by name."
+        "];
+
+/// Every action with its documented parameters, sorted by name.
+pub const ACTION_SPECS: &[crate::ActionSpec] = &["
     );
-    w!(o, "pub const ACTION_SPECS: &[crate::ActionSpec] = &[");
     for action in &model.actions {
         w!(
             o,
-            "    crate::ActionSpec {{ name: {}, params: &[",
+            "crate::ActionSpec {{ name: {}, params: &[",
             escape(&action.name)
         );
         for param in &action.params {
+            let (name, required, default) = (escape(&param.name), param.required, &param.default);
             w!(
                 o,
-                "        crate::ParamSpec {{ name: {}, required: {}, default: {:?} }},",
-                escape(&param.name),
-                param.required,
-                param.default
+                "crate::ParamSpec {{ name: {name}, required: {required}, default: {default:?} }},"
             );
         }
-        w!(o, "    ] }},");
+        w!(o, "] }},");
     }
     w!(o, "];");
     for action in &model.actions {
@@ -312,136 +301,111 @@ fn action_type(o: &mut String, action: &Action, enum_names: &BTreeMap<usize, Str
     let required: Vec<_> = params.iter().filter(|p| p.0.required).collect();
     let optional: Vec<_> = params.iter().filter(|p| !p.0.required).collect();
 
-    w!(o, "");
-    w!(
-        o,
-        "/// The `{wire}` action ({}{}).",
-        modules(&action.modules),
-        since(&action.since)
-    );
-    w!(o, "///");
+    let (modules, since) = (modules(&action.modules), since(&action.since));
+    w!(o, "\n/// The `{wire}` action ({modules}{since}).\n///");
     if required.is_empty() {
         w!(o, "/// No required parameters.");
     } else {
         let list: Vec<String> = required.iter().map(|p| format!("`{}`", p.0.name)).collect();
         w!(o, "/// Required parameters: {}.", list.join(", "));
     }
-    if let Some(list) = &action.list {
+    if action.list.is_some() {
         w!(
             o,
             "/// Answers with a list (see [`crate::lists::{name}List`])."
         );
-        let _ = list;
     }
-    w!(o, "///");
-    w!(
-        o,
-        "/// [Asterisk's documentation]({DOCS}/AMI_Actions/{wire}/)"
-    );
-    w!(o, "#[derive(Debug, Clone, PartialEq, Eq)]");
-    w!(o, "#[must_use]");
-    w!(o, "pub struct {name} {{");
-    w!(o, "    action: Action,");
-    w!(o, "}}");
-    w!(o, "");
-    w!(o, "impl {name} {{");
-    w!(o, "    /// The action's name.");
-    w!(o, "    pub const NAME: &'static str = {};", escape(wire));
-    w!(o, "");
     let args: Vec<String> = required
         .iter()
         .map(|(_, method, ty)| format!("{method}: {}", arg_type(ty)))
         .collect();
-    w!(
-        o,
-        "    /// A new `{wire}` action with its required parameters."
-    );
-    w!(o, "    pub fn new({}) -> Self {{", args.join(", "));
     let mut build = format!("{name} {{ action: Action::new({}) }}", escape(wire));
     for (param, method, ty) in &required {
-        build.push_str(&format!(
-            ".header({}, {})",
-            escape(&param.name),
-            value_expr(method, ty)
-        ));
+        let value = value_expr(method, ty);
+        build.push_str(&format!(".header({}, {value})", escape(&param.name)));
     }
-    w!(o, "        {build}");
-    w!(o, "    }}");
+    w!(
+        o,
+        "///
+/// [Asterisk's documentation]({DOCS}/AMI_Actions/{wire}/)
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct {name} {{
+    action: Action,
+}}
+
+impl {name} {{
+    /// The action's name.
+    pub const NAME: &'static str = {wire:?};
+
+    /// A new `{wire}` action with its required parameters.
+    pub fn new({args}) -> Self {{
+        {build}
+    }}",
+        args = args.join(", "),
+    );
     for (param, method, ty) in &optional {
-        w!(o, "");
+        let key = &param.name;
         let mut doc = match ty {
             ParamTy::VariablePair => format!(
-                "Adds one `{}: name=value` header; call again for more (the value is escaped for the server's splitter).",
-                param.name
+                "Adds one `{key}: name=value` header; call again for more (the value is escaped for the server's splitter)."
             ),
-            ParamTy::Millis => format!("Sets `{}`, sent in milliseconds.", param.name),
-            ParamTy::Bool(yes, no) => format!("Sets `{}` (`{yes}` or `{no}`).", param.name),
-            _ => format!("Sets `{}`.", param.name),
+            ParamTy::Millis => format!("Sets `{key}`, sent in milliseconds."),
+            ParamTy::Bool(yes, no) => format!("Sets `{key}` (`{yes}` or `{no}`)."),
+            _ => format!("Sets `{key}`."),
         };
         if let Some(default) = &param.default {
             doc.push_str(&format!(" Default: `{default}`."));
         }
-        w!(o, "    /// {doc}");
-        match ty {
-            ParamTy::VariablePair => {
-                w!(
-                    o,
-                    "    pub fn {method}(self, name: &str, value: &str) -> Self {{"
-                );
-                w!(
-                    o,
-                    "        {name} {{ action: self.action.variable(name, value) }}"
-                );
-            }
-            _ => {
-                w!(
-                    o,
-                    "    pub fn {method}(self, {method}: {}) -> Self {{",
-                    arg_type(ty)
-                );
-                w!(
-                    o,
-                    "        self.header({}, {})",
-                    escape(&param.name),
-                    value_expr(method, ty)
-                );
-            }
-        }
-        w!(o, "    }}");
+        let (signature, body) = match ty {
+            ParamTy::VariablePair => (
+                "name: &str, value: &str".to_string(),
+                format!("{name} {{ action: self.action.variable(name, value) }}"),
+            ),
+            _ => (
+                format!("{method}: {}", arg_type(ty)),
+                format!("self.header({key:?}, {})", value_expr(method, ty)),
+            ),
+        };
+        w!(
+            o,
+            "
+    /// {doc}
+    pub fn {method}(self, {signature}) -> Self {{
+        {body}
+    }}"
+        );
     }
-    w!(o, "");
     w!(
         o,
-        "    /// Adds a header the documentation does not list (checked like any header)."
+        "
+    /// Adds a header the documentation does not list (checked like any header).
+    pub fn header(self, key: &str, value: impl AsRef<[u8]>) -> Self {{
+        {name} {{ action: self.action.header(key, value) }}
+    }}
+
+    /// The action as built, without reply expectations (see [`crate::Request`] for those).
+    pub fn into_action(self) -> Action {{
+        self.action
+    }}
+}}
+
+impl From<{name}> for Action {{
+    fn from(action: {name}) -> Action {{
+        action.action
+    }}
+}}"
     );
-    w!(
-        o,
-        "    pub fn header(self, key: &str, value: impl AsRef<[u8]>) -> Self {{"
-    );
-    w!(
-        o,
-        "        {name} {{ action: self.action.header(key, value) }}"
-    );
-    w!(o, "    }}");
-    w!(o, "");
-    w!(o, "    /// The action as built, without reply expectations (see [`crate::Request`] for those).");
-    w!(o, "    pub fn into_action(self) -> Action {{");
-    w!(o, "        self.action");
-    w!(o, "    }}");
-    w!(o, "}}");
-    w!(o, "");
-    w!(o, "impl From<{name}> for Action {{");
-    w!(o, "    fn from(action: {name}) -> Action {{");
-    w!(o, "        action.action");
-    w!(o, "    }}");
-    w!(o, "}}");
     if required.is_empty() {
-        w!(o, "");
-        w!(o, "impl Default for {name} {{");
-        w!(o, "    fn default() -> Self {{");
-        w!(o, "        Self::new()");
-        w!(o, "    }}");
-        w!(o, "}}");
+        w!(
+            o,
+            "
+impl Default for {name} {{
+    fn default() -> Self {{
+        Self::new()
+    }}
+}}"
+        );
     }
 }
 
@@ -472,99 +436,91 @@ fn enums(model: &Model, enum_names: &BTreeMap<usize, String>) -> String {
     let mut o = String::from(HEADER);
     w!(
         o,
-        "//! The documented `<enumlist>` values of parameters and headers, as Rust enums"
+        "//! The documented `<enumlist>` values of parameters and headers, as Rust enums
+//! that keep values the documentation does not list (`Other`).
+
+#![allow(clippy::upper_case_acronyms)]
+
+use std::fmt;"
     );
-    w!(
-        o,
-        "//! that keep values the documentation does not list (`Other`)."
-    );
-    w!(o, "");
-    w!(o, "#![allow(clippy::upper_case_acronyms)]");
-    w!(o, "");
-    w!(o, "use std::fmt;");
     let mut sorted: Vec<(&String, usize)> = enum_names.iter().map(|(i, n)| (n, *i)).collect();
     sorted.sort();
     for (name, index) in sorted {
         let def = &model.enums[index];
         let variants = variants(def).unwrap_or_default();
-        let kind = if def.owner_is_event {
-            "event"
+        let (kind, link) = if def.owner_is_event {
+            ("event", "AMI_Events")
         } else {
-            "action"
+            ("action", "AMI_Actions")
         };
-        let link = if def.owner_is_event {
-            "AMI_Events"
-        } else {
-            "AMI_Actions"
-        };
-        w!(o, "");
+        let (param, owner) = (&def.param, &def.owner);
         w!(
             o,
-            "/// Values of `{}` in the [`{}`]({DOCS}/{link}/{}/) {kind}. Matched exactly; other values are kept in `Other`.",
-            def.param,
-            def.owner,
-            def.owner
+            "
+/// Values of `{param}` in the [`{owner}`]({DOCS}/{link}/{owner}/) {kind}. Matched exactly; other values are kept in `Other`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum {name} {{"
         );
-        w!(o, "#[derive(Debug, Clone, PartialEq, Eq, Hash)]");
-        w!(o, "#[non_exhaustive]");
-        w!(o, "pub enum {name} {{");
         for (variant, value) in &variants {
-            w!(o, "    /// `{value}`");
-            w!(o, "    {variant},");
+            w!(o, "    /// `{value}`\n    {variant},");
         }
-        w!(o, "    /// A value the documentation does not list, as received (invalid UTF-8 replaced).");
-        w!(o, "    Other(String),");
-        w!(o, "}}");
-        w!(o, "");
-        w!(o, "impl {name} {{");
-        w!(o, "    /// Every documented value, in documentation order.");
-        w!(o, "    pub const VALUES: &'static [&'static str] = &[");
+        w!(
+            o,
+            "    /// A value the documentation does not list, as received (invalid UTF-8 replaced).
+    Other(String),
+}}
+
+impl {name} {{
+    /// Every documented value, in documentation order.
+    pub const VALUES: &'static [&'static str] = &["
+        );
         for (_, value) in &variants {
-            w!(o, "        {},", escape(value));
+            w!(o, "{value:?},");
         }
-        w!(o, "    ];");
-        w!(o, "");
         w!(
             o,
-            "    /// The value for these bytes (exact match, else `Other`)."
+            "];
+
+    /// The value for these bytes (exact match, else `Other`).
+    pub fn from_bytes(bytes: &[u8]) -> Self {{
+        match bytes {{"
         );
-        w!(o, "    pub fn from_bytes(bytes: &[u8]) -> Self {{");
-        w!(o, "        match bytes {{");
         for (variant, value) in &variants {
-            w!(o, "            b{} => {name}::{variant},", escape(value));
+            w!(o, "b{value:?} => {name}::{variant},");
         }
         w!(
             o,
-            "            other => {name}::Other(String::from_utf8_lossy(other).into_owned()),"
+            "other => {name}::Other(String::from_utf8_lossy(other).into_owned()),
+        }}
+    }}
+
+    /// The value as written on the wire.
+    pub fn as_str(&self) -> &str {{
+        match self {{"
         );
-        w!(o, "        }}");
-        w!(o, "    }}");
-        w!(o, "");
-        w!(o, "    /// The value as written on the wire.");
-        w!(o, "    pub fn as_str(&self) -> &str {{");
-        w!(o, "        match self {{");
         for (variant, value) in &variants {
-            w!(o, "            {name}::{variant} => {},", escape(value));
+            w!(o, "{name}::{variant} => {value:?},");
         }
-        w!(o, "            {name}::Other(value) => value,");
-        w!(o, "        }}");
-        w!(o, "    }}");
-        w!(o, "}}");
-        w!(o, "");
-        w!(o, "impl From<&str> for {name} {{");
-        w!(o, "    fn from(value: &str) -> Self {{");
-        w!(o, "        {name}::from_bytes(value.as_bytes())");
-        w!(o, "    }}");
-        w!(o, "}}");
-        w!(o, "");
-        w!(o, "impl fmt::Display for {name} {{");
         w!(
             o,
-            "    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {{"
+            "{name}::Other(value) => value,
+        }}
+    }}
+}}
+
+impl From<&str> for {name} {{
+    fn from(value: &str) -> Self {{
+        {name}::from_bytes(value.as_bytes())
+    }}
+}}
+
+impl fmt::Display for {name} {{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {{
+        f.write_str(self.as_str())
+    }}
+}}"
         );
-        w!(o, "        f.write_str(self.as_str())");
-        w!(o, "    }}");
-        w!(o, "}}");
     }
     o
 }
@@ -673,23 +629,23 @@ fn events(model: &Model, enum_names: &BTreeMap<usize, String>) -> String {
     let mut o = String::from(HEADER);
     w!(
         o,
-        "//! One zero-copy view per `<managerEvent>` of the documentation, and [`AnyEvent`]"
+        "//! One zero-copy view per `<managerEvent>` of the documentation, and [`AnyEvent`]
+//! over all of them.
+
+#![allow(clippy::upper_case_acronyms)]
+
+use ami_proto::{{Packet, Value}};
+
+#[allow(unused_imports)]
+use crate::enums::*;
+use crate::snapshots::*;
+use crate::FieldValue;
+
+/// Every event name of the documentation, sorted.
+pub const EVENT_NAMES: &[&str] = &["
     );
-    w!(o, "//! over all of them.");
-    w!(o, "");
-    w!(o, "#![allow(clippy::upper_case_acronyms)]");
-    w!(o, "");
-    w!(o, "use ami_proto::{{Packet, Value}};");
-    w!(o, "");
-    w!(o, "#[allow(unused_imports)]");
-    w!(o, "use crate::enums::*;");
-    w!(o, "use crate::snapshots::*;");
-    w!(o, "use crate::FieldValue;");
-    w!(o, "");
-    w!(o, "/// Every event name of the documentation, sorted.");
-    w!(o, "pub const EVENT_NAMES: &[&str] = &[");
     for event in &model.events {
-        w!(o, "    {},", escape(&event.name));
+        w!(o, "{},", escape(&event.name));
     }
     w!(o, "];");
     for event in &model.events {
@@ -697,6 +653,13 @@ fn events(model: &Model, enum_names: &BTreeMap<usize, String>) -> String {
     }
     any_event(&mut o, model);
     o
+}
+
+fn has_channel(event: &Event) -> bool {
+    event
+        .items
+        .iter()
+        .any(|i| matches!(i, EventItem::Channel(p) if p.is_empty()))
 }
 
 fn event_type(o: &mut String, event: &Event, enum_names: &BTreeMap<usize, String>) {
@@ -708,57 +671,40 @@ fn event_type(o: &mut String, event: &Event, enum_names: &BTreeMap<usize, String
     } else {
         format!(", class `{}`", event.classes.join("`, `"))
     };
-    w!(o, "");
+    let (modules, since) = (modules(&event.modules), since(&event.since));
+    let headers: String = event_headers(event)
+        .iter()
+        .map(|h| format!("{h:?},"))
+        .collect();
     w!(
         o,
-        "/// The `{wire}` event ({}{classes}{}).",
-        modules(&event.modules),
-        since(&event.since)
+        "
+/// The `{wire}` event ({modules}{classes}{since}).
+///
+/// A view over the packet: nothing is read or copied until an accessor is called.
+///
+/// [Asterisk's documentation]({DOCS}/AMI_Events/{wire}/)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct {name}<'a>(&'a Packet);
+
+impl<'a> {name}<'a> {{
+    /// The event's name.
+    pub const NAME: &'static str = {wire:?};
+
+    /// Every header this view reads (snapshot headers included), in documentation order.
+    pub const HEADERS: &'static [&'static str] = &[{headers}];
+
+    /// Views `packet` as this event when it is an event named `{wire}` (ASCII case-insensitive).
+    pub fn from_packet(packet: &'a Packet) -> Option<Self> {{
+        let event = packet.event_name()?.as_bytes();
+        (event == b{wire:?} || event.eq_ignore_ascii_case(b{wire:?})).then_some({name}(packet))
+    }}
+
+    /// The packet this view reads.
+    pub fn packet(&self) -> &'a Packet {{
+        self.0
+    }}"
     );
-    w!(o, "///");
-    w!(
-        o,
-        "/// A view over the packet: nothing is read or copied until an accessor is called."
-    );
-    w!(o, "///");
-    w!(
-        o,
-        "/// [Asterisk's documentation]({DOCS}/AMI_Events/{wire}/)"
-    );
-    w!(o, "#[derive(Debug, Clone, Copy, PartialEq, Eq)]");
-    w!(o, "pub struct {name}<'a>(&'a Packet);");
-    w!(o, "");
-    w!(o, "impl<'a> {name}<'a> {{");
-    w!(o, "    /// The event's name.");
-    w!(o, "    pub const NAME: &'static str = {};", escape(wire));
-    w!(o, "");
-    w!(
-        o,
-        "    /// Every header this view reads (snapshot headers included), in documentation order."
-    );
-    w!(o, "    pub const HEADERS: &'static [&'static str] = &[");
-    for header in event_headers(event) {
-        w!(o, "        {},", escape(&header));
-    }
-    w!(o, "    ];");
-    w!(o, "");
-    w!(o, "    /// Views `packet` as this event when it is an event named `{wire}` (ASCII case-insensitive).");
-    w!(
-        o,
-        "    pub fn from_packet(packet: &'a Packet) -> Option<Self> {{"
-    );
-    w!(o, "        let event = packet.event_name()?.as_bytes();");
-    w!(
-        o,
-        "        (event == b{0} || event.eq_ignore_ascii_case(b{0})).then_some({name}(packet))",
-        escape(wire)
-    );
-    w!(o, "    }}");
-    w!(o, "");
-    w!(o, "    /// The packet this view reads.");
-    w!(o, "    pub fn packet(&self) -> &'a Packet {{");
-    w!(o, "        self.0");
-    w!(o, "    }}");
     for item in &event.items {
         let Some(method) = snapshot_method(item) else {
             continue;
@@ -773,76 +719,56 @@ fn event_type(o: &mut String, event: &Event, enum_names: &BTreeMap<usize, String
         } else {
             format!("The {kind} snapshot of the `{prefix}*` headers.")
         };
-        w!(o, "");
-        w!(o, "    /// {what}");
-        w!(o, "    pub fn {method}(&self) -> {ty}<'a> {{");
+        let keys = snapshot_static(kind, prefix);
         w!(
             o,
-            "        {ty}::new(self.0, &{})",
-            snapshot_static(kind, prefix)
+            "
+    /// {what}
+    pub fn {method}(&self) -> {ty}<'a> {{
+        {ty}::new(self.0, &{keys})
+    }}"
         );
-        w!(o, "    }}");
     }
     for field in &fields {
-        let header = escape(&field.param.name);
-        let method = &field.method;
-        w!(o, "");
-        match &field.ty {
-            HeaderTy::Text => {
-                w!(o, "    /// The `{}` header.", field.param.name);
-                w!(o, "    pub fn {method}(&self) -> Option<Value<'a>> {{");
-                w!(o, "        self.0.get({header})");
-            }
-            HeaderTy::Number => {
-                w!(
-                    o,
-                    "    /// The `{}` header as a number (`None` when absent or not a number).",
-                    field.param.name
-                );
-                w!(o, "    pub fn {method}(&self) -> Option<u32> {{");
-                w!(o, "        crate::number(self.0.get({header}))");
-            }
-            HeaderTy::Enum(ty) => {
-                w!(o, "    /// The `{}` header.", field.param.name);
-                w!(o, "    pub fn {method}(&self) -> Option<{ty}> {{");
-                w!(
-                    o,
-                    "        self.0.get({header}).map(|v| {ty}::from_bytes(v.as_bytes()))"
-                );
-            }
-            HeaderTy::OriginateReason => {
-                w!(
-                    o,
-                    "    /// The `{}` header as an originate reason code.",
-                    field.param.name
-                );
-                w!(
-                    o,
-                    "    pub fn {method}(&self) -> Option<ami_proto::OriginateReason> {{"
-                );
-                w!(o, "        crate::number(self.0.get({header})).map(ami_proto::OriginateReason::from_code)");
-            }
-            HeaderTy::Repeated => {
-                w!(
-                    o,
-                    "    /// Every `{}` header, in wire order.",
-                    field.param.name
-                );
-                w!(
-                    o,
-                    "    pub fn {method}(&self) -> impl Iterator<Item = Value<'a>> + 'a {{"
-                );
-                w!(o, "        self.0.get_all({header})");
-            }
-        }
-        w!(o, "    }}");
+        let (header, method) = (&field.param.name, &field.method);
+        let (doc, output, body) = match &field.ty {
+            HeaderTy::Text => (
+                format!("The `{header}` header."),
+                "Option<Value<'a>>".to_string(),
+                format!("self.0.get({header:?})"),
+            ),
+            HeaderTy::Number => (
+                format!("The `{header}` header as a number (`None` when absent or not a number)."),
+                "Option<u32>".to_string(),
+                format!("crate::number(self.0.get({header:?}))"),
+            ),
+            HeaderTy::Enum(ty) => (
+                format!("The `{header}` header."),
+                format!("Option<{ty}>"),
+                format!("self.0.get({header:?}).map(|v| {ty}::from_bytes(v.as_bytes()))"),
+            ),
+            HeaderTy::OriginateReason => (
+                format!("The `{header}` header as an originate reason code."),
+                "Option<ami_proto::OriginateReason>".to_string(),
+                format!(
+                    "crate::number(self.0.get({header:?})).map(ami_proto::OriginateReason::from_code)"
+                ),
+            ),
+            HeaderTy::Repeated => (
+                format!("Every `{header}` header, in wire order."),
+                "impl Iterator<Item = Value<'a>> + 'a".to_string(),
+                format!("self.0.get_all({header:?})"),
+            ),
+        };
+        w!(
+            o,
+            "
+    /// {doc}
+    pub fn {method}(&self) -> {output} {{
+        {body}
+    }}"
+        );
     }
-    w!(o, "");
-    w!(
-        o,
-        "    /// Calls `visit` with every accessor's header and value (snapshots included), for"
-    );
-    w!(o, "    /// generic walks over typed fields.");
     let param = if event.items.is_empty() {
         "_visit"
     } else {
@@ -850,16 +776,18 @@ fn event_type(o: &mut String, event: &Event, enum_names: &BTreeMap<usize, String
     };
     w!(
         o,
-        "    pub fn visit(&self, {param}: &mut dyn FnMut(&'static str, FieldValue<'a>)) {{"
+        "
+    /// Calls `visit` with every accessor's header and value (snapshots included), for
+    /// generic walks over typed fields.
+    pub fn visit(&self, {param}: &mut dyn FnMut(&'static str, FieldValue<'a>)) {{"
     );
     for item in &event.items {
         if let Some(method) = snapshot_method(item) {
-            w!(o, "        self.{method}().visit(visit);");
+            w!(o, "self.{method}().visit(visit);");
         }
     }
     for field in &fields {
-        let header = escape(&field.param.name);
-        let method = &field.method;
+        let (header, method) = (&field.param.name, &field.method);
         let value = match &field.ty {
             HeaderTy::Text => format!("FieldValue::Text(self.{method}())"),
             HeaderTy::Number => format!("FieldValue::Number(self.{method}())"),
@@ -871,59 +799,51 @@ fn event_type(o: &mut String, event: &Event, enum_names: &BTreeMap<usize, String
             }
             HeaderTy::Repeated => format!("FieldValue::Repeated(self.{method}().collect())"),
         };
-        w!(o, "        visit({header}, {value});");
+        w!(o, "visit({header:?}, {value});");
     }
-    w!(o, "    }}");
-    w!(o, "}}");
-    if event
-        .items
-        .iter()
-        .any(|i| matches!(i, EventItem::Channel(p) if p.is_empty()))
-    {
-        w!(o, "");
-        w!(o, "impl<'a> crate::HasChannel<'a> for {name}<'a> {{");
-        w!(o, "    fn channel(&self) -> ChannelSnapshot<'a> {{");
-        w!(o, "        {name}::channel(self)");
-        w!(o, "    }}");
-        w!(o, "}}");
+    w!(o, "    }}\n}}");
+    if has_channel(event) {
+        w!(
+            o,
+            "
+impl<'a> crate::HasChannel<'a> for {name}<'a> {{
+    fn channel(&self) -> ChannelSnapshot<'a> {{
+        {name}::channel(self)
+    }}
+}}"
+        );
     }
 }
 
 fn any_event(o: &mut String, model: &Model) {
-    w!(o, "");
+    let names: Vec<String> = model.events.iter().map(|e| ident(&e.name)).collect();
     w!(
         o,
-        "/// Any event: a typed view for every documented event, `Unknown` for the rest."
+        "
+/// Any event: a typed view for every documented event, `Unknown` for the rest.
+///
+/// Built by [`AnyEvent::from_packet`], which matches the `Event` header ASCII
+/// case-insensitively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AnyEvent<'a> {{"
     );
-    w!(o, "///");
-    w!(
-        o,
-        "/// Built by [`AnyEvent::from_packet`], which matches the `Event` header ASCII"
-    );
-    w!(o, "/// case-insensitively.");
-    w!(o, "#[derive(Debug, Clone, Copy, PartialEq, Eq)]");
-    w!(o, "#[non_exhaustive]");
-    w!(o, "pub enum AnyEvent<'a> {{");
-    for event in &model.events {
-        w!(o, "    /// The [`{0}`] event.", ident(&event.name));
-        w!(o, "    {0}({0}<'a>),", ident(&event.name));
+    for name in &names {
+        w!(o, "    /// The [`{name}`] event.\n    {name}({name}<'a>),");
     }
-    w!(o, "    /// An event the documentation does not describe.");
-    w!(o, "    Unknown(&'a Packet),");
-    w!(o, "}}");
-    w!(o, "");
-    w!(o, "impl<'a> AnyEvent<'a> {{");
     w!(
         o,
-        "    /// The typed view of `packet`; `None` when it is not an event."
+        "    /// An event the documentation does not describe.
+    Unknown(&'a Packet),
+}}
+
+impl<'a> AnyEvent<'a> {{
+    /// The typed view of `packet`; `None` when it is not an event.
+    pub fn from_packet(packet: &'a Packet) -> Option<Self> {{
+        let name = packet.event_name()?.as_bytes();
+        let first = name.first()?.to_ascii_lowercase();
+        Some(match (name.len(), first) {{"
     );
-    w!(
-        o,
-        "    pub fn from_packet(packet: &'a Packet) -> Option<Self> {{"
-    );
-    w!(o, "        let name = packet.event_name()?.as_bytes();");
-    w!(o, "        let first = name.first()?.to_ascii_lowercase();");
-    w!(o, "        Some(match (name.len(), first) {{");
     // Dispatch on (length, first letter), then compare the few candidates.
     let mut buckets: BTreeMap<(usize, u8), Vec<&str>> = BTreeMap::new();
     for event in &model.events {
@@ -934,11 +854,11 @@ fn any_event(o: &mut String, model: &Model) {
             .push(&event.name);
     }
     for ((len, first), names) in &buckets {
-        w!(o, "            ({len}, b{:?}) => {{", *first as char);
+        w!(o, "({len}, b{:?}) => {{", *first as char);
         // Exact spelling first (a memcmp: what Asterisk sends), then any case (a
         // byte loop). One candidate: both in one test.
-        let exact = |name: &str| format!("name == b{}", escape(name));
-        let any_case = |name: &str| format!("name.eq_ignore_ascii_case(b{})", escape(name));
+        let exact = |name: &str| format!("name == b{name:?}");
+        let any_case = |name: &str| format!("name.eq_ignore_ascii_case(b{name:?})");
         let tests: Vec<(&&str, String)> = if names.len() == 1 {
             let name = &names[0];
             vec![(name, format!("{} || {}", exact(name), any_case(name)))]
@@ -950,101 +870,77 @@ fn any_event(o: &mut String, model: &Model) {
         };
         for (i, (name, test)) in tests.into_iter().enumerate() {
             let keyword = if i == 0 { "if" } else { "} else if" };
-            w!(o, "                {keyword} {test} {{");
             w!(
                 o,
-                "                    AnyEvent::{0}({0}(packet))",
+                "{keyword} {test} {{ AnyEvent::{0}({0}(packet))",
                 ident(name)
             );
         }
-        w!(o, "                }} else {{");
-        w!(o, "                    AnyEvent::Unknown(packet)");
-        w!(o, "                }}");
-        w!(o, "            }}");
+        w!(o, "}} else {{ AnyEvent::Unknown(packet) }} }}");
     }
-    w!(o, "            _ => AnyEvent::Unknown(packet),");
-    w!(o, "        }})");
-    w!(o, "    }}");
-    w!(o, "");
-    w!(o, "    /// The packet this event reads.");
-    w!(o, "    pub fn packet(&self) -> &'a Packet {{");
-    w!(o, "        match self {{");
-    for event in &model.events {
+    w!(
+        o,
+        "            _ => AnyEvent::Unknown(packet),
+        }})
+    }}
+
+    /// The packet this event reads.
+    pub fn packet(&self) -> &'a Packet {{
+        match self {{"
+    );
+    for name in &names {
+        w!(o, "AnyEvent::{name}(event) => event.packet(),");
+    }
+    w!(
+        o,
+        "AnyEvent::Unknown(packet) => packet,
+        }}
+    }}
+
+    /// The documented event name, `None` for `Unknown`.
+    pub fn name(&self) -> Option<&'static str> {{
+        match self {{"
+    );
+    for name in &names {
+        w!(o, "AnyEvent::{name}(_) => Some({name}::NAME),");
+    }
+    w!(
+        o,
+        "AnyEvent::Unknown(_) => None,
+        }}
+    }}
+
+    /// The headers the typed view reads (empty for `Unknown`).
+    pub fn headers(&self) -> &'static [&'static str] {{
+        match self {{"
+    );
+    for name in &names {
+        w!(o, "AnyEvent::{name}(_) => {name}::HEADERS,");
+    }
+    w!(
+        o,
+        "AnyEvent::Unknown(_) => &[],
+        }}
+    }}
+
+    /// The unprefixed channel snapshot, for events documented with one.
+    pub fn channel(&self) -> Option<ChannelSnapshot<'a>> {{
+        match self {{"
+    );
+    for event in model.events.iter().filter(|e| has_channel(e)) {
         w!(
             o,
-            "            AnyEvent::{}(event) => event.packet(),",
+            "AnyEvent::{}(event) => Some(event.channel()),",
             ident(&event.name)
         );
     }
-    w!(o, "            AnyEvent::Unknown(packet) => packet,");
-    w!(o, "        }}");
-    w!(o, "    }}");
-    w!(o, "");
-    w!(
-        o,
-        "    /// The documented event name, `None` for `Unknown`."
-    );
-    w!(o, "    pub fn name(&self) -> Option<&'static str> {{");
-    w!(o, "        match self {{");
-    for event in &model.events {
-        w!(
-            o,
-            "            AnyEvent::{0}(_) => Some({0}::NAME),",
-            ident(&event.name)
-        );
-    }
-    w!(o, "            AnyEvent::Unknown(_) => None,");
-    w!(o, "        }}");
-    w!(o, "    }}");
-    w!(o, "");
-    w!(
-        o,
-        "    /// The headers the typed view reads (empty for `Unknown`)."
-    );
-    w!(o, "    pub fn headers(&self) -> &'static [&'static str] {{");
-    w!(o, "        match self {{");
-    for event in &model.events {
-        w!(
-            o,
-            "            AnyEvent::{0}(_) => {0}::HEADERS,",
-            ident(&event.name)
-        );
-    }
-    w!(o, "            AnyEvent::Unknown(_) => &[],");
-    w!(o, "        }}");
-    w!(o, "    }}");
-    w!(o, "");
-    w!(
-        o,
-        "    /// The unprefixed channel snapshot, for events documented with one."
-    );
-    w!(
-        o,
-        "    pub fn channel(&self) -> Option<ChannelSnapshot<'a>> {{"
-    );
-    w!(o, "        match self {{");
-    for event in &model.events {
-        if event
-            .items
-            .iter()
-            .any(|i| matches!(i, EventItem::Channel(p) if p.is_empty()))
-        {
-            w!(
-                o,
-                "            AnyEvent::{}(event) => Some(event.channel()),",
-                ident(&event.name)
-            );
-        }
-    }
-    w!(o, "            _ => None,");
-    w!(o, "        }}");
-    w!(o, "    }}");
+    w!(o, "_ => None,\n}}\n}}");
     for (method, header) in [
         ("channel_name", "Channel"),
         ("uniqueid", "Uniqueid"),
         ("linkedid", "Linkedid"),
     ] {
-        let having: Vec<String> = model
+        let arms: Vec<String> = model
             .events
             .iter()
             .filter(|e| {
@@ -1052,45 +948,31 @@ fn any_event(o: &mut String, model: &Model) {
                     .iter()
                     .any(|h| h.eq_ignore_ascii_case(header))
             })
-            .map(|e| ident(&e.name))
+            .map(|e| format!("AnyEvent::{}(_)", ident(&e.name)))
             .collect();
-        w!(o, "");
         w!(
             o,
-            "    /// The `{header}` header, for events documented with it (in a snapshot or not)."
+            "
+    /// The `{header}` header, for events documented with it (in a snapshot or not).
+    pub fn {method}(&self) -> Option<Value<'a>> {{
+        match self {{"
         );
-        w!(o, "    pub fn {method}(&self) -> Option<Value<'a>> {{");
-        w!(o, "        match self {{");
-        let arms: Vec<String> = having.iter().map(|n| format!("AnyEvent::{n}(_)")).collect();
         if !arms.is_empty() {
-            w!(
-                o,
-                "            {} => self.packet().get({header:?}),",
-                arms.join(" | ")
-            );
+            w!(o, "{} => self.packet().get({header:?}),", arms.join(" | "));
         }
-        w!(o, "            _ => None,");
-        w!(o, "        }}");
-        w!(o, "    }}");
+        w!(o, "_ => None,\n}}\n}}");
     }
-    w!(o, "");
-    w!(o, "    /// Calls `visit` with every typed accessor's header and value (nothing for `Unknown`).");
     w!(
         o,
-        "    pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {{"
+        "
+    /// Calls `visit` with every typed accessor's header and value (nothing for `Unknown`).
+    pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {{
+        match self {{"
     );
-    w!(o, "        match self {{");
-    for event in &model.events {
-        w!(
-            o,
-            "            AnyEvent::{}(event) => event.visit(visit),",
-            ident(&event.name)
-        );
+    for name in &names {
+        w!(o, "AnyEvent::{name}(event) => event.visit(visit),");
     }
-    w!(o, "            AnyEvent::Unknown(_) => {{}}");
-    w!(o, "        }}");
-    w!(o, "    }}");
-    w!(o, "}}");
+    w!(o, "AnyEvent::Unknown(_) => {{}}\n}}\n}}\n}}");
 }
 
 // ---------------------------------------------------------------- snapshots
@@ -1099,16 +981,13 @@ fn snapshots(model: &Model) -> String {
     let mut o = String::from(HEADER);
     w!(
         o,
-        "//! The shared header groups: a channel snapshot (`Channel`, `Uniqueid`, ...) and a"
+        "//! The shared header groups: a channel snapshot (`Channel`, `Uniqueid`, ...) and a
+//! bridge snapshot (`BridgeUniqueid`, ...), each under any documented prefix.
+
+use ami_proto::{{Packet, Value}};
+
+use crate::FieldValue;"
     );
-    w!(
-        o,
-        "//! bridge snapshot (`BridgeUniqueid`, ...), each under any documented prefix."
-    );
-    w!(o, "");
-    w!(o, "use ami_proto::{{Packet, Value}};");
-    w!(o, "");
-    w!(o, "use crate::FieldValue;");
     let mut channel_prefixes = BTreeSet::new();
     let mut bridge_prefixes = BTreeSet::new();
     for event in &model.events {
@@ -1120,131 +999,113 @@ fn snapshots(model: &Model) -> String {
             };
         }
     }
-    snapshot_type(
-        &mut o,
-        "ChannelSnapshot",
-        "ChannelKeys",
-        "channel",
-        CHANNEL_FIELDS,
-        &channel_prefixes,
-    );
-    snapshot_type(
-        &mut o,
-        "BridgeSnapshot",
-        "BridgeKeys",
-        "bridge",
-        BRIDGE_FIELDS,
-        &bridge_prefixes,
-    );
+    let channel = ("ChannelSnapshot", "ChannelKeys", "channel");
+    snapshot_type(&mut o, channel, CHANNEL_FIELDS, &channel_prefixes);
+    let bridge = ("BridgeSnapshot", "BridgeKeys", "bridge");
+    snapshot_type(&mut o, bridge, BRIDGE_FIELDS, &bridge_prefixes);
     o
 }
 
 fn snapshot_type(
     o: &mut String,
-    ty: &str,
-    keys: &str,
-    kind: &str,
+    (ty, keys, kind): (&str, &str, &str),
     fields: &[(&str, &str, FieldTy)],
     prefixes: &BTreeSet<String>,
 ) {
-    w!(o, "");
-    w!(o, "/// The header names of one {kind} snapshot prefix.");
-    w!(o, "#[derive(Debug, PartialEq, Eq)]");
-    w!(o, "pub struct {keys} {{");
-    w!(o, "    /// The prefix (`\"\"`, `\"Dest\"`, ...).");
-    w!(o, "    pub prefix: &'static str,");
+    w!(
+        o,
+        r#"
+/// The header names of one {kind} snapshot prefix.
+#[derive(Debug, PartialEq, Eq)]
+pub struct {keys} {{
+    /// The prefix (`""`, `"Dest"`, ...).
+    pub prefix: &'static str,"#
+    );
     for (method, header, _) in fields {
-        w!(o, "    /// The `<prefix>{header}` header name.");
-        w!(o, "    pub {method}: &'static str,");
+        w!(
+            o,
+            "    /// The `<prefix>{header}` header name.\n    pub {method}: &'static str,"
+        );
     }
     w!(o, "}}");
     for prefix in prefixes {
-        w!(o, "");
         let what = if prefix.is_empty() {
             "unprefixed".to_string()
         } else {
             format!("`{prefix}`")
         };
-        w!(o, "/// Header names of the {what} {kind} snapshot.");
+        let name = snapshot_static(kind, prefix);
         w!(
             o,
-            "pub static {}: {keys} = {keys} {{",
-            snapshot_static(kind, prefix)
+            "
+/// Header names of the {what} {kind} snapshot.
+pub static {name}: {keys} = {keys} {{
+    prefix: {prefix:?},"
         );
-        w!(o, "    prefix: {:?},", prefix);
         for (method, header, _) in fields {
             w!(o, "    {method}: \"{prefix}{header}\",");
         }
         w!(o, "}};");
     }
-    w!(o, "");
     w!(
         o,
-        "/// A {kind} snapshot: the group of headers Asterisk writes for one {kind}, under a"
+        r#"
+/// A {kind} snapshot: the group of headers Asterisk writes for one {kind}, under a
+/// prefix. A view: nothing is read until an accessor is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct {ty}<'a> {{
+    packet: &'a Packet,
+    keys: &'static {keys},
+}}
+
+impl<'a> {ty}<'a> {{
+    /// A view of the headers named in `keys`.
+    pub fn new(packet: &'a Packet, keys: &'static {keys}) -> Self {{
+        {ty} {{ packet, keys }}
+    }}
+
+    /// The header prefix (`""` for the unprefixed snapshot).
+    pub fn prefix(&self) -> &'static str {{
+        self.keys.prefix
+    }}
+
+    /// The header names this view reads.
+    pub fn keys(&self) -> &'static {keys} {{
+        self.keys
+    }}
+
+    /// The packet this view reads.
+    pub fn packet(&self) -> &'a Packet {{
+        self.packet
+    }}"#
     );
-    w!(
-        o,
-        "/// prefix. A view: nothing is read until an accessor is called."
-    );
-    w!(o, "#[derive(Debug, Clone, Copy, PartialEq, Eq)]");
-    w!(o, "pub struct {ty}<'a> {{");
-    w!(o, "    packet: &'a Packet,");
-    w!(o, "    keys: &'static {keys},");
-    w!(o, "}}");
-    w!(o, "");
-    w!(o, "impl<'a> {ty}<'a> {{");
-    w!(o, "    /// A view of the headers named in `keys`.");
-    w!(
-        o,
-        "    pub fn new(packet: &'a Packet, keys: &'static {keys}) -> Self {{"
-    );
-    w!(o, "        {ty} {{ packet, keys }}");
-    w!(o, "    }}");
-    w!(o, "");
-    w!(
-        o,
-        "    /// The header prefix (`\"\"` for the unprefixed snapshot)."
-    );
-    w!(o, "    pub fn prefix(&self) -> &'static str {{");
-    w!(o, "        self.keys.prefix");
-    w!(o, "    }}");
-    w!(o, "");
-    w!(o, "    /// The header names this view reads.");
-    w!(o, "    pub fn keys(&self) -> &'static {keys} {{");
-    w!(o, "        self.keys");
-    w!(o, "    }}");
-    w!(o, "");
-    w!(o, "    /// The packet this view reads.");
-    w!(o, "    pub fn packet(&self) -> &'a Packet {{");
-    w!(o, "        self.packet");
-    w!(o, "    }}");
     for (method, header, field_ty) in fields {
-        w!(o, "");
-        match field_ty {
-            FieldTy::Text => {
-                w!(o, "    /// The `<prefix>{header}` header.");
-                w!(o, "    pub fn {method}(&self) -> Option<Value<'a>> {{");
-                w!(o, "        self.packet.get(self.keys.{method})");
-            }
-            FieldTy::Number => {
-                w!(o, "    /// The `<prefix>{header}` header as a number.");
-                w!(o, "    pub fn {method}(&self) -> Option<u32> {{");
-                w!(
-                    o,
-                    "        crate::number(self.packet.get(self.keys.{method}))"
-                );
-            }
-        }
-        w!(o, "    }}");
+        let (doc, output, body) = match field_ty {
+            FieldTy::Text => (
+                "",
+                "Option<Value<'a>>",
+                format!("self.packet.get(self.keys.{method})"),
+            ),
+            FieldTy::Number => (
+                " as a number",
+                "Option<u32>",
+                format!("crate::number(self.packet.get(self.keys.{method}))"),
+            ),
+        };
+        w!(
+            o,
+            "
+    /// The `<prefix>{header}` header{doc}.
+    pub fn {method}(&self) -> {output} {{
+        {body}
+    }}"
+        );
     }
-    w!(o, "");
     w!(
         o,
-        "    /// Calls `visit` with every accessor's header and value."
-    );
-    w!(
-        o,
-        "    pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {{"
+        "
+    /// Calls `visit` with every accessor's header and value.
+    pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {{"
     );
     for (method, _, field_ty) in fields {
         let variant = match field_ty {
@@ -1253,11 +1114,10 @@ fn snapshot_type(
         };
         w!(
             o,
-            "        visit(self.keys.{method}, FieldValue::{variant}(self.{method}()));"
+            "visit(self.keys.{method}, FieldValue::{variant}(self.{method}()));"
         );
     }
-    w!(o, "    }}");
-    w!(o, "}}");
+    w!(o, "    }}\n}}");
 }
 
 // ---------------------------------------------------------------- lists and requests
@@ -1270,19 +1130,16 @@ fn lists(model: &Model) -> String {
     let mut o = String::from(HEADER);
     w!(
         o,
-        "//! The typed reply of every list action (\"event-generating action\"): the list as"
+        r#"//! The typed reply of every list action ("event-generating action"): the list as
+//! received, with its items and closing event as typed views.
+
+#![allow(clippy::upper_case_acronyms)]
+
+use ami_proto::List;
+
+#[allow(unused_imports)]
+use crate::events::{{self, AnyEvent}};"#
     );
-    w!(
-        o,
-        "//! received, with its items and closing event as typed views."
-    );
-    w!(o, "");
-    w!(o, "#![allow(clippy::upper_case_acronyms)]");
-    w!(o, "");
-    w!(o, "use ami_proto::List;");
-    w!(o, "");
-    w!(o, "#[allow(unused_imports)]");
-    w!(o, "use crate::events::{{self, AnyEvent}};");
     for action in &model.actions {
         let Some(list) = &action.list else { continue };
         let name = &ident(&action.name);
@@ -1291,65 +1148,53 @@ fn lists(model: &Model) -> String {
         } else {
             "from the generator's hand-kept table"
         };
-        w!(o, "");
+        let (doc, item, view) = match list.items.as_slice() {
+            [one] if is_event(model, one) => {
+                let item = ident(one);
+                (
+                    format!(
+                        "The `{item}` items (items of another name are skipped; see `list.items`)."
+                    ),
+                    format!("events::{item}<'_>"),
+                    format!("events::{item}::from_packet"),
+                )
+            }
+            items => {
+                let names: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
+                let doc = if names.is_empty() {
+                    "The items.".to_string()
+                } else {
+                    format!("The items ({}).", names.join(", "))
+                };
+                (doc, "AnyEvent<'_>".into(), "AnyEvent::from_packet".into())
+            }
+        };
         w!(
             o,
-            "/// The reply to [`crate::actions::{name}`]: a list ({source})."
+            "
+/// The reply to [`crate::actions::{name}`]: a list ({source}).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct {name}List {{
+    /// The list as received.
+    pub list: List,
+}}
+
+impl {name}List {{
+    /// {doc}
+    pub fn items(&self) -> impl Iterator<Item = {item}> + '_ {{
+        self.list.items.iter().filter_map({view})
+    }}"
         );
-        w!(o, "#[derive(Debug, Clone, PartialEq, Eq)]");
-        w!(o, "pub struct {name}List {{");
-        w!(o, "    /// The list as received.");
-        w!(o, "    pub list: List,");
-        w!(o, "}}");
-        w!(o, "");
-        w!(o, "impl {name}List {{");
-        let typed_item = match list.items.as_slice() {
-            [one] if is_event(model, one) => Some(ident(one)),
-            _ => None,
-        };
-        match typed_item {
-            Some(item) => {
-                w!(o, "    /// The `{item}` items (items of another name are skipped; see `list.items`).");
-                w!(
-                    o,
-                    "    pub fn items(&self) -> impl Iterator<Item = events::{item}<'_>> + '_ {{"
-                );
-                w!(
-                    o,
-                    "        self.list.items.iter().filter_map(events::{item}::from_packet)"
-                );
-            }
-            None => {
-                let names: Vec<String> = list.items.iter().map(|i| format!("`{i}`")).collect();
-                if names.is_empty() {
-                    w!(o, "    /// The items.");
-                } else {
-                    w!(o, "    /// The items ({}).", names.join(", "));
-                }
-                w!(
-                    o,
-                    "    pub fn items(&self) -> impl Iterator<Item = AnyEvent<'_>> + '_ {{"
-                );
-                w!(
-                    o,
-                    "        self.list.items.iter().filter_map(AnyEvent::from_packet)"
-                );
-            }
-        }
-        w!(o, "    }}");
         if let Some(complete) = list.complete.as_ref().filter(|c| is_event(model, c)) {
             let complete = ident(complete);
-            w!(o, "");
-            w!(o, "    /// The closing `{complete}` event.");
             w!(
                 o,
-                "    pub fn complete(&self) -> Option<events::{complete}<'_>> {{"
+                "
+    /// The closing `{complete}` event.
+    pub fn complete(&self) -> Option<events::{complete}<'_>> {{
+        events::{complete}::from_packet(&self.list.complete)
+    }}"
             );
-            w!(
-                o,
-                "        events::{complete}::from_packet(&self.list.complete)"
-            );
-            w!(o, "    }}");
         }
         w!(o, "}}");
     }
@@ -1360,31 +1205,16 @@ fn requests(model: &Model) -> String {
     let mut o = String::from(HEADER);
     w!(
         o,
-        "//! [`Request`] for every action: what it is sent as and what its reply becomes,"
+        "//! [`Request`] for every action: what it is sent as and what its reply becomes,
+//! delegating to `ami_proto::request`: lists become their typed list (collected
+//! like `CollectList`), `Originate` its outcome, `Command` its output lines,
+//! `Logoff` nothing; every other action its [`Reply`], like a plain `Action`.
+
+use ami_proto::request::{{CollectList, Command, Logoff, Originate}};
+use ami_proto::{{Action, Error, OriginateOutcome, Reply, Request}};
+
+use crate::{{actions, lists}};"
     );
-    w!(
-        o,
-        "//! delegating to `ami_proto::request`: lists become their typed list (collected"
-    );
-    w!(
-        o,
-        "//! like `CollectList`), `Originate` its outcome, `Command` its output lines,"
-    );
-    w!(
-        o,
-        "//! `Logoff` nothing; every other action its [`Reply`], like a plain `Action`."
-    );
-    w!(o, "");
-    w!(
-        o,
-        "use ami_proto::request::{{CollectList, Command, Logoff, Originate}};"
-    );
-    w!(
-        o,
-        "use ami_proto::{{Action, Error, OriginateOutcome, Reply, Request}};"
-    );
-    w!(o, "");
-    w!(o, "use crate::{{actions, lists}};");
     for action in &model.actions {
         let name = &ident(&action.name);
         let built = format!("actions::{name}::into_action(self)");
@@ -1407,21 +1237,21 @@ fn requests(model: &Model) -> String {
         } else {
             ("Reply".into(), built, "Action::parse(reply)".into())
         };
-        w!(o, "");
-        w!(o, "impl Request for actions::{name} {{");
-        w!(o, "    type Output = {output};");
-        w!(o, "");
-        w!(o, "    fn into_action(self) -> Action {{");
-        w!(o, "        {into}");
-        w!(o, "    }}");
-        w!(o, "");
         w!(
             o,
-            "    fn parse(reply: Reply) -> Result<Self::Output, Error> {{"
+            "
+impl Request for actions::{name} {{
+    type Output = {output};
+
+    fn into_action(self) -> Action {{
+        {into}
+    }}
+
+    fn parse(reply: Reply) -> Result<Self::Output, Error> {{
+        {parse}
+    }}
+}}"
         );
-        w!(o, "        {parse}");
-        w!(o, "    }}");
-        w!(o, "}}");
     }
     o
 }

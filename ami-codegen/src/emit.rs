@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{Action, EnumDef, Event, EventItem, Model, Param};
+use crate::model::{Action, EnumDef, Event, EventItem, Model, Param, NUMBERED};
 use crate::names::{camel, ident, snake, type_name};
 
 macro_rules! w {
@@ -83,6 +83,8 @@ enum FieldTy {
 
 /// The Rust type of an action parameter.
 enum ParamTy {
+    /// `Name-000000`, `Name-000001` ...: a number and a value of the inner type.
+    Numbered(String, Box<ParamTy>),
     Str,
     U32,
     Millis,
@@ -189,6 +191,13 @@ fn escape(text: &str) -> String {
 // ---------------------------------------------------------------- actions
 
 fn param_ty(action: &Action, param: &Param, enum_names: &BTreeMap<usize, String>) -> ParamTy {
+    if let Some(base) = param.name.strip_suffix(NUMBERED) {
+        let inner = match param.enumeration.and_then(|i| enum_names.get(&i)) {
+            Some(name) => ParamTy::Enum(name.clone()),
+            None => ParamTy::Str,
+        };
+        return ParamTy::Numbered(base.to_string(), Box::new(inner));
+    }
     let key = (action.name.as_str(), param.name.as_str());
     if VARIABLE_PAIRS.contains(&key) {
         return ParamTy::VariablePair;
@@ -287,11 +296,11 @@ pub const ACTION_SPECS: &[crate::ActionSpec] = &["
 fn action_type(o: &mut String, action: &Action, enum_names: &BTreeMap<usize, String>) {
     let wire = &action.name;
     let name = &ident(wire);
-    let reserved = ["new", "into_action", "header", "action"];
+    let reserved = ["new", "into_action", "header"];
     let mut used: BTreeSet<String> = reserved.iter().map(|s| s.to_string()).collect();
     let mut params = Vec::new();
     for param in &action.params {
-        let mut method = snake(&param.name);
+        let mut method = snake(param.name.trim_end_matches(NUMBERED));
         if !used.insert(method.clone()) {
             method.push_str("_param");
             used.insert(method.clone());
@@ -352,12 +361,22 @@ impl {name} {{
             ),
             ParamTy::Millis => format!("Sets `{key}`, sent in milliseconds."),
             ParamTy::Bool(yes, no) => format!("Sets `{key}` (`{yes}` or `{no}`)."),
+            ParamTy::Numbered(base, _) => format!(
+                "Adds `{base}-NNNNNN` for change `n` (written with six digits: `{base}-000000` for 0); call again for more."
+            ),
             _ => format!("Sets `{key}`."),
         };
         if let Some(default) = &param.default {
             doc.push_str(&format!(" Default: `{default}`."));
         }
         let (signature, body) = match ty {
+            ParamTy::Numbered(base, inner) => (
+                format!("n: u32, {method}: {}", arg_type(inner)),
+                format!(
+                    "self.header(&format!(\"{base}-{{n:06}}\"), {})",
+                    value_expr(method, inner)
+                ),
+            ),
             ParamTy::VariablePair => (
                 "name: &str, value: &str".to_string(),
                 format!("{name} {{ action: self.action.variable(name, value) }}"),
@@ -416,6 +435,7 @@ fn arg_type(ty: &ParamTy) -> String {
         ParamTy::Millis => "Duration".into(),
         ParamTy::Bool(..) => "bool".into(),
         ParamTy::Enum(name) => format!("impl Into<{name}>"),
+        ParamTy::Numbered(_, inner) => arg_type(inner),
     }
 }
 
@@ -427,6 +447,7 @@ fn value_expr(method: &str, ty: &ParamTy) -> String {
         ParamTy::Millis => format!("{method}.as_millis().to_string()"),
         ParamTy::Bool(yes, no) => format!("if {method} {{ {yes:?} }} else {{ {no:?} }}"),
         ParamTy::Enum(_) => format!("{method}.into().as_str()"),
+        ParamTy::Numbered(_, inner) => value_expr(method, inner),
     }
 }
 

@@ -17,6 +17,10 @@ use roxmltree::{Document, Node, NodeId};
 
 const XINCLUDE: &str = "http://www.w3.org/2001/XInclude";
 
+/// The suffix of a numbered action parameter: UpdateConfig documents `Action-000000`
+/// for `Action-000000`, `Action-000001`, ... (one per change).
+pub const NUMBERED: &str = "-000000";
+
 /// The whole model, every list sorted by name.
 pub struct Model {
     pub actions: Vec<Action>,
@@ -428,19 +432,26 @@ impl<'a, 'input> Reader<'a, 'input> {
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' ' | '.'))
         };
         let unique: BTreeSet<&String> = values.iter().collect();
+        // An `<enum>` holding its own `<enumlist>` documents options per value
+        // (UpdateConfig's `Options-000000` for `NewCat`), not a list of values.
+        let nested = list
+            .children()
+            .filter(|n| n.has_tag_name("enum"))
+            .any(|n| n.descendants().skip(1).any(|d| d.has_tag_name("enumlist")));
         let owner = list
             .ancestors()
             .find(|n| n.has_tag_name("manager") || n.has_tag_name("managerEvent"));
         let index = match owner {
             Some(owner)
                 if !values.is_empty()
+                    && !nested
                     && values.iter().all(plain)
                     && unique.len() == values.len() =>
             {
                 self.enums.push(EnumDef {
                     owner: attr(&owner, "name"),
                     owner_is_event: owner.has_tag_name("managerEvent"),
-                    param: param.to_string(),
+                    param: param.trim_end_matches(NUMBERED).to_string(),
                     values,
                 });
                 Some(self.enums.len() - 1)

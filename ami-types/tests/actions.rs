@@ -87,6 +87,25 @@ fn enum_and_bool_parameters_render_their_wire_values() {
 }
 
 #[test]
+fn numbered_parameters_take_their_number() {
+    use ami_types::actions::UpdateConfig;
+    use ami_types::enums::UpdateConfigAction;
+    let action = UpdateConfig::new("a.conf", "a.conf")
+        .action(0, UpdateConfigAction::NewCat)
+        .cat(0, "general")
+        .action(1, "Append")
+        .cat(1, "general")
+        .var(1, "x")
+        .value(1, "1");
+    assert_eq!(
+        wire(action),
+        "Action: UpdateConfig\r\nActionID: t-1\r\nSrcFilename: a.conf\r\nDstFilename: a.conf\r\n\
+         Action-000000: NewCat\r\nCat-000000: general\r\nAction-000001: Append\r\n\
+         Cat-000001: general\r\nVar-000001: x\r\nValue-000001: 1\r\n\r\n"
+    );
+}
+
+#[test]
 fn injection_is_still_refused() {
     let action = Hangup::new("PJSIP/1\r\n\r\nAction: Originate").into_action();
     assert!(action.check().is_err());

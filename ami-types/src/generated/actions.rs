@@ -9542,39 +9542,39 @@ impl UpdateConfig {
         )
     }
 
-    /// Sets `Action-000000`.
-    pub fn action_000000(self, action_000000: impl Into<UpdateConfigAction000000>) -> Self {
-        self.header("Action-000000", action_000000.into().as_str())
+    /// Adds `Action-NNNNNN` for change `n` (written with six digits: `Action-000000` for 0); call again for more.
+    pub fn action(self, n: u32, action: impl Into<UpdateConfigAction>) -> Self {
+        self.header(&format!("Action-{n:06}"), action.into().as_str())
     }
 
-    /// Sets `Cat-000000`.
-    pub fn cat_000000(self, cat_000000: impl Into<String>) -> Self {
-        self.header("Cat-000000", cat_000000.into())
+    /// Adds `Cat-NNNNNN` for change `n` (written with six digits: `Cat-000000` for 0); call again for more.
+    pub fn cat(self, n: u32, cat: impl Into<String>) -> Self {
+        self.header(&format!("Cat-{n:06}"), cat.into())
     }
 
-    /// Sets `Var-000000`.
-    pub fn var_000000(self, var_000000: impl Into<String>) -> Self {
-        self.header("Var-000000", var_000000.into())
+    /// Adds `Var-NNNNNN` for change `n` (written with six digits: `Var-000000` for 0); call again for more.
+    pub fn var(self, n: u32, var: impl Into<String>) -> Self {
+        self.header(&format!("Var-{n:06}"), var.into())
     }
 
-    /// Sets `Value-000000`.
-    pub fn value_000000(self, value_000000: impl Into<String>) -> Self {
-        self.header("Value-000000", value_000000.into())
+    /// Adds `Value-NNNNNN` for change `n` (written with six digits: `Value-000000` for 0); call again for more.
+    pub fn value(self, n: u32, value: impl Into<String>) -> Self {
+        self.header(&format!("Value-{n:06}"), value.into())
     }
 
-    /// Sets `Match-000000`.
-    pub fn match_000000(self, match_000000: impl Into<String>) -> Self {
-        self.header("Match-000000", match_000000.into())
+    /// Adds `Match-NNNNNN` for change `n` (written with six digits: `Match-000000` for 0); call again for more.
+    pub fn match_(self, n: u32, match_: impl Into<String>) -> Self {
+        self.header(&format!("Match-{n:06}"), match_.into())
     }
 
-    /// Sets `Line-000000`.
-    pub fn line_000000(self, line_000000: impl Into<String>) -> Self {
-        self.header("Line-000000", line_000000.into())
+    /// Adds `Line-NNNNNN` for change `n` (written with six digits: `Line-000000` for 0); call again for more.
+    pub fn line(self, n: u32, line: impl Into<String>) -> Self {
+        self.header(&format!("Line-{n:06}"), line.into())
     }
 
-    /// Sets `Options-000000`.
-    pub fn options_000000(self, options_000000: impl Into<UpdateConfigOptions000000>) -> Self {
-        self.header("Options-000000", options_000000.into().as_str())
+    /// Adds `Options-NNNNNN` for change `n` (written with six digits: `Options-000000` for 0); call again for more.
+    pub fn options(self, n: u32, options: impl Into<String>) -> Self {
+        self.header(&format!("Options-{n:06}"), options.into())
     }
 
     /// Adds a header the documentation does not list (checked like any header).

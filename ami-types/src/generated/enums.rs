@@ -5016,10 +5016,10 @@ impl fmt::Display for UnloadStatus {
     }
 }
 
-/// Values of `Action-000000` in the [`UpdateConfig`](https://docs.asterisk.org/Asterisk_22_Documentation/API_Documentation/AMI_Actions/UpdateConfig/) action. Matched exactly; other values are kept in `Other`.
+/// Values of `Action` in the [`UpdateConfig`](https://docs.asterisk.org/Asterisk_22_Documentation/API_Documentation/AMI_Actions/UpdateConfig/) action. Matched exactly; other values are kept in `Other`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum UpdateConfigAction000000 {
+pub enum UpdateConfigAction {
     /// `NewCat`
     NewCat,
     /// `RenameCat`
@@ -5040,7 +5040,7 @@ pub enum UpdateConfigAction000000 {
     Other(String),
 }
 
-impl UpdateConfigAction000000 {
+impl UpdateConfigAction {
     /// Every documented value, in documentation order.
     pub const VALUES: &'static [&'static str] = &[
         "NewCat",
@@ -5056,84 +5056,41 @@ impl UpdateConfigAction000000 {
     /// The value for these bytes (exact match, else `Other`).
     pub fn from_bytes(bytes: &[u8]) -> Self {
         match bytes {
-            b"NewCat" => UpdateConfigAction000000::NewCat,
-            b"RenameCat" => UpdateConfigAction000000::RenameCat,
-            b"DelCat" => UpdateConfigAction000000::DelCat,
-            b"EmptyCat" => UpdateConfigAction000000::EmptyCat,
-            b"Update" => UpdateConfigAction000000::Update,
-            b"Delete" => UpdateConfigAction000000::Delete,
-            b"Append" => UpdateConfigAction000000::Append,
-            b"Insert" => UpdateConfigAction000000::Insert,
-            other => UpdateConfigAction000000::Other(String::from_utf8_lossy(other).into_owned()),
+            b"NewCat" => UpdateConfigAction::NewCat,
+            b"RenameCat" => UpdateConfigAction::RenameCat,
+            b"DelCat" => UpdateConfigAction::DelCat,
+            b"EmptyCat" => UpdateConfigAction::EmptyCat,
+            b"Update" => UpdateConfigAction::Update,
+            b"Delete" => UpdateConfigAction::Delete,
+            b"Append" => UpdateConfigAction::Append,
+            b"Insert" => UpdateConfigAction::Insert,
+            other => UpdateConfigAction::Other(String::from_utf8_lossy(other).into_owned()),
         }
     }
 
     /// The value as written on the wire.
     pub fn as_str(&self) -> &str {
         match self {
-            UpdateConfigAction000000::NewCat => "NewCat",
-            UpdateConfigAction000000::RenameCat => "RenameCat",
-            UpdateConfigAction000000::DelCat => "DelCat",
-            UpdateConfigAction000000::EmptyCat => "EmptyCat",
-            UpdateConfigAction000000::Update => "Update",
-            UpdateConfigAction000000::Delete => "Delete",
-            UpdateConfigAction000000::Append => "Append",
-            UpdateConfigAction000000::Insert => "Insert",
-            UpdateConfigAction000000::Other(value) => value,
+            UpdateConfigAction::NewCat => "NewCat",
+            UpdateConfigAction::RenameCat => "RenameCat",
+            UpdateConfigAction::DelCat => "DelCat",
+            UpdateConfigAction::EmptyCat => "EmptyCat",
+            UpdateConfigAction::Update => "Update",
+            UpdateConfigAction::Delete => "Delete",
+            UpdateConfigAction::Append => "Append",
+            UpdateConfigAction::Insert => "Insert",
+            UpdateConfigAction::Other(value) => value,
         }
     }
 }
 
-impl From<&str> for UpdateConfigAction000000 {
+impl From<&str> for UpdateConfigAction {
     fn from(value: &str) -> Self {
-        UpdateConfigAction000000::from_bytes(value.as_bytes())
+        UpdateConfigAction::from_bytes(value.as_bytes())
     }
 }
 
-impl fmt::Display for UpdateConfigAction000000 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Values of `Options-000000` in the [`UpdateConfig`](https://docs.asterisk.org/Asterisk_22_Documentation/API_Documentation/AMI_Actions/UpdateConfig/) action. Matched exactly; other values are kept in `Other`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum UpdateConfigOptions000000 {
-    /// `NewCat`
-    NewCat,
-    /// A value the documentation does not list, as received (invalid UTF-8 replaced).
-    Other(String),
-}
-
-impl UpdateConfigOptions000000 {
-    /// Every documented value, in documentation order.
-    pub const VALUES: &'static [&'static str] = &["NewCat"];
-
-    /// The value for these bytes (exact match, else `Other`).
-    pub fn from_bytes(bytes: &[u8]) -> Self {
-        match bytes {
-            b"NewCat" => UpdateConfigOptions000000::NewCat,
-            other => UpdateConfigOptions000000::Other(String::from_utf8_lossy(other).into_owned()),
-        }
-    }
-
-    /// The value as written on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            UpdateConfigOptions000000::NewCat => "NewCat",
-            UpdateConfigOptions000000::Other(value) => value,
-        }
-    }
-}
-
-impl From<&str> for UpdateConfigOptions000000 {
-    fn from(value: &str) -> Self {
-        UpdateConfigOptions000000::from_bytes(value.as_bytes())
-    }
-}
-
-impl fmt::Display for UpdateConfigOptions000000 {
+impl fmt::Display for UpdateConfigAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

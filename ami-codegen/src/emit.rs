@@ -73,7 +73,12 @@ const VARIABLE_PAIRS: &[(&str, &str)] = &[
 
 /// Action parameters that are booleans although their documentation lists no
 /// values (`true`/`false` on the wire).
-const BOOL_PARAMS: &[(&str, &str)] = &[("Originate", "Async"), ("Originate", "EarlyMedia")];
+const BOOL_PARAMS: &[(&str, &str)] = &[
+    ("Originate", "Async"),
+    ("Originate", "EarlyMedia"),
+    ("QueueAdd", "Paused"),
+    ("QueuePause", "Paused"),
+];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum FieldTy {

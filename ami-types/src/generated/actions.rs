@@ -8183,9 +8183,9 @@ impl QueueAdd {
         self.header("Penalty", penalty.into())
     }
 
-    /// Sets `Paused`.
-    pub fn paused(self, paused: impl Into<String>) -> Self {
-        self.header("Paused", paused.into())
+    /// Sets `Paused` (`true` or `false`).
+    pub fn paused(self, paused: bool) -> Self {
+        self.header("Paused", if paused { "true" } else { "false" })
     }
 
     /// Sets `Reason`.
@@ -8397,12 +8397,12 @@ impl QueuePause {
     pub const NAME: &'static str = "QueuePause";
 
     /// A new `QueuePause` action with its required parameters.
-    pub fn new(interface: impl Into<String>, paused: impl Into<String>) -> Self {
+    pub fn new(interface: impl Into<String>, paused: bool) -> Self {
         QueuePause {
             action: Action::new("QueuePause"),
         }
         .header("Interface", interface.into())
-        .header("Paused", paused.into())
+        .header("Paused", if paused { "true" } else { "false" })
     }
 
     /// Sets `Queue`.

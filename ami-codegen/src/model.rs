@@ -90,7 +90,8 @@ pub struct EnumDef {
 /// item events, closing event), as the module named in each comment sends them.
 /// Hand-kept: our captured traffic only holds one list (CoreShowChannels, which is
 /// documented: `CoreShowChannel` items, `CoreShowChannelsComplete`), so these rows
-/// come from the modules' source, not from the corpus. An item name not documented
+/// come from the modules' source (several checked against Asterisk's C source and
+/// other clients' tables), not from the corpus. An item name not documented
 /// as an event is still collected; the typed list then yields it as `AnyEvent`.
 const UNDOCUMENTED_LISTS: &[(&str, &[&str], &str)] = &[
     // app_agent_pool.c: action_agents

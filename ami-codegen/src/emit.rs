@@ -828,6 +828,22 @@ impl<'a> {name}<'a> {{
         w!(o, "visit({header:?}, {value});");
     }
     w!(o, "    }}\n}}");
+    w!(
+        o,
+        "
+impl<'a> crate::EventView<'a> for {name}<'a> {{
+    const NAME: &'static str = {name}::NAME;
+    const HEADERS: &'static [&'static str] = {name}::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {{
+        {name}::from_packet(packet)
+    }}
+
+    fn packet(&self) -> &'a Packet {{
+        self.0
+    }}
+}}"
+    );
     if has_channel(event) {
         w!(
             o,

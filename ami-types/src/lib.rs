@@ -14,7 +14,7 @@ mod requests;
 #[path = "generated/snapshots.rs"]
 pub mod snapshots;
 
-use ami_proto::Value;
+use ami_proto::{Packet, Value};
 
 /// The typed request trait every action implements (re-exported from `ami-proto`).
 pub use ami_proto::Request;
@@ -90,6 +90,39 @@ pub enum FieldValue<'a> {
 pub trait HasChannel<'a> {
     /// The unprefixed channel snapshot.
     fn channel(&self) -> ChannelSnapshot<'a>;
+}
+
+/// What every generated event view is: filter a stream by type with
+/// `E::from_packet`, generically.
+///
+/// ```
+/// use ami_proto::{Packet, Parsed, Parser};
+/// use ami_types::events::{Hangup, Newchannel};
+/// use ami_types::EventView;
+///
+/// fn only<'a, E: EventView<'a> + 'a>(packets: &'a [Packet]) -> impl Iterator<Item = E> + 'a {
+///     packets.iter().filter_map(E::from_packet)
+/// }
+///
+/// let mut parser = Parser::without_banner();
+/// parser.feed(b"Event: Newchannel\r\nChannel: A\r\n\r\nEvent: Hangup\r\nChannel: A\r\nCause: 16\r\n\r\n");
+/// let packets: Vec<Packet> = parser
+///     .filter_map(|item| match item { Parsed::Packet(p) => Some(p), _ => None })
+///     .collect();
+/// let causes: Vec<_> = only::<Hangup>(&packets).map(|h| h.cause()).collect();
+/// assert_eq!(causes, [Some(16)]);
+/// assert_eq!(only::<Newchannel>(&packets).count(), 1);
+/// assert_eq!(<Hangup as EventView>::NAME, "Hangup");
+/// ```
+pub trait EventView<'a>: Sized + Copy {
+    /// The event's name as the documentation spells it.
+    const NAME: &'static str;
+    /// Every header the view reads (snapshot headers included).
+    const HEADERS: &'static [&'static str];
+    /// The view of `packet` when it is this event (name matched ASCII case-insensitively).
+    fn from_packet(packet: &'a Packet) -> Option<Self>;
+    /// The packet the view reads.
+    fn packet(&self) -> &'a Packet;
 }
 
 /// A header value read as a decimal `u32` (exact bytes, no trimming).

@@ -279,6 +279,19 @@ impl<'a> AGIExecEnd<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for AGIExecEnd<'a> {
+    const NAME: &'static str = AGIExecEnd::NAME;
+    const HEADERS: &'static [&'static str] = AGIExecEnd::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AGIExecEnd::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for AGIExecEnd<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         AGIExecEnd::channel(self)
@@ -350,6 +363,19 @@ impl<'a> AGIExecStart<'a> {
         self.channel().visit(visit);
         visit("Command", FieldValue::Text(self.command()));
         visit("CommandId", FieldValue::Text(self.command_id()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for AGIExecStart<'a> {
+    const NAME: &'static str = AGIExecStart::NAME;
+    const HEADERS: &'static [&'static str] = AGIExecStart::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AGIExecStart::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -501,6 +527,19 @@ impl<'a> AOCD<'a> {
         visit("Units", FieldValue::Text(self.units()));
         visit("NumberOf", FieldValue::Text(self.number_of()));
         visit("TypeOf", FieldValue::Text(self.type_of()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for AOCD<'a> {
+    const NAME: &'static str = AOCD::NAME;
+    const HEADERS: &'static [&'static str] = AOCD::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AOCD::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -686,6 +725,19 @@ impl<'a> AOCE<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for AOCE<'a> {
+    const NAME: &'static str = AOCE::NAME;
+    const HEADERS: &'static [&'static str] = AOCE::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AOCE::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for AOCE<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         AOCE::channel(self)
@@ -846,6 +898,19 @@ impl<'a> AOCS<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for AOCS<'a> {
+    const NAME: &'static str = AOCS::NAME;
+    const HEADERS: &'static [&'static str] = AOCS::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AOCS::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for AOCS<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         AOCS::channel(self)
@@ -944,6 +1009,19 @@ impl<'a> AgentCalled<'a> {
         visit("Queue", FieldValue::Text(self.queue()));
         visit("MemberName", FieldValue::Text(self.member_name()));
         visit("Interface", FieldValue::Text(self.interface()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for AgentCalled<'a> {
+    const NAME: &'static str = AgentCalled::NAME;
+    const HEADERS: &'static [&'static str] = AgentCalled::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AgentCalled::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -1074,6 +1152,19 @@ impl<'a> AgentComplete<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for AgentComplete<'a> {
+    const NAME: &'static str = AgentComplete::NAME;
+    const HEADERS: &'static [&'static str] = AgentComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AgentComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for AgentComplete<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         AgentComplete::channel(self)
@@ -1189,6 +1280,19 @@ impl<'a> AgentConnect<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for AgentConnect<'a> {
+    const NAME: &'static str = AgentConnect::NAME;
+    const HEADERS: &'static [&'static str] = AgentConnect::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AgentConnect::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for AgentConnect<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         AgentConnect::channel(self)
@@ -1290,6 +1394,19 @@ impl<'a> AgentDump<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for AgentDump<'a> {
+    const NAME: &'static str = AgentDump::NAME;
+    const HEADERS: &'static [&'static str] = AgentDump::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AgentDump::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for AgentDump<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         AgentDump::channel(self)
@@ -1354,6 +1471,19 @@ impl<'a> AgentLogin<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
         visit("Agent", FieldValue::Text(self.agent()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for AgentLogin<'a> {
+    const NAME: &'static str = AgentLogin::NAME;
+    const HEADERS: &'static [&'static str] = AgentLogin::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AgentLogin::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -1428,6 +1558,19 @@ impl<'a> AgentLogoff<'a> {
         self.channel().visit(visit);
         visit("Agent", FieldValue::Text(self.agent()));
         visit("Logintime", FieldValue::Text(self.logintime()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for AgentLogoff<'a> {
+    const NAME: &'static str = AgentLogoff::NAME;
+    const HEADERS: &'static [&'static str] = AgentLogoff::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AgentLogoff::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -1536,6 +1679,19 @@ impl<'a> AgentRingNoAnswer<'a> {
         visit("MemberName", FieldValue::Text(self.member_name()));
         visit("Interface", FieldValue::Text(self.interface()));
         visit("RingTime", FieldValue::Text(self.ring_time()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for AgentRingNoAnswer<'a> {
+    const NAME: &'static str = AgentRingNoAnswer::NAME;
+    const HEADERS: &'static [&'static str] = AgentRingNoAnswer::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AgentRingNoAnswer::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -1652,6 +1808,19 @@ impl<'a> Agents<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for Agents<'a> {
+    const NAME: &'static str = Agents::NAME;
+    const HEADERS: &'static [&'static str] = Agents::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Agents::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for Agents<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         Agents::channel(self)
@@ -1694,6 +1863,19 @@ impl<'a> AgentsComplete<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("ActionID", FieldValue::Text(self.action_id()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for AgentsComplete<'a> {
+    const NAME: &'static str = AgentsComplete::NAME;
+    const HEADERS: &'static [&'static str] = AgentsComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AgentsComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -1741,6 +1923,19 @@ impl<'a> Alarm<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for Alarm<'a> {
+    const NAME: &'static str = Alarm::NAME;
+    const HEADERS: &'static [&'static str] = Alarm::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Alarm::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `AlarmClear` event (module `chan_dahdi`, class `system`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -1777,6 +1972,19 @@ impl<'a> AlarmClear<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("DAHDIChannel", FieldValue::Text(self.dahdi_channel()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for AlarmClear<'a> {
+    const NAME: &'static str = AlarmClear::NAME;
+    const HEADERS: &'static [&'static str] = AlarmClear::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AlarmClear::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -1978,6 +2186,19 @@ impl<'a> AorDetail<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for AorDetail<'a> {
+    const NAME: &'static str = AorDetail::NAME;
+    const HEADERS: &'static [&'static str] = AorDetail::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AorDetail::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `AorList` event (module `res_pjsip`, class `command`, since 16.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -2151,6 +2372,19 @@ impl<'a> AorList<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for AorList<'a> {
+    const NAME: &'static str = AorList::NAME;
+    const HEADERS: &'static [&'static str] = AorList::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AorList::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `AorListComplete` event (module `res_pjsip`, class `command`, since 16.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -2193,6 +2427,19 @@ impl<'a> AorListComplete<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("EventList", FieldValue::Text(self.event_list()));
         visit("ListItems", FieldValue::Number(self.list_items()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for AorListComplete<'a> {
+    const NAME: &'static str = AorListComplete::NAME;
+    const HEADERS: &'static [&'static str] = AorListComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AorListComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -2247,6 +2494,19 @@ impl<'a> AsyncAGIEnd<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
+    }
+}
+
+impl<'a> crate::EventView<'a> for AsyncAGIEnd<'a> {
+    const NAME: &'static str = AsyncAGIEnd::NAME;
+    const HEADERS: &'static [&'static str] = AsyncAGIEnd::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AsyncAGIEnd::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -2324,6 +2584,19 @@ impl<'a> AsyncAGIExec<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for AsyncAGIExec<'a> {
+    const NAME: &'static str = AsyncAGIExec::NAME;
+    const HEADERS: &'static [&'static str] = AsyncAGIExec::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AsyncAGIExec::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for AsyncAGIExec<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         AsyncAGIExec::channel(self)
@@ -2388,6 +2661,19 @@ impl<'a> AsyncAGIStart<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
         visit("Env", FieldValue::Text(self.env()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for AsyncAGIStart<'a> {
+    const NAME: &'static str = AsyncAGIStart::NAME;
+    const HEADERS: &'static [&'static str] = AsyncAGIStart::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AsyncAGIStart::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -2630,6 +2916,19 @@ impl<'a> AttendedTransfer<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for AttendedTransfer<'a> {
+    const NAME: &'static str = AttendedTransfer::NAME;
+    const HEADERS: &'static [&'static str] = AttendedTransfer::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AttendedTransfer::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `AuthDetail` event (module `res_pjsip`, class `command`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -2775,6 +3074,19 @@ impl<'a> AuthDetail<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for AuthDetail<'a> {
+    const NAME: &'static str = AuthDetail::NAME;
+    const HEADERS: &'static [&'static str] = AuthDetail::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AuthDetail::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `AuthList` event (module `res_pjsip`, class `command`, since 16.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -2913,6 +3225,19 @@ impl<'a> AuthList<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for AuthList<'a> {
+    const NAME: &'static str = AuthList::NAME;
+    const HEADERS: &'static [&'static str] = AuthList::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AuthList::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `AuthListComplete` event (module `res_pjsip`, class `command`, since 16.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -2955,6 +3280,19 @@ impl<'a> AuthListComplete<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("EventList", FieldValue::Text(self.event_list()));
         visit("ListItems", FieldValue::Number(self.list_items()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for AuthListComplete<'a> {
+    const NAME: &'static str = AuthListComplete::NAME;
+    const HEADERS: &'static [&'static str] = AuthListComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AuthListComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -3071,6 +3409,19 @@ impl<'a> AuthMethodNotAllowed<'a> {
         visit("AuthMethod", FieldValue::Text(self.auth_method()));
         visit("Module", FieldValue::Text(self.module()));
         visit("SessionTV", FieldValue::Text(self.session_tv()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for AuthMethodNotAllowed<'a> {
+    const NAME: &'static str = AuthMethodNotAllowed::NAME;
+    const HEADERS: &'static [&'static str] = AuthMethodNotAllowed::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        AuthMethodNotAllowed::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -3200,6 +3551,19 @@ impl<'a> BlindTransfer<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for BlindTransfer<'a> {
+    const NAME: &'static str = BlindTransfer::NAME;
+    const HEADERS: &'static [&'static str] = BlindTransfer::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        BlindTransfer::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `BridgeCreate` event (module `builtin`, class `call`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -3248,6 +3612,19 @@ impl<'a> BridgeCreate<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for BridgeCreate<'a> {
+    const NAME: &'static str = BridgeCreate::NAME;
+    const HEADERS: &'static [&'static str] = BridgeCreate::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        BridgeCreate::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `BridgeDestroy` event (module `builtin`, class `call`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -3293,6 +3670,19 @@ impl<'a> BridgeDestroy<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.bridge().visit(visit);
+    }
+}
+
+impl<'a> crate::EventView<'a> for BridgeDestroy<'a> {
+    const NAME: &'static str = BridgeDestroy::NAME;
+    const HEADERS: &'static [&'static str] = BridgeDestroy::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        BridgeDestroy::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -3371,6 +3761,19 @@ impl<'a> BridgeEnter<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for BridgeEnter<'a> {
+    const NAME: &'static str = BridgeEnter::NAME;
+    const HEADERS: &'static [&'static str] = BridgeEnter::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        BridgeEnter::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for BridgeEnter<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         BridgeEnter::channel(self)
@@ -3431,6 +3834,19 @@ impl<'a> BridgeInfoChannel<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for BridgeInfoChannel<'a> {
+    const NAME: &'static str = BridgeInfoChannel::NAME;
+    const HEADERS: &'static [&'static str] = BridgeInfoChannel::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        BridgeInfoChannel::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for BridgeInfoChannel<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         BridgeInfoChannel::channel(self)
@@ -3482,6 +3898,19 @@ impl<'a> BridgeInfoComplete<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.bridge().visit(visit);
+    }
+}
+
+impl<'a> crate::EventView<'a> for BridgeInfoComplete<'a> {
+    const NAME: &'static str = BridgeInfoComplete::NAME;
+    const HEADERS: &'static [&'static str] = BridgeInfoComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        BridgeInfoComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -3553,6 +3982,19 @@ impl<'a> BridgeLeave<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for BridgeLeave<'a> {
+    const NAME: &'static str = BridgeLeave::NAME;
+    const HEADERS: &'static [&'static str] = BridgeLeave::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        BridgeLeave::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for BridgeLeave<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         BridgeLeave::channel(self)
@@ -3621,6 +4063,19 @@ impl<'a> BridgeMerge<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for BridgeMerge<'a> {
+    const NAME: &'static str = BridgeMerge::NAME;
+    const HEADERS: &'static [&'static str] = BridgeMerge::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        BridgeMerge::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `BridgeVideoSourceUpdate` event (module `builtin`, class `call`, since 13.13.0, 14.2.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -3677,6 +4132,19 @@ impl<'a> BridgeVideoSourceUpdate<'a> {
             "BridgePreviousVideoSource",
             FieldValue::Text(self.bridge_previous_video_source()),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for BridgeVideoSourceUpdate<'a> {
+    const NAME: &'static str = BridgeVideoSourceUpdate::NAME;
+    const HEADERS: &'static [&'static str] = BridgeVideoSourceUpdate::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        BridgeVideoSourceUpdate::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -3853,6 +4321,19 @@ impl<'a> CEL<'a> {
         visit("Peer", FieldValue::Text(self.peer()));
         visit("PeerAccount", FieldValue::Text(self.peer_account()));
         visit("Extra", FieldValue::Text(self.extra()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for CEL<'a> {
+    const NAME: &'static str = CEL::NAME;
+    const HEADERS: &'static [&'static str] = CEL::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        CEL::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -4034,6 +4515,19 @@ impl<'a> Cdr<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for Cdr<'a> {
+    const NAME: &'static str = Cdr::NAME;
+    const HEADERS: &'static [&'static str] = Cdr::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Cdr::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `ChallengeResponseFailed` event (module `builtin`, class `security`, since 12.1.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -4168,6 +4662,19 @@ impl<'a> ChallengeResponseFailed<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ChallengeResponseFailed<'a> {
+    const NAME: &'static str = ChallengeResponseFailed::NAME;
+    const HEADERS: &'static [&'static str] = ChallengeResponseFailed::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ChallengeResponseFailed::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `ChallengeSent` event (module `builtin`, class `security`, since 12.1.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -4284,6 +4791,19 @@ impl<'a> ChallengeSent<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ChallengeSent<'a> {
+    const NAME: &'static str = ChallengeSent::NAME;
+    const HEADERS: &'static [&'static str] = ChallengeSent::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ChallengeSent::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `ChanSpyStart` event (module `builtin`, class `call`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -4355,6 +4875,19 @@ impl<'a> ChanSpyStart<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.spyer().visit(visit);
         self.spyee().visit(visit);
+    }
+}
+
+impl<'a> crate::EventView<'a> for ChanSpyStart<'a> {
+    const NAME: &'static str = ChanSpyStart::NAME;
+    const HEADERS: &'static [&'static str] = ChanSpyStart::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ChanSpyStart::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -4432,6 +4965,19 @@ impl<'a> ChanSpyStop<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ChanSpyStop<'a> {
+    const NAME: &'static str = ChanSpyStop::NAME;
+    const HEADERS: &'static [&'static str] = ChanSpyStop::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ChanSpyStop::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `ChannelTalkingStart` event (module `builtin`, class `class`, since 12.4.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -4483,6 +5029,19 @@ impl<'a> ChannelTalkingStart<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
+    }
+}
+
+impl<'a> crate::EventView<'a> for ChannelTalkingStart<'a> {
+    const NAME: &'static str = ChannelTalkingStart::NAME;
+    const HEADERS: &'static [&'static str] = ChannelTalkingStart::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ChannelTalkingStart::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -4553,6 +5112,19 @@ impl<'a> ChannelTalkingStop<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ChannelTalkingStop<'a> {
+    const NAME: &'static str = ChannelTalkingStop::NAME;
+    const HEADERS: &'static [&'static str] = ChannelTalkingStop::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ChannelTalkingStop::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for ChannelTalkingStop<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         ChannelTalkingStop::channel(self)
@@ -4611,6 +5183,19 @@ impl<'a> ConfbridgeEnd<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.bridge().visit(visit);
         visit("Conference", FieldValue::Text(self.conference()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for ConfbridgeEnd<'a> {
+    const NAME: &'static str = ConfbridgeEnd::NAME;
+    const HEADERS: &'static [&'static str] = ConfbridgeEnd::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ConfbridgeEnd::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -4713,6 +5298,19 @@ impl<'a> ConfbridgeJoin<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ConfbridgeJoin<'a> {
+    const NAME: &'static str = ConfbridgeJoin::NAME;
+    const HEADERS: &'static [&'static str] = ConfbridgeJoin::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ConfbridgeJoin::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for ConfbridgeJoin<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         ConfbridgeJoin::channel(self)
@@ -4803,6 +5401,19 @@ impl<'a> ConfbridgeLeave<'a> {
             "Admin",
             FieldValue::Enum(self.admin().map(|v| v.as_str().to_string())),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for ConfbridgeLeave<'a> {
+    const NAME: &'static str = ConfbridgeLeave::NAME;
+    const HEADERS: &'static [&'static str] = ConfbridgeLeave::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ConfbridgeLeave::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -4964,6 +5575,19 @@ impl<'a> ConfbridgeList<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ConfbridgeList<'a> {
+    const NAME: &'static str = ConfbridgeList::NAME;
+    const HEADERS: &'static [&'static str] = ConfbridgeList::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ConfbridgeList::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for ConfbridgeList<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         ConfbridgeList::channel(self)
@@ -5041,6 +5665,19 @@ impl<'a> ConfbridgeListRooms<'a> {
             "Muted",
             FieldValue::Enum(self.muted().map(|v| v.as_str().to_string())),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for ConfbridgeListRooms<'a> {
+    const NAME: &'static str = ConfbridgeListRooms::NAME;
+    const HEADERS: &'static [&'static str] = ConfbridgeListRooms::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ConfbridgeListRooms::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -5131,6 +5768,19 @@ impl<'a> ConfbridgeMute<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ConfbridgeMute<'a> {
+    const NAME: &'static str = ConfbridgeMute::NAME;
+    const HEADERS: &'static [&'static str] = ConfbridgeMute::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ConfbridgeMute::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for ConfbridgeMute<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         ConfbridgeMute::channel(self)
@@ -5192,6 +5842,19 @@ impl<'a> ConfbridgeRecord<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ConfbridgeRecord<'a> {
+    const NAME: &'static str = ConfbridgeRecord::NAME;
+    const HEADERS: &'static [&'static str] = ConfbridgeRecord::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ConfbridgeRecord::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `ConfbridgeStart` event (module `confbridge_manager`, class `call`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -5247,6 +5910,19 @@ impl<'a> ConfbridgeStart<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ConfbridgeStart<'a> {
+    const NAME: &'static str = ConfbridgeStart::NAME;
+    const HEADERS: &'static [&'static str] = ConfbridgeStart::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ConfbridgeStart::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `ConfbridgeStopRecord` event (module `confbridge_manager`, class `call`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -5299,6 +5975,19 @@ impl<'a> ConfbridgeStopRecord<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.bridge().visit(visit);
         visit("Conference", FieldValue::Text(self.conference()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for ConfbridgeStopRecord<'a> {
+    const NAME: &'static str = ConfbridgeStopRecord::NAME;
+    const HEADERS: &'static [&'static str] = ConfbridgeStopRecord::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ConfbridgeStopRecord::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -5401,6 +6090,19 @@ impl<'a> ConfbridgeTalking<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ConfbridgeTalking<'a> {
+    const NAME: &'static str = ConfbridgeTalking::NAME;
+    const HEADERS: &'static [&'static str] = ConfbridgeTalking::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ConfbridgeTalking::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for ConfbridgeTalking<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         ConfbridgeTalking::channel(self)
@@ -5491,6 +6193,19 @@ impl<'a> ConfbridgeUnmute<'a> {
             "Admin",
             FieldValue::Enum(self.admin().map(|v| v.as_str().to_string())),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for ConfbridgeUnmute<'a> {
+    const NAME: &'static str = ConfbridgeUnmute::NAME;
+    const HEADERS: &'static [&'static str] = ConfbridgeUnmute::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ConfbridgeUnmute::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -5678,6 +6393,19 @@ impl<'a> ContactList<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ContactList<'a> {
+    const NAME: &'static str = ContactList::NAME;
+    const HEADERS: &'static [&'static str] = ContactList::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ContactList::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `ContactListComplete` event (module `res_pjsip`, class `command`, since 16.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -5720,6 +6448,19 @@ impl<'a> ContactListComplete<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("EventList", FieldValue::Text(self.event_list()));
         visit("ListItems", FieldValue::Number(self.list_items()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for ContactListComplete<'a> {
+    const NAME: &'static str = ContactListComplete::NAME;
+    const HEADERS: &'static [&'static str] = ContactListComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ContactListComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -5794,6 +6535,19 @@ impl<'a> ContactStatus<'a> {
         visit("AOR", FieldValue::Text(self.aor()));
         visit("EndpointName", FieldValue::Text(self.endpoint_name()));
         visit("RoundtripUsec", FieldValue::Text(self.roundtrip_usec()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for ContactStatus<'a> {
+    const NAME: &'static str = ContactStatus::NAME;
+    const HEADERS: &'static [&'static str] = ContactStatus::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ContactStatus::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -5954,6 +6708,19 @@ impl<'a> ContactStatusDetail<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ContactStatusDetail<'a> {
+    const NAME: &'static str = ContactStatusDetail::NAME;
+    const HEADERS: &'static [&'static str] = ContactStatusDetail::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ContactStatusDetail::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `CoreShowChannel` event (module `builtin`, class `call`, since 18.26.0, 20.11.0, 21.6.0, 22.1.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -6043,6 +6810,19 @@ impl<'a> CoreShowChannel<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for CoreShowChannel<'a> {
+    const NAME: &'static str = CoreShowChannel::NAME;
+    const HEADERS: &'static [&'static str] = CoreShowChannel::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        CoreShowChannel::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for CoreShowChannel<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         CoreShowChannel::channel(self)
@@ -6095,6 +6875,19 @@ impl<'a> CoreShowChannelMapComplete<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for CoreShowChannelMapComplete<'a> {
+    const NAME: &'static str = CoreShowChannelMapComplete::NAME;
+    const HEADERS: &'static [&'static str] = CoreShowChannelMapComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        CoreShowChannelMapComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `CoreShowChannelsComplete` event (module `builtin`, class `call`, since 18.26.0, 20.11.0, 21.6.0, 22.1.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -6144,6 +6937,19 @@ impl<'a> CoreShowChannelsComplete<'a> {
         visit("ActionID", FieldValue::Text(self.action_id()));
         visit("EventList", FieldValue::Text(self.event_list()));
         visit("ListItems", FieldValue::Number(self.list_items()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for CoreShowChannelsComplete<'a> {
+    const NAME: &'static str = CoreShowChannelsComplete::NAME;
+    const HEADERS: &'static [&'static str] = CoreShowChannelsComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        CoreShowChannelsComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -6222,6 +7028,19 @@ impl<'a> DAHDIChannel<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for DAHDIChannel<'a> {
+    const NAME: &'static str = DAHDIChannel::NAME;
+    const HEADERS: &'static [&'static str] = DAHDIChannel::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        DAHDIChannel::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for DAHDIChannel<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         DAHDIChannel::channel(self)
@@ -6275,6 +7094,19 @@ impl<'a> DNDState<'a> {
             "Status",
             FieldValue::Enum(self.status().map(|v| v.as_str().to_string())),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for DNDState<'a> {
+    const NAME: &'static str = DNDState::NAME;
+    const HEADERS: &'static [&'static str] = DNDState::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        DNDState::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -6348,6 +7180,19 @@ impl<'a> DTMFBegin<'a> {
             "Direction",
             FieldValue::Enum(self.direction().map(|v| v.as_str().to_string())),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for DTMFBegin<'a> {
+    const NAME: &'static str = DTMFBegin::NAME;
+    const HEADERS: &'static [&'static str] = DTMFBegin::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        DTMFBegin::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -6436,6 +7281,19 @@ impl<'a> DTMFEnd<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for DTMFEnd<'a> {
+    const NAME: &'static str = DTMFEnd::NAME;
+    const HEADERS: &'static [&'static str] = DTMFEnd::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        DTMFEnd::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for DTMFEnd<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         DTMFEnd::channel(self)
@@ -6478,6 +7336,19 @@ impl<'a> DeadlockStart<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("Mutex", FieldValue::Text(self.mutex()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for DeadlockStart<'a> {
+    const NAME: &'static str = DeadlockStart::NAME;
+    const HEADERS: &'static [&'static str] = DeadlockStart::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        DeadlockStart::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -6526,6 +7397,19 @@ impl<'a> DeviceStateChange<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for DeviceStateChange<'a> {
+    const NAME: &'static str = DeviceStateChange::NAME;
+    const HEADERS: &'static [&'static str] = DeviceStateChange::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        DeviceStateChange::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `DeviceStateListComplete` event (module `res_manager_devicestate`, class `command`, since 13.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -6569,6 +7453,19 @@ impl<'a> DeviceStateListComplete<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("EventList", FieldValue::Text(self.event_list()));
         visit("ListItems", FieldValue::Number(self.list_items()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for DeviceStateListComplete<'a> {
+    const NAME: &'static str = DeviceStateListComplete::NAME;
+    const HEADERS: &'static [&'static str] = DeviceStateListComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        DeviceStateListComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -6650,6 +7547,19 @@ impl<'a> DialBegin<'a> {
         self.channel().visit(visit);
         self.dest().visit(visit);
         visit("DialString", FieldValue::Text(self.dial_string()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for DialBegin<'a> {
+    const NAME: &'static str = DialBegin::NAME;
+    const HEADERS: &'static [&'static str] = DialBegin::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        DialBegin::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -6751,6 +7661,19 @@ impl<'a> DialEnd<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for DialEnd<'a> {
+    const NAME: &'static str = DialEnd::NAME;
+    const HEADERS: &'static [&'static str] = DialEnd::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        DialEnd::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for DialEnd<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         DialEnd::channel(self)
@@ -6847,6 +7770,19 @@ impl<'a> DialState<'a> {
             FieldValue::Enum(self.dial_status().map(|v| v.as_str().to_string())),
         );
         visit("Forward", FieldValue::Text(self.forward()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for DialState<'a> {
+    const NAME: &'static str = DialState::NAME;
+    const HEADERS: &'static [&'static str] = DialState::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        DialState::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -8021,6 +8957,19 @@ impl<'a> EndpointDetail<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for EndpointDetail<'a> {
+    const NAME: &'static str = EndpointDetail::NAME;
+    const HEADERS: &'static [&'static str] = EndpointDetail::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        EndpointDetail::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `EndpointDetailComplete` event (module `res_pjsip`, class `command`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -8064,6 +9013,19 @@ impl<'a> EndpointDetailComplete<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("EventList", FieldValue::Text(self.event_list()));
         visit("ListItems", FieldValue::Number(self.list_items()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for EndpointDetailComplete<'a> {
+    const NAME: &'static str = EndpointDetailComplete::NAME;
+    const HEADERS: &'static [&'static str] = EndpointDetailComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        EndpointDetailComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -8164,6 +9126,19 @@ impl<'a> EndpointList<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for EndpointList<'a> {
+    const NAME: &'static str = EndpointList::NAME;
+    const HEADERS: &'static [&'static str] = EndpointList::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        EndpointList::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `EndpointListComplete` event (module `res_pjsip`, class `command`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -8206,6 +9181,19 @@ impl<'a> EndpointListComplete<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("EventList", FieldValue::Text(self.event_list()));
         visit("ListItems", FieldValue::Number(self.list_items()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for EndpointListComplete<'a> {
+    const NAME: &'static str = EndpointListComplete::NAME;
+    const HEADERS: &'static [&'static str] = EndpointListComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        EndpointListComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -8252,6 +9240,19 @@ impl<'a> ExtensionStateListComplete<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("EventList", FieldValue::Text(self.event_list()));
         visit("ListItems", FieldValue::Number(self.list_items()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for ExtensionStateListComplete<'a> {
+    const NAME: &'static str = ExtensionStateListComplete::NAME;
+    const HEADERS: &'static [&'static str] = ExtensionStateListComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ExtensionStateListComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -8321,6 +9322,19 @@ impl<'a> ExtensionStatus<'a> {
             FieldValue::Enum(self.status().map(|v| v.as_str().to_string())),
         );
         visit("StatusText", FieldValue::Text(self.status_text()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for ExtensionStatus<'a> {
+    const NAME: &'static str = ExtensionStatus::NAME;
+    const HEADERS: &'static [&'static str] = ExtensionStatus::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ExtensionStatus::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -8460,6 +9474,19 @@ impl<'a> FAXSession<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for FAXSession<'a> {
+    const NAME: &'static str = FAXSession::NAME;
+    const HEADERS: &'static [&'static str] = FAXSession::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        FAXSession::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `FAXSessionsComplete` event (module `res_fax`, class `call`, since 13.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -8502,6 +9529,19 @@ impl<'a> FAXSessionsComplete<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("ActionID", FieldValue::Text(self.action_id()));
         visit("Total", FieldValue::Text(self.total()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for FAXSessionsComplete<'a> {
+    const NAME: &'static str = FAXSessionsComplete::NAME;
+    const HEADERS: &'static [&'static str] = FAXSessionsComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        FAXSessionsComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -8610,6 +9650,19 @@ impl<'a> FAXSessionsEntry<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for FAXSessionsEntry<'a> {
+    const NAME: &'static str = FAXSessionsEntry::NAME;
+    const HEADERS: &'static [&'static str] = FAXSessionsEntry::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        FAXSessionsEntry::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `FAXStats` event (module `res_fax`, class `reporting`, since 13.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -8699,6 +9752,19 @@ impl<'a> FAXStats<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for FAXStats<'a> {
+    const NAME: &'static str = FAXStats::NAME;
+    const HEADERS: &'static [&'static str] = FAXStats::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        FAXStats::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `FAXStatus` event (module `builtin`, class `call`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -8783,6 +9849,19 @@ impl<'a> FAXStatus<'a> {
         visit("Status", FieldValue::Text(self.status()));
         visit("LocalStationID", FieldValue::Text(self.local_station_id()));
         visit("FileName", FieldValue::Repeated(self.file_name().collect()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for FAXStatus<'a> {
+    const NAME: &'static str = FAXStatus::NAME;
+    const HEADERS: &'static [&'static str] = FAXStatus::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        FAXStatus::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -8908,6 +9987,19 @@ impl<'a> FailedACL<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for FailedACL<'a> {
+    const NAME: &'static str = FailedACL::NAME;
+    const HEADERS: &'static [&'static str] = FailedACL::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        FailedACL::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `Flash` event (module `builtin`, class `call`, since 16.24.0, 18.10.0, 19.2.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -8958,6 +10050,19 @@ impl<'a> Flash<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
+    }
+}
+
+impl<'a> crate::EventView<'a> for Flash<'a> {
+    const NAME: &'static str = Flash::NAME;
+    const HEADERS: &'static [&'static str] = Flash::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Flash::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -9015,6 +10120,19 @@ impl<'a> FullyBooted<'a> {
         visit("Status", FieldValue::Text(self.status()));
         visit("Uptime", FieldValue::Number(self.uptime()));
         visit("LastReload", FieldValue::Number(self.last_reload()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for FullyBooted<'a> {
+    const NAME: &'static str = FullyBooted::NAME;
+    const HEADERS: &'static [&'static str] = FullyBooted::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        FullyBooted::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -9092,6 +10210,19 @@ impl<'a> Hangup<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for Hangup<'a> {
+    const NAME: &'static str = Hangup::NAME;
+    const HEADERS: &'static [&'static str] = Hangup::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Hangup::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for Hangup<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         Hangup::channel(self)
@@ -9156,6 +10287,19 @@ impl<'a> HangupHandlerPop<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
         visit("Handler", FieldValue::Text(self.handler()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for HangupHandlerPop<'a> {
+    const NAME: &'static str = HangupHandlerPop::NAME;
+    const HEADERS: &'static [&'static str] = HangupHandlerPop::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        HangupHandlerPop::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -9226,6 +10370,19 @@ impl<'a> HangupHandlerPush<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for HangupHandlerPush<'a> {
+    const NAME: &'static str = HangupHandlerPush::NAME;
+    const HEADERS: &'static [&'static str] = HangupHandlerPush::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        HangupHandlerPush::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for HangupHandlerPush<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         HangupHandlerPush::channel(self)
@@ -9290,6 +10447,19 @@ impl<'a> HangupHandlerRun<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
         visit("Handler", FieldValue::Text(self.handler()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for HangupHandlerRun<'a> {
+    const NAME: &'static str = HangupHandlerRun::NAME;
+    const HEADERS: &'static [&'static str] = HangupHandlerRun::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        HangupHandlerRun::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -9360,6 +10530,19 @@ impl<'a> HangupRequest<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for HangupRequest<'a> {
+    const NAME: &'static str = HangupRequest::NAME;
+    const HEADERS: &'static [&'static str] = HangupRequest::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        HangupRequest::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for HangupRequest<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         HangupRequest::channel(self)
@@ -9423,6 +10606,19 @@ impl<'a> Hold<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
         visit("MusicClass", FieldValue::Text(self.music_class()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for Hold<'a> {
+    const NAME: &'static str = Hold::NAME;
+    const HEADERS: &'static [&'static str] = Hold::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Hold::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -9522,6 +10718,19 @@ impl<'a> IdentifyDetail<'a> {
             FieldValue::Text(self.match_request_uri()),
         );
         visit("EndpointName", FieldValue::Text(self.endpoint_name()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for IdentifyDetail<'a> {
+    const NAME: &'static str = IdentifyDetail::NAME;
+    const HEADERS: &'static [&'static str] = IdentifyDetail::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        IdentifyDetail::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -9707,6 +10916,19 @@ impl<'a> InboundRegistrationDetail<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for InboundRegistrationDetail<'a> {
+    const NAME: &'static str = InboundRegistrationDetail::NAME;
+    const HEADERS: &'static [&'static str] = InboundRegistrationDetail::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        InboundRegistrationDetail::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `InboundSubscriptionDetail` event (module `res_pjsip_pubsub`, class `command`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -9807,6 +11029,19 @@ impl<'a> InboundSubscriptionDetail<'a> {
         visit("Extension", FieldValue::Text(self.extension()));
         visit("ExtensionStates", FieldValue::Text(self.extension_states()));
         visit("Mailboxes", FieldValue::Text(self.mailboxes()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for InboundSubscriptionDetail<'a> {
+    const NAME: &'static str = InboundSubscriptionDetail::NAME;
+    const HEADERS: &'static [&'static str] = InboundSubscriptionDetail::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        InboundSubscriptionDetail::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -9916,6 +11151,19 @@ impl<'a> InvalidAccountID<'a> {
         visit("RemoteAddress", FieldValue::Text(self.remote_address()));
         visit("Module", FieldValue::Text(self.module()));
         visit("SessionTV", FieldValue::Text(self.session_tv()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for InvalidAccountID<'a> {
+    const NAME: &'static str = InvalidAccountID::NAME;
+    const HEADERS: &'static [&'static str] = InvalidAccountID::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        InvalidAccountID::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -10052,6 +11300,19 @@ impl<'a> InvalidPassword<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for InvalidPassword<'a> {
+    const NAME: &'static str = InvalidPassword::NAME;
+    const HEADERS: &'static [&'static str] = InvalidPassword::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        InvalidPassword::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `InvalidTransport` event (module `builtin`, class `security`, since 12.1.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -10171,6 +11432,19 @@ impl<'a> InvalidTransport<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for InvalidTransport<'a> {
+    const NAME: &'static str = InvalidTransport::NAME;
+    const HEADERS: &'static [&'static str] = InvalidTransport::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        InvalidTransport::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `Load` event (module `builtin`, class `system`, since 16.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -10217,6 +11491,19 @@ impl<'a> Load<'a> {
             "Status",
             FieldValue::Enum(self.status().map(|v| v.as_str().to_string())),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for Load<'a> {
+    const NAME: &'static str = Load::NAME;
+    const HEADERS: &'static [&'static str] = Load::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Load::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -10329,6 +11616,19 @@ impl<'a> LoadAverageLimit<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for LoadAverageLimit<'a> {
+    const NAME: &'static str = LoadAverageLimit::NAME;
+    const HEADERS: &'static [&'static str] = LoadAverageLimit::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        LoadAverageLimit::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `LocalBridge` event (module `builtin`, class `call`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -10426,6 +11726,19 @@ impl<'a> LocalBridge<'a> {
             "LocalOptimization",
             FieldValue::Enum(self.local_optimization().map(|v| v.as_str().to_string())),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for LocalBridge<'a> {
+    const NAME: &'static str = LocalBridge::NAME;
+    const HEADERS: &'static [&'static str] = LocalBridge::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        LocalBridge::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -10538,6 +11851,19 @@ impl<'a> LocalOptimizationBegin<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for LocalOptimizationBegin<'a> {
+    const NAME: &'static str = LocalOptimizationBegin::NAME;
+    const HEADERS: &'static [&'static str] = LocalOptimizationBegin::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        LocalOptimizationBegin::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `LocalOptimizationEnd` event (module `builtin`, class `call`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -10626,6 +11952,19 @@ impl<'a> LocalOptimizationEnd<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for LocalOptimizationEnd<'a> {
+    const NAME: &'static str = LocalOptimizationEnd::NAME;
+    const HEADERS: &'static [&'static str] = LocalOptimizationEnd::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        LocalOptimizationEnd::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `LogChannel` event (module `builtin`, class `system`, since 16.24.0, 18.10.0, 19.2.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -10662,6 +12001,19 @@ impl<'a> LogChannel<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("Channel", FieldValue::Text(self.channel()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for LogChannel<'a> {
+    const NAME: &'static str = LogChannel::NAME;
+    const HEADERS: &'static [&'static str] = LogChannel::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        LogChannel::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -10966,6 +12318,19 @@ impl<'a> MCID<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for MCID<'a> {
+    const NAME: &'static str = MCID::NAME;
+    const HEADERS: &'static [&'static str] = MCID::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MCID::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for MCID<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         MCID::channel(self)
@@ -11029,6 +12394,19 @@ impl<'a> MWIGet<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for MWIGet<'a> {
+    const NAME: &'static str = MWIGet::NAME;
+    const HEADERS: &'static [&'static str] = MWIGet::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MWIGet::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `MWIGetComplete` event (module `res_mwi_external_ami`, class `reporting`, since 12.1.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -11080,6 +12458,19 @@ impl<'a> MWIGetComplete<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for MWIGetComplete<'a> {
+    const NAME: &'static str = MWIGetComplete::NAME;
+    const HEADERS: &'static [&'static str] = MWIGetComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MWIGetComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `MeetmeEnd` event (module `app_meetme`, class `call`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -11116,6 +12507,19 @@ impl<'a> MeetmeEnd<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("Meetme", FieldValue::Text(self.meetme()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for MeetmeEnd<'a> {
+    const NAME: &'static str = MeetmeEnd::NAME;
+    const HEADERS: &'static [&'static str] = MeetmeEnd::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MeetmeEnd::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -11184,6 +12588,19 @@ impl<'a> MeetmeJoin<'a> {
         self.channel().visit(visit);
         visit("Meetme", FieldValue::Text(self.meetme()));
         visit("User", FieldValue::Text(self.user()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for MeetmeJoin<'a> {
+    const NAME: &'static str = MeetmeJoin::NAME;
+    const HEADERS: &'static [&'static str] = MeetmeJoin::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MeetmeJoin::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -11265,6 +12682,19 @@ impl<'a> MeetmeLeave<'a> {
         visit("Meetme", FieldValue::Text(self.meetme()));
         visit("User", FieldValue::Text(self.user()));
         visit("Duration", FieldValue::Text(self.duration()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for MeetmeLeave<'a> {
+    const NAME: &'static str = MeetmeLeave::NAME;
+    const HEADERS: &'static [&'static str] = MeetmeLeave::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MeetmeLeave::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -11398,6 +12828,19 @@ impl<'a> MeetmeList<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for MeetmeList<'a> {
+    const NAME: &'static str = MeetmeList::NAME;
+    const HEADERS: &'static [&'static str] = MeetmeList::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MeetmeList::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `MeetmeListRooms` event (module `app_meetme`, class `call`, since 16.29.0, 18.15.0, 19.7.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -11471,6 +12914,19 @@ impl<'a> MeetmeListRooms<'a> {
         visit("Activity", FieldValue::Text(self.activity()));
         visit("Creation", FieldValue::Text(self.creation()));
         visit("Locked", FieldValue::Text(self.locked()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for MeetmeListRooms<'a> {
+    const NAME: &'static str = MeetmeListRooms::NAME;
+    const HEADERS: &'static [&'static str] = MeetmeListRooms::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MeetmeListRooms::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -11558,6 +13014,19 @@ impl<'a> MeetmeMute<'a> {
             "Status",
             FieldValue::Enum(self.status().map(|v| v.as_str().to_string())),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for MeetmeMute<'a> {
+    const NAME: &'static str = MeetmeMute::NAME;
+    const HEADERS: &'static [&'static str] = MeetmeMute::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MeetmeMute::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -11654,6 +13123,19 @@ impl<'a> MeetmeTalkRequest<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for MeetmeTalkRequest<'a> {
+    const NAME: &'static str = MeetmeTalkRequest::NAME;
+    const HEADERS: &'static [&'static str] = MeetmeTalkRequest::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MeetmeTalkRequest::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for MeetmeTalkRequest<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         MeetmeTalkRequest::channel(self)
@@ -11744,6 +13226,19 @@ impl<'a> MeetmeTalking<'a> {
             "Status",
             FieldValue::Enum(self.status().map(|v| v.as_str().to_string())),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for MeetmeTalking<'a> {
+    const NAME: &'static str = MeetmeTalking::NAME;
+    const HEADERS: &'static [&'static str] = MeetmeTalking::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MeetmeTalking::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -11862,6 +13357,19 @@ impl<'a> MemoryLimit<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for MemoryLimit<'a> {
+    const NAME: &'static str = MemoryLimit::NAME;
+    const HEADERS: &'static [&'static str] = MemoryLimit::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MemoryLimit::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `MessageWaiting` event (module `builtin`, class `call`, since 16.24.0, 18.10.0, 19.2.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -11941,6 +13449,19 @@ impl<'a> MessageWaiting<'a> {
         visit("Waiting", FieldValue::Text(self.waiting()));
         visit("New", FieldValue::Text(self.new_header()));
         visit("Old", FieldValue::Text(self.old()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for MessageWaiting<'a> {
+    const NAME: &'static str = MessageWaiting::NAME;
+    const HEADERS: &'static [&'static str] = MessageWaiting::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MessageWaiting::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -12025,6 +13546,19 @@ impl<'a> MiniVoiceMail<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for MiniVoiceMail<'a> {
+    const NAME: &'static str = MiniVoiceMail::NAME;
+    const HEADERS: &'static [&'static str] = MiniVoiceMail::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MiniVoiceMail::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for MiniVoiceMail<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         MiniVoiceMail::channel(self)
@@ -12099,6 +13633,19 @@ impl<'a> MixMonitorMute<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for MixMonitorMute<'a> {
+    const NAME: &'static str = MixMonitorMute::NAME;
+    const HEADERS: &'static [&'static str] = MixMonitorMute::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MixMonitorMute::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for MixMonitorMute<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         MixMonitorMute::channel(self)
@@ -12159,6 +13706,19 @@ impl<'a> MixMonitorStart<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for MixMonitorStart<'a> {
+    const NAME: &'static str = MixMonitorStart::NAME;
+    const HEADERS: &'static [&'static str] = MixMonitorStart::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MixMonitorStart::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for MixMonitorStart<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         MixMonitorStart::channel(self)
@@ -12216,6 +13776,19 @@ impl<'a> MixMonitorStop<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
+    }
+}
+
+impl<'a> crate::EventView<'a> for MixMonitorStop<'a> {
+    const NAME: &'static str = MixMonitorStop::NAME;
+    const HEADERS: &'static [&'static str] = MixMonitorStop::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MixMonitorStop::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -12286,6 +13859,19 @@ impl<'a> MusicOnHoldStart<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for MusicOnHoldStart<'a> {
+    const NAME: &'static str = MusicOnHoldStart::NAME;
+    const HEADERS: &'static [&'static str] = MusicOnHoldStart::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MusicOnHoldStart::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for MusicOnHoldStart<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         MusicOnHoldStart::channel(self)
@@ -12343,6 +13929,19 @@ impl<'a> MusicOnHoldStop<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
+    }
+}
+
+impl<'a> crate::EventView<'a> for MusicOnHoldStop<'a> {
+    const NAME: &'static str = MusicOnHoldStop::NAME;
+    const HEADERS: &'static [&'static str] = MusicOnHoldStop::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        MusicOnHoldStop::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -12413,6 +14012,19 @@ impl<'a> NewAccountCode<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for NewAccountCode<'a> {
+    const NAME: &'static str = NewAccountCode::NAME;
+    const HEADERS: &'static [&'static str] = NewAccountCode::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        NewAccountCode::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for NewAccountCode<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         NewAccountCode::channel(self)
@@ -12480,6 +14092,19 @@ impl<'a> NewCallerid<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for NewCallerid<'a> {
+    const NAME: &'static str = NewCallerid::NAME;
+    const HEADERS: &'static [&'static str] = NewCallerid::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        NewCallerid::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for NewCallerid<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         NewCallerid::channel(self)
@@ -12537,6 +14162,19 @@ impl<'a> NewConnectedLine<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
+    }
+}
+
+impl<'a> crate::EventView<'a> for NewConnectedLine<'a> {
+    const NAME: &'static str = NewConnectedLine::NAME;
+    const HEADERS: &'static [&'static str] = NewConnectedLine::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        NewConnectedLine::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -12621,6 +14259,19 @@ impl<'a> NewExten<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for NewExten<'a> {
+    const NAME: &'static str = NewExten::NAME;
+    const HEADERS: &'static [&'static str] = NewExten::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        NewExten::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for NewExten<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         NewExten::channel(self)
@@ -12681,6 +14332,19 @@ impl<'a> Newchannel<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for Newchannel<'a> {
+    const NAME: &'static str = Newchannel::NAME;
+    const HEADERS: &'static [&'static str] = Newchannel::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Newchannel::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for Newchannel<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         Newchannel::channel(self)
@@ -12738,6 +14402,19 @@ impl<'a> Newstate<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
+    }
+}
+
+impl<'a> crate::EventView<'a> for Newstate<'a> {
+    const NAME: &'static str = Newstate::NAME;
+    const HEADERS: &'static [&'static str] = Newstate::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Newstate::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -12863,6 +14540,19 @@ impl<'a> OriginateResponse<'a> {
         visit("Uniqueid", FieldValue::Text(self.uniqueid()));
         visit("CallerIDNum", FieldValue::Text(self.caller_id_num()));
         visit("CallerIDName", FieldValue::Text(self.caller_id_name()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for OriginateResponse<'a> {
+    const NAME: &'static str = OriginateResponse::NAME;
+    const HEADERS: &'static [&'static str] = OriginateResponse::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        OriginateResponse::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -13092,6 +14782,19 @@ impl<'a> OutboundRegistrationDetail<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for OutboundRegistrationDetail<'a> {
+    const NAME: &'static str = OutboundRegistrationDetail::NAME;
+    const HEADERS: &'static [&'static str] = OutboundRegistrationDetail::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        OutboundRegistrationDetail::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `OutboundSubscriptionDetail` event (module `res_pjsip_pubsub`, class `command`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -13195,6 +14898,19 @@ impl<'a> OutboundSubscriptionDetail<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for OutboundSubscriptionDetail<'a> {
+    const NAME: &'static str = OutboundSubscriptionDetail::NAME;
+    const HEADERS: &'static [&'static str] = OutboundSubscriptionDetail::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        OutboundSubscriptionDetail::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `PJSIPMaintenanceStatus` event (module `res_pjsip_maintenance`, class `system`, since 20.20.0, 22.10.0, 23.4.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -13243,6 +14959,19 @@ impl<'a> PJSIPMaintenanceStatus<'a> {
             "Status",
             FieldValue::Enum(self.status().map(|v| v.as_str().to_string())),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for PJSIPMaintenanceStatus<'a> {
+    const NAME: &'static str = PJSIPMaintenanceStatus::NAME;
+    const HEADERS: &'static [&'static str] = PJSIPMaintenanceStatus::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        PJSIPMaintenanceStatus::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -13335,6 +15064,19 @@ impl<'a> ParkedCall<'a> {
         visit("ParkingSpace", FieldValue::Text(self.parking_space()));
         visit("ParkingTimeout", FieldValue::Text(self.parking_timeout()));
         visit("ParkingDuration", FieldValue::Text(self.parking_duration()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for ParkedCall<'a> {
+    const NAME: &'static str = ParkedCall::NAME;
+    const HEADERS: &'static [&'static str] = ParkedCall::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ParkedCall::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -13450,6 +15192,19 @@ impl<'a> ParkedCallGiveUp<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ParkedCallGiveUp<'a> {
+    const NAME: &'static str = ParkedCallGiveUp::NAME;
+    const HEADERS: &'static [&'static str] = ParkedCallGiveUp::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ParkedCallGiveUp::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `ParkedCallSwap` event (module `parking_manager`, class `call`, since 13.5.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -13559,6 +15314,19 @@ impl<'a> ParkedCallSwap<'a> {
         visit("ParkingSpace", FieldValue::Text(self.parking_space()));
         visit("ParkingTimeout", FieldValue::Text(self.parking_timeout()));
         visit("ParkingDuration", FieldValue::Text(self.parking_duration()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for ParkedCallSwap<'a> {
+    const NAME: &'static str = ParkedCallSwap::NAME;
+    const HEADERS: &'static [&'static str] = ParkedCallSwap::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ParkedCallSwap::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -13674,6 +15442,19 @@ impl<'a> ParkedCallTimeOut<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ParkedCallTimeOut<'a> {
+    const NAME: &'static str = ParkedCallTimeOut::NAME;
+    const HEADERS: &'static [&'static str] = ParkedCallTimeOut::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ParkedCallTimeOut::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `PeerStatus` event (module `builtin`, class `system`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -13762,6 +15543,19 @@ impl<'a> PeerStatus<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for PeerStatus<'a> {
+    const NAME: &'static str = PeerStatus::NAME;
+    const HEADERS: &'static [&'static str] = PeerStatus::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        PeerStatus::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `Pickup` event (module `builtin`, class `call`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -13835,6 +15629,19 @@ impl<'a> Pickup<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for Pickup<'a> {
+    const NAME: &'static str = Pickup::NAME;
+    const HEADERS: &'static [&'static str] = Pickup::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Pickup::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for Pickup<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         Pickup::channel(self)
@@ -13898,6 +15705,19 @@ impl<'a> PresenceStateChange<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for PresenceStateChange<'a> {
+    const NAME: &'static str = PresenceStateChange::NAME;
+    const HEADERS: &'static [&'static str] = PresenceStateChange::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        PresenceStateChange::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `PresenceStateListComplete` event (module `res_manager_presencestate`, class `command`, since 13.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -13941,6 +15761,19 @@ impl<'a> PresenceStateListComplete<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("EventList", FieldValue::Text(self.event_list()));
         visit("ListItems", FieldValue::Number(self.list_items()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for PresenceStateListComplete<'a> {
+    const NAME: &'static str = PresenceStateListComplete::NAME;
+    const HEADERS: &'static [&'static str] = PresenceStateListComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        PresenceStateListComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -14011,6 +15844,19 @@ impl<'a> PresenceStatus<'a> {
         visit("Status", FieldValue::Text(self.status()));
         visit("Subtype", FieldValue::Text(self.subtype()));
         visit("Message", FieldValue::Text(self.message()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for PresenceStatus<'a> {
+    const NAME: &'static str = PresenceStatus::NAME;
+    const HEADERS: &'static [&'static str] = PresenceStatus::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        PresenceStatus::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -14099,6 +15945,19 @@ impl<'a> QueueCallerAbandon<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for QueueCallerAbandon<'a> {
+    const NAME: &'static str = QueueCallerAbandon::NAME;
+    const HEADERS: &'static [&'static str] = QueueCallerAbandon::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        QueueCallerAbandon::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for QueueCallerAbandon<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         QueueCallerAbandon::channel(self)
@@ -14180,6 +16039,19 @@ impl<'a> QueueCallerJoin<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for QueueCallerJoin<'a> {
+    const NAME: &'static str = QueueCallerJoin::NAME;
+    const HEADERS: &'static [&'static str] = QueueCallerJoin::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        QueueCallerJoin::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for QueueCallerJoin<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         QueueCallerJoin::channel(self)
@@ -14258,6 +16130,19 @@ impl<'a> QueueCallerLeave<'a> {
         visit("Queue", FieldValue::Text(self.queue()));
         visit("Count", FieldValue::Text(self.count()));
         visit("Position", FieldValue::Text(self.position()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for QueueCallerLeave<'a> {
+    const NAME: &'static str = QueueCallerLeave::NAME;
+    const HEADERS: &'static [&'static str] = QueueCallerLeave::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        QueueCallerLeave::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -14374,6 +16259,19 @@ impl<'a> QueueEntry<'a> {
         );
         visit("Wait", FieldValue::Text(self.wait()));
         visit("Priority", FieldValue::Number(self.priority()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for QueueEntry<'a> {
+    const NAME: &'static str = QueueEntry::NAME;
+    const HEADERS: &'static [&'static str] = QueueEntry::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        QueueEntry::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -14548,6 +16446,19 @@ impl<'a> QueueMemberAdded<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for QueueMemberAdded<'a> {
+    const NAME: &'static str = QueueMemberAdded::NAME;
+    const HEADERS: &'static [&'static str] = QueueMemberAdded::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        QueueMemberAdded::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `QueueMemberPause` event (module `app_queue`, class `agent`, since 12.2.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -14716,6 +16627,19 @@ impl<'a> QueueMemberPause<'a> {
             FieldValue::Enum(self.ringinuse().map(|v| v.as_str().to_string())),
         );
         visit("Wrapuptime", FieldValue::Text(self.wrapuptime()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for QueueMemberPause<'a> {
+    const NAME: &'static str = QueueMemberPause::NAME;
+    const HEADERS: &'static [&'static str] = QueueMemberPause::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        QueueMemberPause::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -14890,6 +16814,19 @@ impl<'a> QueueMemberPenalty<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for QueueMemberPenalty<'a> {
+    const NAME: &'static str = QueueMemberPenalty::NAME;
+    const HEADERS: &'static [&'static str] = QueueMemberPenalty::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        QueueMemberPenalty::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `QueueMemberRemoved` event (module `app_queue`, class `agent`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -15058,6 +16995,19 @@ impl<'a> QueueMemberRemoved<'a> {
             FieldValue::Enum(self.ringinuse().map(|v| v.as_str().to_string())),
         );
         visit("Wrapuptime", FieldValue::Text(self.wrapuptime()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for QueueMemberRemoved<'a> {
+    const NAME: &'static str = QueueMemberRemoved::NAME;
+    const HEADERS: &'static [&'static str] = QueueMemberRemoved::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        QueueMemberRemoved::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -15232,6 +17182,19 @@ impl<'a> QueueMemberRinginuse<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for QueueMemberRinginuse<'a> {
+    const NAME: &'static str = QueueMemberRinginuse::NAME;
+    const HEADERS: &'static [&'static str] = QueueMemberRinginuse::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        QueueMemberRinginuse::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `QueueMemberStatus` event (module `app_queue`, class `agent`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -15403,6 +17366,19 @@ impl<'a> QueueMemberStatus<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for QueueMemberStatus<'a> {
+    const NAME: &'static str = QueueMemberStatus::NAME;
+    const HEADERS: &'static [&'static str] = QueueMemberStatus::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        QueueMemberStatus::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `QueueParams` event (module `app_queue`, class `agent`, since 16.24.0, 18.10.0, 19.2.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -15503,6 +17479,19 @@ impl<'a> QueueParams<'a> {
             "ServiceLevelPerf2",
             FieldValue::Text(self.service_level_perf2()),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for QueueParams<'a> {
+    const NAME: &'static str = QueueParams::NAME;
+    const HEADERS: &'static [&'static str] = QueueParams::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        QueueParams::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -15620,6 +17609,19 @@ impl<'a> RTCPReceived<'a> {
         visit("SentRTP", FieldValue::Text(self.sent_rtp()));
         visit("SentPackets", FieldValue::Text(self.sent_packets()));
         visit("SentOctets", FieldValue::Text(self.sent_octets()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for RTCPReceived<'a> {
+    const NAME: &'static str = RTCPReceived::NAME;
+    const HEADERS: &'static [&'static str] = RTCPReceived::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        RTCPReceived::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -15813,6 +17815,19 @@ impl<'a> RTCPSent<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for RTCPSent<'a> {
+    const NAME: &'static str = RTCPSent::NAME;
+    const HEADERS: &'static [&'static str] = RTCPSent::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        RTCPSent::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for RTCPSent<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         RTCPSent::channel(self)
@@ -15921,6 +17936,19 @@ impl<'a> ReceiveFAX<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for ReceiveFAX<'a> {
+    const NAME: &'static str = ReceiveFAX::NAME;
+    const HEADERS: &'static [&'static str] = ReceiveFAX::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ReceiveFAX::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for ReceiveFAX<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         ReceiveFAX::channel(self)
@@ -15996,6 +18024,19 @@ impl<'a> Registry<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for Registry<'a> {
+    const NAME: &'static str = Registry::NAME;
+    const HEADERS: &'static [&'static str] = Registry::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Registry::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `Reload` event (module `builtin`, class `system`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -16045,6 +18086,19 @@ impl<'a> Reload<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for Reload<'a> {
+    const NAME: &'static str = Reload::NAME;
+    const HEADERS: &'static [&'static str] = Reload::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Reload::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `Rename` event (module `builtin`, class `call`, since 16.24.0, 18.10.0, 19.2.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -16074,6 +18128,19 @@ impl<'a> Rename<'a> {
     /// Calls `visit` with every accessor's header and value (snapshots included), for
     /// generic walks over typed fields.
     pub fn visit(&self, _visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {}
+}
+
+impl<'a> crate::EventView<'a> for Rename<'a> {
+    const NAME: &'static str = Rename::NAME;
+    const HEADERS: &'static [&'static str] = Rename::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Rename::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
 }
 
 /// The `RequestBadFormat` event (module `builtin`, class `security`, since 12.1.0).
@@ -16196,6 +18263,19 @@ impl<'a> RequestBadFormat<'a> {
         visit("Module", FieldValue::Text(self.module()));
         visit("SessionTV", FieldValue::Text(self.session_tv()));
         visit("RequestParams", FieldValue::Text(self.request_params()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for RequestBadFormat<'a> {
+    const NAME: &'static str = RequestBadFormat::NAME;
+    const HEADERS: &'static [&'static str] = RequestBadFormat::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        RequestBadFormat::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -16322,6 +18402,19 @@ impl<'a> RequestNotAllowed<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for RequestNotAllowed<'a> {
+    const NAME: &'static str = RequestNotAllowed::NAME;
+    const HEADERS: &'static [&'static str] = RequestNotAllowed::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        RequestNotAllowed::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `RequestNotSupported` event (module `builtin`, class `security`, since 12.1.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -16438,6 +18531,19 @@ impl<'a> RequestNotSupported<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for RequestNotSupported<'a> {
+    const NAME: &'static str = RequestNotSupported::NAME;
+    const HEADERS: &'static [&'static str] = RequestNotSupported::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        RequestNotSupported::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `ResourceListDetail` event (module `res_pjsip_pubsub`, class `command`, since 13.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -16524,6 +18630,19 @@ impl<'a> ResourceListDetail<'a> {
             "ResourceDisplayName",
             FieldValue::Text(self.resource_display_name()),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for ResourceListDetail<'a> {
+    const NAME: &'static str = ResourceListDetail::NAME;
+    const HEADERS: &'static [&'static str] = ResourceListDetail::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        ResourceListDetail::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -16625,6 +18744,19 @@ impl<'a> SendFAX<'a> {
         visit("Resolution", FieldValue::Text(self.resolution()));
         visit("TransferRate", FieldValue::Text(self.transfer_rate()));
         visit("FileName", FieldValue::Repeated(self.file_name().collect()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for SendFAX<'a> {
+    const NAME: &'static str = SendFAX::NAME;
+    const HEADERS: &'static [&'static str] = SendFAX::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        SendFAX::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -16743,6 +18875,19 @@ impl<'a> SessionLimit<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for SessionLimit<'a> {
+    const NAME: &'static str = SessionLimit::NAME;
+    const HEADERS: &'static [&'static str] = SessionLimit::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        SessionLimit::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `Shutdown` event (module `builtin`, class `system`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -16795,6 +18940,19 @@ impl<'a> Shutdown<'a> {
             "Restart",
             FieldValue::Enum(self.restart().map(|v| v.as_str().to_string())),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for Shutdown<'a> {
+    const NAME: &'static str = Shutdown::NAME;
+    const HEADERS: &'static [&'static str] = Shutdown::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Shutdown::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -16859,6 +19017,19 @@ impl<'a> SoftHangupRequest<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for SoftHangupRequest<'a> {
+    const NAME: &'static str = SoftHangupRequest::NAME;
+    const HEADERS: &'static [&'static str] = SoftHangupRequest::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        SoftHangupRequest::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for SoftHangupRequest<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         SoftHangupRequest::channel(self)
@@ -16910,6 +19081,19 @@ impl<'a> SpanAlarm<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for SpanAlarm<'a> {
+    const NAME: &'static str = SpanAlarm::NAME;
+    const HEADERS: &'static [&'static str] = SpanAlarm::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        SpanAlarm::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `SpanAlarmClear` event (module `chan_dahdi`, class `system`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -16946,6 +19130,19 @@ impl<'a> SpanAlarmClear<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("Span", FieldValue::Text(self.span()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for SpanAlarmClear<'a> {
+    const NAME: &'static str = SpanAlarmClear::NAME;
+    const HEADERS: &'static [&'static str] = SpanAlarmClear::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        SpanAlarmClear::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -17127,6 +19324,19 @@ impl<'a> Status<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for Status<'a> {
+    const NAME: &'static str = Status::NAME;
+    const HEADERS: &'static [&'static str] = Status::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Status::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for Status<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         Status::channel(self)
@@ -17169,6 +19379,19 @@ impl<'a> StatusComplete<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         visit("Items", FieldValue::Text(self.items()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for StatusComplete<'a> {
+    const NAME: &'static str = StatusComplete::NAME;
+    const HEADERS: &'static [&'static str] = StatusComplete::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        StatusComplete::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -17285,6 +19508,19 @@ impl<'a> SuccessfulAuth<'a> {
         visit("UsingPassword", FieldValue::Text(self.using_password()));
         visit("Module", FieldValue::Text(self.module()));
         visit("SessionTV", FieldValue::Text(self.session_tv()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for SuccessfulAuth<'a> {
+    const NAME: &'static str = SuccessfulAuth::NAME;
+    const HEADERS: &'static [&'static str] = SuccessfulAuth::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        SuccessfulAuth::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -17572,6 +19808,19 @@ impl<'a> TransportDetail<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for TransportDetail<'a> {
+    const NAME: &'static str = TransportDetail::NAME;
+    const HEADERS: &'static [&'static str] = TransportDetail::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        TransportDetail::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `UnParkedCall` event (module `parking_manager`, class `call`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -17704,6 +19953,19 @@ impl<'a> UnParkedCall<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for UnParkedCall<'a> {
+    const NAME: &'static str = UnParkedCall::NAME;
+    const HEADERS: &'static [&'static str] = UnParkedCall::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        UnParkedCall::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `UnexpectedAddress` event (module `builtin`, class `security`, since 12.1.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -17820,6 +20082,19 @@ impl<'a> UnexpectedAddress<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for UnexpectedAddress<'a> {
+    const NAME: &'static str = UnexpectedAddress::NAME;
+    const HEADERS: &'static [&'static str] = UnexpectedAddress::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        UnexpectedAddress::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `Unhold` event (module `builtin`, class `call`, since 12.0.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -17870,6 +20145,19 @@ impl<'a> Unhold<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
+    }
+}
+
+impl<'a> crate::EventView<'a> for Unhold<'a> {
+    const NAME: &'static str = Unhold::NAME;
+    const HEADERS: &'static [&'static str] = Unhold::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Unhold::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -17925,6 +20213,19 @@ impl<'a> Unload<'a> {
             "Status",
             FieldValue::Enum(self.status().map(|v| v.as_str().to_string())),
         );
+    }
+}
+
+impl<'a> crate::EventView<'a> for Unload<'a> {
+    const NAME: &'static str = Unload::NAME;
+    const HEADERS: &'static [&'static str] = Unload::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Unload::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -17986,6 +20287,19 @@ impl<'a> UserEvent<'a> {
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
         visit("UserEvent", FieldValue::Text(self.user_event()));
+    }
+}
+
+impl<'a> crate::EventView<'a> for UserEvent<'a> {
+    const NAME: &'static str = UserEvent::NAME;
+    const HEADERS: &'static [&'static str] = UserEvent::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        UserEvent::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 
@@ -18062,6 +20376,19 @@ impl<'a> VarSet<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for VarSet<'a> {
+    const NAME: &'static str = VarSet::NAME;
+    const HEADERS: &'static [&'static str] = VarSet::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        VarSet::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 impl<'a> crate::HasChannel<'a> for VarSet<'a> {
     fn channel(&self) -> ChannelSnapshot<'a> {
         VarSet::channel(self)
@@ -18120,6 +20447,19 @@ impl<'a> VoicemailPasswordChange<'a> {
     }
 }
 
+impl<'a> crate::EventView<'a> for VoicemailPasswordChange<'a> {
+    const NAME: &'static str = VoicemailPasswordChange::NAME;
+    const HEADERS: &'static [&'static str] = VoicemailPasswordChange::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        VoicemailPasswordChange::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
+    }
+}
+
 /// The `Wink` event (module `builtin`, class `call`, since 16.24.0, 18.10.0, 19.2.0).
 ///
 /// A view over the packet: nothing is read or copied until an accessor is called.
@@ -18170,6 +20510,19 @@ impl<'a> Wink<'a> {
     /// generic walks over typed fields.
     pub fn visit(&self, visit: &mut dyn FnMut(&'static str, FieldValue<'a>)) {
         self.channel().visit(visit);
+    }
+}
+
+impl<'a> crate::EventView<'a> for Wink<'a> {
+    const NAME: &'static str = Wink::NAME;
+    const HEADERS: &'static [&'static str] = Wink::HEADERS;
+
+    fn from_packet(packet: &'a Packet) -> Option<Self> {
+        Wink::from_packet(packet)
+    }
+
+    fn packet(&self) -> &'a Packet {
+        self.0
     }
 }
 

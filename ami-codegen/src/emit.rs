@@ -883,7 +883,7 @@ impl<'a> AnyEvent<'a> {{
     /// The typed view of `packet`; `None` when it is not an event.
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {{
         let name = packet.event_name()?.as_bytes();
-        let first = name.first()?.to_ascii_lowercase();
+        let first = name.first().map_or(0, u8::to_ascii_lowercase);
         Some(match (name.len(), first) {{"
     );
     // Dispatch on (length, first letter), then compare the few candidates.

@@ -77,6 +77,15 @@ fn every_event_name_dispatches_to_its_view_in_any_case() {
         panic!()
     };
     assert!(AnyEvent::from_packet(&response).is_none());
+    // An event with an empty name is still an event.
+    parser.feed(b"Event: \r\nX: 1\r\n\r\n");
+    let Some(Parsed::Packet(empty)) = parser.next() else {
+        panic!()
+    };
+    assert!(matches!(
+        AnyEvent::from_packet(&empty),
+        Some(AnyEvent::Unknown(_))
+    ));
 }
 
 #[test]

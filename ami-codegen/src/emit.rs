@@ -883,10 +883,29 @@ impl<'a> AnyEvent<'a> {{
     /// The typed view of `packet`; `None` when it is not an event.
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {{
         let name = packet.event_name()?.as_bytes();
-        let first = name.first().map_or(0, u8::to_ascii_lowercase);
-        Some(match (name.len(), first) {{"
+        // The spelling Asterisk sends first; any other case below.
+        Some(match name {{"
     );
-    // Dispatch on (length, first letter), then compare the few candidates.
+    for event in &model.events {
+        w!(
+            o,
+            "b{:?} => AnyEvent::{1}({1}(packet)),",
+            event.name,
+            ident(&event.name)
+        );
+    }
+    w!(
+        o,
+        "            _ => AnyEvent::any_case(name, packet),
+        }})
+    }}
+
+    /// The dispatch for a name in another case: on (length, first letter), then a
+    /// case-insensitive comparison with the few candidates.
+    fn any_case(name: &[u8], packet: &'a Packet) -> Self {{
+        let first = name.first().map_or(0, u8::to_ascii_lowercase);
+        match (name.len(), first) {{"
+    );
     let mut buckets: BTreeMap<(usize, u8), Vec<&str>> = BTreeMap::new();
     for event in &model.events {
         let first = event.name.as_bytes()[0].to_ascii_lowercase();
@@ -897,24 +916,11 @@ impl<'a> AnyEvent<'a> {{
     }
     for ((len, first), names) in &buckets {
         w!(o, "({len}, b{:?}) => {{", *first as char);
-        // Exact spelling first (a memcmp: what Asterisk sends), then any case (a
-        // byte loop). One candidate: both in one test.
-        let exact = |name: &str| format!("name == b{name:?}");
-        let any_case = |name: &str| format!("name.eq_ignore_ascii_case(b{name:?})");
-        let tests: Vec<(&&str, String)> = if names.len() == 1 {
-            let name = &names[0];
-            vec![(name, format!("{} || {}", exact(name), any_case(name)))]
-        } else {
-            let exact = names.iter().map(|name| (name, exact(name)));
-            exact
-                .chain(names.iter().map(|name| (name, any_case(name))))
-                .collect()
-        };
-        for (i, (name, test)) in tests.into_iter().enumerate() {
+        for (i, name) in names.iter().enumerate() {
             let keyword = if i == 0 { "if" } else { "} else if" };
             w!(
                 o,
-                "{keyword} {test} {{ AnyEvent::{0}({0}(packet))",
+                "{keyword} name.eq_ignore_ascii_case(b{name:?}) {{ AnyEvent::{0}({0}(packet))",
                 ident(name)
             );
         }
@@ -923,7 +929,7 @@ impl<'a> AnyEvent<'a> {{
     w!(
         o,
         "            _ => AnyEvent::Unknown(packet),
-        }})
+        }}
     }}
 
     /// The packet this event reads.

@@ -20909,14 +20909,230 @@ impl<'a> AnyEvent<'a> {
     /// The typed view of `packet`; `None` when it is not an event.
     pub fn from_packet(packet: &'a Packet) -> Option<Self> {
         let name = packet.event_name()?.as_bytes();
+        // The spelling Asterisk sends first; any other case below.
+        Some(match name {
+            b"AGIExecEnd" => AnyEvent::AGIExecEnd(AGIExecEnd(packet)),
+            b"AGIExecStart" => AnyEvent::AGIExecStart(AGIExecStart(packet)),
+            b"AOC-D" => AnyEvent::AOCD(AOCD(packet)),
+            b"AOC-E" => AnyEvent::AOCE(AOCE(packet)),
+            b"AOC-S" => AnyEvent::AOCS(AOCS(packet)),
+            b"AgentCalled" => AnyEvent::AgentCalled(AgentCalled(packet)),
+            b"AgentComplete" => AnyEvent::AgentComplete(AgentComplete(packet)),
+            b"AgentConnect" => AnyEvent::AgentConnect(AgentConnect(packet)),
+            b"AgentDump" => AnyEvent::AgentDump(AgentDump(packet)),
+            b"AgentLogin" => AnyEvent::AgentLogin(AgentLogin(packet)),
+            b"AgentLogoff" => AnyEvent::AgentLogoff(AgentLogoff(packet)),
+            b"AgentRingNoAnswer" => AnyEvent::AgentRingNoAnswer(AgentRingNoAnswer(packet)),
+            b"Agents" => AnyEvent::Agents(Agents(packet)),
+            b"AgentsComplete" => AnyEvent::AgentsComplete(AgentsComplete(packet)),
+            b"Alarm" => AnyEvent::Alarm(Alarm(packet)),
+            b"AlarmClear" => AnyEvent::AlarmClear(AlarmClear(packet)),
+            b"AorDetail" => AnyEvent::AorDetail(AorDetail(packet)),
+            b"AorList" => AnyEvent::AorList(AorList(packet)),
+            b"AorListComplete" => AnyEvent::AorListComplete(AorListComplete(packet)),
+            b"AsyncAGIEnd" => AnyEvent::AsyncAGIEnd(AsyncAGIEnd(packet)),
+            b"AsyncAGIExec" => AnyEvent::AsyncAGIExec(AsyncAGIExec(packet)),
+            b"AsyncAGIStart" => AnyEvent::AsyncAGIStart(AsyncAGIStart(packet)),
+            b"AttendedTransfer" => AnyEvent::AttendedTransfer(AttendedTransfer(packet)),
+            b"AuthDetail" => AnyEvent::AuthDetail(AuthDetail(packet)),
+            b"AuthList" => AnyEvent::AuthList(AuthList(packet)),
+            b"AuthListComplete" => AnyEvent::AuthListComplete(AuthListComplete(packet)),
+            b"AuthMethodNotAllowed" => AnyEvent::AuthMethodNotAllowed(AuthMethodNotAllowed(packet)),
+            b"BlindTransfer" => AnyEvent::BlindTransfer(BlindTransfer(packet)),
+            b"BridgeCreate" => AnyEvent::BridgeCreate(BridgeCreate(packet)),
+            b"BridgeDestroy" => AnyEvent::BridgeDestroy(BridgeDestroy(packet)),
+            b"BridgeEnter" => AnyEvent::BridgeEnter(BridgeEnter(packet)),
+            b"BridgeInfoChannel" => AnyEvent::BridgeInfoChannel(BridgeInfoChannel(packet)),
+            b"BridgeInfoComplete" => AnyEvent::BridgeInfoComplete(BridgeInfoComplete(packet)),
+            b"BridgeLeave" => AnyEvent::BridgeLeave(BridgeLeave(packet)),
+            b"BridgeMerge" => AnyEvent::BridgeMerge(BridgeMerge(packet)),
+            b"BridgeVideoSourceUpdate" => {
+                AnyEvent::BridgeVideoSourceUpdate(BridgeVideoSourceUpdate(packet))
+            }
+            b"CEL" => AnyEvent::CEL(CEL(packet)),
+            b"Cdr" => AnyEvent::Cdr(Cdr(packet)),
+            b"ChallengeResponseFailed" => {
+                AnyEvent::ChallengeResponseFailed(ChallengeResponseFailed(packet))
+            }
+            b"ChallengeSent" => AnyEvent::ChallengeSent(ChallengeSent(packet)),
+            b"ChanSpyStart" => AnyEvent::ChanSpyStart(ChanSpyStart(packet)),
+            b"ChanSpyStop" => AnyEvent::ChanSpyStop(ChanSpyStop(packet)),
+            b"ChannelTalkingStart" => AnyEvent::ChannelTalkingStart(ChannelTalkingStart(packet)),
+            b"ChannelTalkingStop" => AnyEvent::ChannelTalkingStop(ChannelTalkingStop(packet)),
+            b"ConfbridgeEnd" => AnyEvent::ConfbridgeEnd(ConfbridgeEnd(packet)),
+            b"ConfbridgeJoin" => AnyEvent::ConfbridgeJoin(ConfbridgeJoin(packet)),
+            b"ConfbridgeLeave" => AnyEvent::ConfbridgeLeave(ConfbridgeLeave(packet)),
+            b"ConfbridgeList" => AnyEvent::ConfbridgeList(ConfbridgeList(packet)),
+            b"ConfbridgeListRooms" => AnyEvent::ConfbridgeListRooms(ConfbridgeListRooms(packet)),
+            b"ConfbridgeMute" => AnyEvent::ConfbridgeMute(ConfbridgeMute(packet)),
+            b"ConfbridgeRecord" => AnyEvent::ConfbridgeRecord(ConfbridgeRecord(packet)),
+            b"ConfbridgeStart" => AnyEvent::ConfbridgeStart(ConfbridgeStart(packet)),
+            b"ConfbridgeStopRecord" => AnyEvent::ConfbridgeStopRecord(ConfbridgeStopRecord(packet)),
+            b"ConfbridgeTalking" => AnyEvent::ConfbridgeTalking(ConfbridgeTalking(packet)),
+            b"ConfbridgeUnmute" => AnyEvent::ConfbridgeUnmute(ConfbridgeUnmute(packet)),
+            b"ContactList" => AnyEvent::ContactList(ContactList(packet)),
+            b"ContactListComplete" => AnyEvent::ContactListComplete(ContactListComplete(packet)),
+            b"ContactStatus" => AnyEvent::ContactStatus(ContactStatus(packet)),
+            b"ContactStatusDetail" => AnyEvent::ContactStatusDetail(ContactStatusDetail(packet)),
+            b"CoreShowChannel" => AnyEvent::CoreShowChannel(CoreShowChannel(packet)),
+            b"CoreShowChannelMapComplete" => {
+                AnyEvent::CoreShowChannelMapComplete(CoreShowChannelMapComplete(packet))
+            }
+            b"CoreShowChannelsComplete" => {
+                AnyEvent::CoreShowChannelsComplete(CoreShowChannelsComplete(packet))
+            }
+            b"DAHDIChannel" => AnyEvent::DAHDIChannel(DAHDIChannel(packet)),
+            b"DNDState" => AnyEvent::DNDState(DNDState(packet)),
+            b"DTMFBegin" => AnyEvent::DTMFBegin(DTMFBegin(packet)),
+            b"DTMFEnd" => AnyEvent::DTMFEnd(DTMFEnd(packet)),
+            b"DeadlockStart" => AnyEvent::DeadlockStart(DeadlockStart(packet)),
+            b"DeviceStateChange" => AnyEvent::DeviceStateChange(DeviceStateChange(packet)),
+            b"DeviceStateListComplete" => {
+                AnyEvent::DeviceStateListComplete(DeviceStateListComplete(packet))
+            }
+            b"DialBegin" => AnyEvent::DialBegin(DialBegin(packet)),
+            b"DialEnd" => AnyEvent::DialEnd(DialEnd(packet)),
+            b"DialState" => AnyEvent::DialState(DialState(packet)),
+            b"EndpointDetail" => AnyEvent::EndpointDetail(EndpointDetail(packet)),
+            b"EndpointDetailComplete" => {
+                AnyEvent::EndpointDetailComplete(EndpointDetailComplete(packet))
+            }
+            b"EndpointList" => AnyEvent::EndpointList(EndpointList(packet)),
+            b"EndpointListComplete" => AnyEvent::EndpointListComplete(EndpointListComplete(packet)),
+            b"ExtensionStateListComplete" => {
+                AnyEvent::ExtensionStateListComplete(ExtensionStateListComplete(packet))
+            }
+            b"ExtensionStatus" => AnyEvent::ExtensionStatus(ExtensionStatus(packet)),
+            b"FAXSession" => AnyEvent::FAXSession(FAXSession(packet)),
+            b"FAXSessionsComplete" => AnyEvent::FAXSessionsComplete(FAXSessionsComplete(packet)),
+            b"FAXSessionsEntry" => AnyEvent::FAXSessionsEntry(FAXSessionsEntry(packet)),
+            b"FAXStats" => AnyEvent::FAXStats(FAXStats(packet)),
+            b"FAXStatus" => AnyEvent::FAXStatus(FAXStatus(packet)),
+            b"FailedACL" => AnyEvent::FailedACL(FailedACL(packet)),
+            b"Flash" => AnyEvent::Flash(Flash(packet)),
+            b"FullyBooted" => AnyEvent::FullyBooted(FullyBooted(packet)),
+            b"Hangup" => AnyEvent::Hangup(Hangup(packet)),
+            b"HangupHandlerPop" => AnyEvent::HangupHandlerPop(HangupHandlerPop(packet)),
+            b"HangupHandlerPush" => AnyEvent::HangupHandlerPush(HangupHandlerPush(packet)),
+            b"HangupHandlerRun" => AnyEvent::HangupHandlerRun(HangupHandlerRun(packet)),
+            b"HangupRequest" => AnyEvent::HangupRequest(HangupRequest(packet)),
+            b"Hold" => AnyEvent::Hold(Hold(packet)),
+            b"IdentifyDetail" => AnyEvent::IdentifyDetail(IdentifyDetail(packet)),
+            b"InboundRegistrationDetail" => {
+                AnyEvent::InboundRegistrationDetail(InboundRegistrationDetail(packet))
+            }
+            b"InboundSubscriptionDetail" => {
+                AnyEvent::InboundSubscriptionDetail(InboundSubscriptionDetail(packet))
+            }
+            b"InvalidAccountID" => AnyEvent::InvalidAccountID(InvalidAccountID(packet)),
+            b"InvalidPassword" => AnyEvent::InvalidPassword(InvalidPassword(packet)),
+            b"InvalidTransport" => AnyEvent::InvalidTransport(InvalidTransport(packet)),
+            b"Load" => AnyEvent::Load(Load(packet)),
+            b"LoadAverageLimit" => AnyEvent::LoadAverageLimit(LoadAverageLimit(packet)),
+            b"LocalBridge" => AnyEvent::LocalBridge(LocalBridge(packet)),
+            b"LocalOptimizationBegin" => {
+                AnyEvent::LocalOptimizationBegin(LocalOptimizationBegin(packet))
+            }
+            b"LocalOptimizationEnd" => AnyEvent::LocalOptimizationEnd(LocalOptimizationEnd(packet)),
+            b"LogChannel" => AnyEvent::LogChannel(LogChannel(packet)),
+            b"MCID" => AnyEvent::MCID(MCID(packet)),
+            b"MWIGet" => AnyEvent::MWIGet(MWIGet(packet)),
+            b"MWIGetComplete" => AnyEvent::MWIGetComplete(MWIGetComplete(packet)),
+            b"MeetmeEnd" => AnyEvent::MeetmeEnd(MeetmeEnd(packet)),
+            b"MeetmeJoin" => AnyEvent::MeetmeJoin(MeetmeJoin(packet)),
+            b"MeetmeLeave" => AnyEvent::MeetmeLeave(MeetmeLeave(packet)),
+            b"MeetmeList" => AnyEvent::MeetmeList(MeetmeList(packet)),
+            b"MeetmeListRooms" => AnyEvent::MeetmeListRooms(MeetmeListRooms(packet)),
+            b"MeetmeMute" => AnyEvent::MeetmeMute(MeetmeMute(packet)),
+            b"MeetmeTalkRequest" => AnyEvent::MeetmeTalkRequest(MeetmeTalkRequest(packet)),
+            b"MeetmeTalking" => AnyEvent::MeetmeTalking(MeetmeTalking(packet)),
+            b"MemoryLimit" => AnyEvent::MemoryLimit(MemoryLimit(packet)),
+            b"MessageWaiting" => AnyEvent::MessageWaiting(MessageWaiting(packet)),
+            b"MiniVoiceMail" => AnyEvent::MiniVoiceMail(MiniVoiceMail(packet)),
+            b"MixMonitorMute" => AnyEvent::MixMonitorMute(MixMonitorMute(packet)),
+            b"MixMonitorStart" => AnyEvent::MixMonitorStart(MixMonitorStart(packet)),
+            b"MixMonitorStop" => AnyEvent::MixMonitorStop(MixMonitorStop(packet)),
+            b"MusicOnHoldStart" => AnyEvent::MusicOnHoldStart(MusicOnHoldStart(packet)),
+            b"MusicOnHoldStop" => AnyEvent::MusicOnHoldStop(MusicOnHoldStop(packet)),
+            b"NewAccountCode" => AnyEvent::NewAccountCode(NewAccountCode(packet)),
+            b"NewCallerid" => AnyEvent::NewCallerid(NewCallerid(packet)),
+            b"NewConnectedLine" => AnyEvent::NewConnectedLine(NewConnectedLine(packet)),
+            b"NewExten" => AnyEvent::NewExten(NewExten(packet)),
+            b"Newchannel" => AnyEvent::Newchannel(Newchannel(packet)),
+            b"Newstate" => AnyEvent::Newstate(Newstate(packet)),
+            b"OriginateResponse" => AnyEvent::OriginateResponse(OriginateResponse(packet)),
+            b"OutboundRegistrationDetail" => {
+                AnyEvent::OutboundRegistrationDetail(OutboundRegistrationDetail(packet))
+            }
+            b"OutboundSubscriptionDetail" => {
+                AnyEvent::OutboundSubscriptionDetail(OutboundSubscriptionDetail(packet))
+            }
+            b"PJSIPMaintenanceStatus" => {
+                AnyEvent::PJSIPMaintenanceStatus(PJSIPMaintenanceStatus(packet))
+            }
+            b"ParkedCall" => AnyEvent::ParkedCall(ParkedCall(packet)),
+            b"ParkedCallGiveUp" => AnyEvent::ParkedCallGiveUp(ParkedCallGiveUp(packet)),
+            b"ParkedCallSwap" => AnyEvent::ParkedCallSwap(ParkedCallSwap(packet)),
+            b"ParkedCallTimeOut" => AnyEvent::ParkedCallTimeOut(ParkedCallTimeOut(packet)),
+            b"PeerStatus" => AnyEvent::PeerStatus(PeerStatus(packet)),
+            b"Pickup" => AnyEvent::Pickup(Pickup(packet)),
+            b"PresenceStateChange" => AnyEvent::PresenceStateChange(PresenceStateChange(packet)),
+            b"PresenceStateListComplete" => {
+                AnyEvent::PresenceStateListComplete(PresenceStateListComplete(packet))
+            }
+            b"PresenceStatus" => AnyEvent::PresenceStatus(PresenceStatus(packet)),
+            b"QueueCallerAbandon" => AnyEvent::QueueCallerAbandon(QueueCallerAbandon(packet)),
+            b"QueueCallerJoin" => AnyEvent::QueueCallerJoin(QueueCallerJoin(packet)),
+            b"QueueCallerLeave" => AnyEvent::QueueCallerLeave(QueueCallerLeave(packet)),
+            b"QueueEntry" => AnyEvent::QueueEntry(QueueEntry(packet)),
+            b"QueueMemberAdded" => AnyEvent::QueueMemberAdded(QueueMemberAdded(packet)),
+            b"QueueMemberPause" => AnyEvent::QueueMemberPause(QueueMemberPause(packet)),
+            b"QueueMemberPenalty" => AnyEvent::QueueMemberPenalty(QueueMemberPenalty(packet)),
+            b"QueueMemberRemoved" => AnyEvent::QueueMemberRemoved(QueueMemberRemoved(packet)),
+            b"QueueMemberRinginuse" => AnyEvent::QueueMemberRinginuse(QueueMemberRinginuse(packet)),
+            b"QueueMemberStatus" => AnyEvent::QueueMemberStatus(QueueMemberStatus(packet)),
+            b"QueueParams" => AnyEvent::QueueParams(QueueParams(packet)),
+            b"RTCPReceived" => AnyEvent::RTCPReceived(RTCPReceived(packet)),
+            b"RTCPSent" => AnyEvent::RTCPSent(RTCPSent(packet)),
+            b"ReceiveFAX" => AnyEvent::ReceiveFAX(ReceiveFAX(packet)),
+            b"Registry" => AnyEvent::Registry(Registry(packet)),
+            b"Reload" => AnyEvent::Reload(Reload(packet)),
+            b"Rename" => AnyEvent::Rename(Rename(packet)),
+            b"RequestBadFormat" => AnyEvent::RequestBadFormat(RequestBadFormat(packet)),
+            b"RequestNotAllowed" => AnyEvent::RequestNotAllowed(RequestNotAllowed(packet)),
+            b"RequestNotSupported" => AnyEvent::RequestNotSupported(RequestNotSupported(packet)),
+            b"ResourceListDetail" => AnyEvent::ResourceListDetail(ResourceListDetail(packet)),
+            b"SendFAX" => AnyEvent::SendFAX(SendFAX(packet)),
+            b"SessionLimit" => AnyEvent::SessionLimit(SessionLimit(packet)),
+            b"Shutdown" => AnyEvent::Shutdown(Shutdown(packet)),
+            b"SoftHangupRequest" => AnyEvent::SoftHangupRequest(SoftHangupRequest(packet)),
+            b"SpanAlarm" => AnyEvent::SpanAlarm(SpanAlarm(packet)),
+            b"SpanAlarmClear" => AnyEvent::SpanAlarmClear(SpanAlarmClear(packet)),
+            b"Status" => AnyEvent::Status(Status(packet)),
+            b"StatusComplete" => AnyEvent::StatusComplete(StatusComplete(packet)),
+            b"SuccessfulAuth" => AnyEvent::SuccessfulAuth(SuccessfulAuth(packet)),
+            b"TransportDetail" => AnyEvent::TransportDetail(TransportDetail(packet)),
+            b"UnParkedCall" => AnyEvent::UnParkedCall(UnParkedCall(packet)),
+            b"UnexpectedAddress" => AnyEvent::UnexpectedAddress(UnexpectedAddress(packet)),
+            b"Unhold" => AnyEvent::Unhold(Unhold(packet)),
+            b"Unload" => AnyEvent::Unload(Unload(packet)),
+            b"UserEvent" => AnyEvent::UserEvent(UserEvent(packet)),
+            b"VarSet" => AnyEvent::VarSet(VarSet(packet)),
+            b"VoicemailPasswordChange" => {
+                AnyEvent::VoicemailPasswordChange(VoicemailPasswordChange(packet))
+            }
+            b"Wink" => AnyEvent::Wink(Wink(packet)),
+            _ => AnyEvent::any_case(name, packet),
+        })
+    }
+
+    /// The dispatch for a name in another case: on (length, first letter), then a
+    /// case-insensitive comparison with the few candidates.
+    fn any_case(name: &[u8], packet: &'a Packet) -> Self {
         let first = name.first().map_or(0, u8::to_ascii_lowercase);
-        Some(match (name.len(), first) {
+        match (name.len(), first) {
             (3, b'c') => {
-                if name == b"CEL" {
-                    AnyEvent::CEL(CEL(packet))
-                } else if name == b"Cdr" {
-                    AnyEvent::Cdr(Cdr(packet))
-                } else if name.eq_ignore_ascii_case(b"CEL") {
+                if name.eq_ignore_ascii_case(b"CEL") {
                     AnyEvent::CEL(CEL(packet))
                 } else if name.eq_ignore_ascii_case(b"Cdr") {
                     AnyEvent::Cdr(Cdr(packet))
@@ -20925,43 +21141,35 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (4, b'h') => {
-                if name == b"Hold" || name.eq_ignore_ascii_case(b"Hold") {
+                if name.eq_ignore_ascii_case(b"Hold") {
                     AnyEvent::Hold(Hold(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (4, b'l') => {
-                if name == b"Load" || name.eq_ignore_ascii_case(b"Load") {
+                if name.eq_ignore_ascii_case(b"Load") {
                     AnyEvent::Load(Load(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (4, b'm') => {
-                if name == b"MCID" || name.eq_ignore_ascii_case(b"MCID") {
+                if name.eq_ignore_ascii_case(b"MCID") {
                     AnyEvent::MCID(MCID(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (4, b'w') => {
-                if name == b"Wink" || name.eq_ignore_ascii_case(b"Wink") {
+                if name.eq_ignore_ascii_case(b"Wink") {
                     AnyEvent::Wink(Wink(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (5, b'a') => {
-                if name == b"AOC-D" {
-                    AnyEvent::AOCD(AOCD(packet))
-                } else if name == b"AOC-E" {
-                    AnyEvent::AOCE(AOCE(packet))
-                } else if name == b"AOC-S" {
-                    AnyEvent::AOCS(AOCS(packet))
-                } else if name == b"Alarm" {
-                    AnyEvent::Alarm(Alarm(packet))
-                } else if name.eq_ignore_ascii_case(b"AOC-D") {
+                if name.eq_ignore_ascii_case(b"AOC-D") {
                     AnyEvent::AOCD(AOCD(packet))
                 } else if name.eq_ignore_ascii_case(b"AOC-E") {
                     AnyEvent::AOCE(AOCE(packet))
@@ -20974,46 +21182,42 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (5, b'f') => {
-                if name == b"Flash" || name.eq_ignore_ascii_case(b"Flash") {
+                if name.eq_ignore_ascii_case(b"Flash") {
                     AnyEvent::Flash(Flash(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'a') => {
-                if name == b"Agents" || name.eq_ignore_ascii_case(b"Agents") {
+                if name.eq_ignore_ascii_case(b"Agents") {
                     AnyEvent::Agents(Agents(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'h') => {
-                if name == b"Hangup" || name.eq_ignore_ascii_case(b"Hangup") {
+                if name.eq_ignore_ascii_case(b"Hangup") {
                     AnyEvent::Hangup(Hangup(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'm') => {
-                if name == b"MWIGet" || name.eq_ignore_ascii_case(b"MWIGet") {
+                if name.eq_ignore_ascii_case(b"MWIGet") {
                     AnyEvent::MWIGet(MWIGet(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'p') => {
-                if name == b"Pickup" || name.eq_ignore_ascii_case(b"Pickup") {
+                if name.eq_ignore_ascii_case(b"Pickup") {
                     AnyEvent::Pickup(Pickup(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'r') => {
-                if name == b"Reload" {
-                    AnyEvent::Reload(Reload(packet))
-                } else if name == b"Rename" {
-                    AnyEvent::Rename(Rename(packet))
-                } else if name.eq_ignore_ascii_case(b"Reload") {
+                if name.eq_ignore_ascii_case(b"Reload") {
                     AnyEvent::Reload(Reload(packet))
                 } else if name.eq_ignore_ascii_case(b"Rename") {
                     AnyEvent::Rename(Rename(packet))
@@ -21022,18 +21226,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (6, b's') => {
-                if name == b"Status" || name.eq_ignore_ascii_case(b"Status") {
+                if name.eq_ignore_ascii_case(b"Status") {
                     AnyEvent::Status(Status(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (6, b'u') => {
-                if name == b"Unhold" {
-                    AnyEvent::Unhold(Unhold(packet))
-                } else if name == b"Unload" {
-                    AnyEvent::Unload(Unload(packet))
-                } else if name.eq_ignore_ascii_case(b"Unhold") {
+                if name.eq_ignore_ascii_case(b"Unhold") {
                     AnyEvent::Unhold(Unhold(packet))
                 } else if name.eq_ignore_ascii_case(b"Unload") {
                     AnyEvent::Unload(Unload(packet))
@@ -21042,25 +21242,21 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (6, b'v') => {
-                if name == b"VarSet" || name.eq_ignore_ascii_case(b"VarSet") {
+                if name.eq_ignore_ascii_case(b"VarSet") {
                     AnyEvent::VarSet(VarSet(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (7, b'a') => {
-                if name == b"AorList" || name.eq_ignore_ascii_case(b"AorList") {
+                if name.eq_ignore_ascii_case(b"AorList") {
                     AnyEvent::AorList(AorList(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (7, b'd') => {
-                if name == b"DTMFEnd" {
-                    AnyEvent::DTMFEnd(DTMFEnd(packet))
-                } else if name == b"DialEnd" {
-                    AnyEvent::DialEnd(DialEnd(packet))
-                } else if name.eq_ignore_ascii_case(b"DTMFEnd") {
+                if name.eq_ignore_ascii_case(b"DTMFEnd") {
                     AnyEvent::DTMFEnd(DTMFEnd(packet))
                 } else if name.eq_ignore_ascii_case(b"DialEnd") {
                     AnyEvent::DialEnd(DialEnd(packet))
@@ -21069,39 +21265,35 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (7, b's') => {
-                if name == b"SendFAX" || name.eq_ignore_ascii_case(b"SendFAX") {
+                if name.eq_ignore_ascii_case(b"SendFAX") {
                     AnyEvent::SendFAX(SendFAX(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'a') => {
-                if name == b"AuthList" || name.eq_ignore_ascii_case(b"AuthList") {
+                if name.eq_ignore_ascii_case(b"AuthList") {
                     AnyEvent::AuthList(AuthList(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'd') => {
-                if name == b"DNDState" || name.eq_ignore_ascii_case(b"DNDState") {
+                if name.eq_ignore_ascii_case(b"DNDState") {
                     AnyEvent::DNDState(DNDState(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'f') => {
-                if name == b"FAXStats" || name.eq_ignore_ascii_case(b"FAXStats") {
+                if name.eq_ignore_ascii_case(b"FAXStats") {
                     AnyEvent::FAXStats(FAXStats(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (8, b'n') => {
-                if name == b"NewExten" {
-                    AnyEvent::NewExten(NewExten(packet))
-                } else if name == b"Newstate" {
-                    AnyEvent::Newstate(Newstate(packet))
-                } else if name.eq_ignore_ascii_case(b"NewExten") {
+                if name.eq_ignore_ascii_case(b"NewExten") {
                     AnyEvent::NewExten(NewExten(packet))
                 } else if name.eq_ignore_ascii_case(b"Newstate") {
                     AnyEvent::Newstate(Newstate(packet))
@@ -21110,11 +21302,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (8, b'r') => {
-                if name == b"RTCPSent" {
-                    AnyEvent::RTCPSent(RTCPSent(packet))
-                } else if name == b"Registry" {
-                    AnyEvent::Registry(Registry(packet))
-                } else if name.eq_ignore_ascii_case(b"RTCPSent") {
+                if name.eq_ignore_ascii_case(b"RTCPSent") {
                     AnyEvent::RTCPSent(RTCPSent(packet))
                 } else if name.eq_ignore_ascii_case(b"Registry") {
                     AnyEvent::Registry(Registry(packet))
@@ -21123,18 +21311,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (8, b's') => {
-                if name == b"Shutdown" || name.eq_ignore_ascii_case(b"Shutdown") {
+                if name.eq_ignore_ascii_case(b"Shutdown") {
                     AnyEvent::Shutdown(Shutdown(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (9, b'a') => {
-                if name == b"AgentDump" {
-                    AnyEvent::AgentDump(AgentDump(packet))
-                } else if name == b"AorDetail" {
-                    AnyEvent::AorDetail(AorDetail(packet))
-                } else if name.eq_ignore_ascii_case(b"AgentDump") {
+                if name.eq_ignore_ascii_case(b"AgentDump") {
                     AnyEvent::AgentDump(AgentDump(packet))
                 } else if name.eq_ignore_ascii_case(b"AorDetail") {
                     AnyEvent::AorDetail(AorDetail(packet))
@@ -21143,13 +21327,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (9, b'd') => {
-                if name == b"DTMFBegin" {
-                    AnyEvent::DTMFBegin(DTMFBegin(packet))
-                } else if name == b"DialBegin" {
-                    AnyEvent::DialBegin(DialBegin(packet))
-                } else if name == b"DialState" {
-                    AnyEvent::DialState(DialState(packet))
-                } else if name.eq_ignore_ascii_case(b"DTMFBegin") {
+                if name.eq_ignore_ascii_case(b"DTMFBegin") {
                     AnyEvent::DTMFBegin(DTMFBegin(packet))
                 } else if name.eq_ignore_ascii_case(b"DialBegin") {
                     AnyEvent::DialBegin(DialBegin(packet))
@@ -21160,11 +21338,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (9, b'f') => {
-                if name == b"FAXStatus" {
-                    AnyEvent::FAXStatus(FAXStatus(packet))
-                } else if name == b"FailedACL" {
-                    AnyEvent::FailedACL(FailedACL(packet))
-                } else if name.eq_ignore_ascii_case(b"FAXStatus") {
+                if name.eq_ignore_ascii_case(b"FAXStatus") {
                     AnyEvent::FAXStatus(FAXStatus(packet))
                 } else if name.eq_ignore_ascii_case(b"FailedACL") {
                     AnyEvent::FailedACL(FailedACL(packet))
@@ -21173,36 +21347,28 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (9, b'm') => {
-                if name == b"MeetmeEnd" || name.eq_ignore_ascii_case(b"MeetmeEnd") {
+                if name.eq_ignore_ascii_case(b"MeetmeEnd") {
                     AnyEvent::MeetmeEnd(MeetmeEnd(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (9, b's') => {
-                if name == b"SpanAlarm" || name.eq_ignore_ascii_case(b"SpanAlarm") {
+                if name.eq_ignore_ascii_case(b"SpanAlarm") {
                     AnyEvent::SpanAlarm(SpanAlarm(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (9, b'u') => {
-                if name == b"UserEvent" || name.eq_ignore_ascii_case(b"UserEvent") {
+                if name.eq_ignore_ascii_case(b"UserEvent") {
                     AnyEvent::UserEvent(UserEvent(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'a') => {
-                if name == b"AGIExecEnd" {
-                    AnyEvent::AGIExecEnd(AGIExecEnd(packet))
-                } else if name == b"AgentLogin" {
-                    AnyEvent::AgentLogin(AgentLogin(packet))
-                } else if name == b"AlarmClear" {
-                    AnyEvent::AlarmClear(AlarmClear(packet))
-                } else if name == b"AuthDetail" {
-                    AnyEvent::AuthDetail(AuthDetail(packet))
-                } else if name.eq_ignore_ascii_case(b"AGIExecEnd") {
+                if name.eq_ignore_ascii_case(b"AGIExecEnd") {
                     AnyEvent::AGIExecEnd(AGIExecEnd(packet))
                 } else if name.eq_ignore_ascii_case(b"AgentLogin") {
                     AnyEvent::AgentLogin(AgentLogin(packet))
@@ -21215,27 +21381,21 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (10, b'f') => {
-                if name == b"FAXSession" || name.eq_ignore_ascii_case(b"FAXSession") {
+                if name.eq_ignore_ascii_case(b"FAXSession") {
                     AnyEvent::FAXSession(FAXSession(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'l') => {
-                if name == b"LogChannel" || name.eq_ignore_ascii_case(b"LogChannel") {
+                if name.eq_ignore_ascii_case(b"LogChannel") {
                     AnyEvent::LogChannel(LogChannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'm') => {
-                if name == b"MeetmeJoin" {
-                    AnyEvent::MeetmeJoin(MeetmeJoin(packet))
-                } else if name == b"MeetmeList" {
-                    AnyEvent::MeetmeList(MeetmeList(packet))
-                } else if name == b"MeetmeMute" {
-                    AnyEvent::MeetmeMute(MeetmeMute(packet))
-                } else if name.eq_ignore_ascii_case(b"MeetmeJoin") {
+                if name.eq_ignore_ascii_case(b"MeetmeJoin") {
                     AnyEvent::MeetmeJoin(MeetmeJoin(packet))
                 } else if name.eq_ignore_ascii_case(b"MeetmeList") {
                     AnyEvent::MeetmeList(MeetmeList(packet))
@@ -21246,18 +21406,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (10, b'n') => {
-                if name == b"Newchannel" || name.eq_ignore_ascii_case(b"Newchannel") {
+                if name.eq_ignore_ascii_case(b"Newchannel") {
                     AnyEvent::Newchannel(Newchannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'p') => {
-                if name == b"ParkedCall" {
-                    AnyEvent::ParkedCall(ParkedCall(packet))
-                } else if name == b"PeerStatus" {
-                    AnyEvent::PeerStatus(PeerStatus(packet))
-                } else if name.eq_ignore_ascii_case(b"ParkedCall") {
+                if name.eq_ignore_ascii_case(b"ParkedCall") {
                     AnyEvent::ParkedCall(ParkedCall(packet))
                 } else if name.eq_ignore_ascii_case(b"PeerStatus") {
                     AnyEvent::PeerStatus(PeerStatus(packet))
@@ -21266,27 +21422,21 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (10, b'q') => {
-                if name == b"QueueEntry" || name.eq_ignore_ascii_case(b"QueueEntry") {
+                if name.eq_ignore_ascii_case(b"QueueEntry") {
                     AnyEvent::QueueEntry(QueueEntry(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (10, b'r') => {
-                if name == b"ReceiveFAX" || name.eq_ignore_ascii_case(b"ReceiveFAX") {
+                if name.eq_ignore_ascii_case(b"ReceiveFAX") {
                     AnyEvent::ReceiveFAX(ReceiveFAX(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (11, b'a') => {
-                if name == b"AgentCalled" {
-                    AnyEvent::AgentCalled(AgentCalled(packet))
-                } else if name == b"AgentLogoff" {
-                    AnyEvent::AgentLogoff(AgentLogoff(packet))
-                } else if name == b"AsyncAGIEnd" {
-                    AnyEvent::AsyncAGIEnd(AsyncAGIEnd(packet))
-                } else if name.eq_ignore_ascii_case(b"AgentCalled") {
+                if name.eq_ignore_ascii_case(b"AgentCalled") {
                     AnyEvent::AgentCalled(AgentCalled(packet))
                 } else if name.eq_ignore_ascii_case(b"AgentLogoff") {
                     AnyEvent::AgentLogoff(AgentLogoff(packet))
@@ -21297,13 +21447,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (11, b'b') => {
-                if name == b"BridgeEnter" {
-                    AnyEvent::BridgeEnter(BridgeEnter(packet))
-                } else if name == b"BridgeLeave" {
-                    AnyEvent::BridgeLeave(BridgeLeave(packet))
-                } else if name == b"BridgeMerge" {
-                    AnyEvent::BridgeMerge(BridgeMerge(packet))
-                } else if name.eq_ignore_ascii_case(b"BridgeEnter") {
+                if name.eq_ignore_ascii_case(b"BridgeEnter") {
                     AnyEvent::BridgeEnter(BridgeEnter(packet))
                 } else if name.eq_ignore_ascii_case(b"BridgeLeave") {
                     AnyEvent::BridgeLeave(BridgeLeave(packet))
@@ -21314,11 +21458,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (11, b'c') => {
-                if name == b"ChanSpyStop" {
-                    AnyEvent::ChanSpyStop(ChanSpyStop(packet))
-                } else if name == b"ContactList" {
-                    AnyEvent::ContactList(ContactList(packet))
-                } else if name.eq_ignore_ascii_case(b"ChanSpyStop") {
+                if name.eq_ignore_ascii_case(b"ChanSpyStop") {
                     AnyEvent::ChanSpyStop(ChanSpyStop(packet))
                 } else if name.eq_ignore_ascii_case(b"ContactList") {
                     AnyEvent::ContactList(ContactList(packet))
@@ -21327,25 +21467,21 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (11, b'f') => {
-                if name == b"FullyBooted" || name.eq_ignore_ascii_case(b"FullyBooted") {
+                if name.eq_ignore_ascii_case(b"FullyBooted") {
                     AnyEvent::FullyBooted(FullyBooted(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (11, b'l') => {
-                if name == b"LocalBridge" || name.eq_ignore_ascii_case(b"LocalBridge") {
+                if name.eq_ignore_ascii_case(b"LocalBridge") {
                     AnyEvent::LocalBridge(LocalBridge(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (11, b'm') => {
-                if name == b"MeetmeLeave" {
-                    AnyEvent::MeetmeLeave(MeetmeLeave(packet))
-                } else if name == b"MemoryLimit" {
-                    AnyEvent::MemoryLimit(MemoryLimit(packet))
-                } else if name.eq_ignore_ascii_case(b"MeetmeLeave") {
+                if name.eq_ignore_ascii_case(b"MeetmeLeave") {
                     AnyEvent::MeetmeLeave(MeetmeLeave(packet))
                 } else if name.eq_ignore_ascii_case(b"MemoryLimit") {
                     AnyEvent::MemoryLimit(MemoryLimit(packet))
@@ -21354,27 +21490,21 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (11, b'n') => {
-                if name == b"NewCallerid" || name.eq_ignore_ascii_case(b"NewCallerid") {
+                if name.eq_ignore_ascii_case(b"NewCallerid") {
                     AnyEvent::NewCallerid(NewCallerid(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (11, b'q') => {
-                if name == b"QueueParams" || name.eq_ignore_ascii_case(b"QueueParams") {
+                if name.eq_ignore_ascii_case(b"QueueParams") {
                     AnyEvent::QueueParams(QueueParams(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'a') => {
-                if name == b"AGIExecStart" {
-                    AnyEvent::AGIExecStart(AGIExecStart(packet))
-                } else if name == b"AgentConnect" {
-                    AnyEvent::AgentConnect(AgentConnect(packet))
-                } else if name == b"AsyncAGIExec" {
-                    AnyEvent::AsyncAGIExec(AsyncAGIExec(packet))
-                } else if name.eq_ignore_ascii_case(b"AGIExecStart") {
+                if name.eq_ignore_ascii_case(b"AGIExecStart") {
                     AnyEvent::AGIExecStart(AGIExecStart(packet))
                 } else if name.eq_ignore_ascii_case(b"AgentConnect") {
                     AnyEvent::AgentConnect(AgentConnect(packet))
@@ -21385,60 +21515,56 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (12, b'b') => {
-                if name == b"BridgeCreate" || name.eq_ignore_ascii_case(b"BridgeCreate") {
+                if name.eq_ignore_ascii_case(b"BridgeCreate") {
                     AnyEvent::BridgeCreate(BridgeCreate(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'c') => {
-                if name == b"ChanSpyStart" || name.eq_ignore_ascii_case(b"ChanSpyStart") {
+                if name.eq_ignore_ascii_case(b"ChanSpyStart") {
                     AnyEvent::ChanSpyStart(ChanSpyStart(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'd') => {
-                if name == b"DAHDIChannel" || name.eq_ignore_ascii_case(b"DAHDIChannel") {
+                if name.eq_ignore_ascii_case(b"DAHDIChannel") {
                     AnyEvent::DAHDIChannel(DAHDIChannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'e') => {
-                if name == b"EndpointList" || name.eq_ignore_ascii_case(b"EndpointList") {
+                if name.eq_ignore_ascii_case(b"EndpointList") {
                     AnyEvent::EndpointList(EndpointList(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'r') => {
-                if name == b"RTCPReceived" || name.eq_ignore_ascii_case(b"RTCPReceived") {
+                if name.eq_ignore_ascii_case(b"RTCPReceived") {
                     AnyEvent::RTCPReceived(RTCPReceived(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b's') => {
-                if name == b"SessionLimit" || name.eq_ignore_ascii_case(b"SessionLimit") {
+                if name.eq_ignore_ascii_case(b"SessionLimit") {
                     AnyEvent::SessionLimit(SessionLimit(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (12, b'u') => {
-                if name == b"UnParkedCall" || name.eq_ignore_ascii_case(b"UnParkedCall") {
+                if name.eq_ignore_ascii_case(b"UnParkedCall") {
                     AnyEvent::UnParkedCall(UnParkedCall(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (13, b'a') => {
-                if name == b"AgentComplete" {
-                    AnyEvent::AgentComplete(AgentComplete(packet))
-                } else if name == b"AsyncAGIStart" {
-                    AnyEvent::AsyncAGIStart(AsyncAGIStart(packet))
-                } else if name.eq_ignore_ascii_case(b"AgentComplete") {
+                if name.eq_ignore_ascii_case(b"AgentComplete") {
                     AnyEvent::AgentComplete(AgentComplete(packet))
                 } else if name.eq_ignore_ascii_case(b"AsyncAGIStart") {
                     AnyEvent::AsyncAGIStart(AsyncAGIStart(packet))
@@ -21447,11 +21573,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (13, b'b') => {
-                if name == b"BlindTransfer" {
-                    AnyEvent::BlindTransfer(BlindTransfer(packet))
-                } else if name == b"BridgeDestroy" {
-                    AnyEvent::BridgeDestroy(BridgeDestroy(packet))
-                } else if name.eq_ignore_ascii_case(b"BlindTransfer") {
+                if name.eq_ignore_ascii_case(b"BlindTransfer") {
                     AnyEvent::BlindTransfer(BlindTransfer(packet))
                 } else if name.eq_ignore_ascii_case(b"BridgeDestroy") {
                     AnyEvent::BridgeDestroy(BridgeDestroy(packet))
@@ -21460,13 +21582,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (13, b'c') => {
-                if name == b"ChallengeSent" {
-                    AnyEvent::ChallengeSent(ChallengeSent(packet))
-                } else if name == b"ConfbridgeEnd" {
-                    AnyEvent::ConfbridgeEnd(ConfbridgeEnd(packet))
-                } else if name == b"ContactStatus" {
-                    AnyEvent::ContactStatus(ContactStatus(packet))
-                } else if name.eq_ignore_ascii_case(b"ChallengeSent") {
+                if name.eq_ignore_ascii_case(b"ChallengeSent") {
                     AnyEvent::ChallengeSent(ChallengeSent(packet))
                 } else if name.eq_ignore_ascii_case(b"ConfbridgeEnd") {
                     AnyEvent::ConfbridgeEnd(ConfbridgeEnd(packet))
@@ -21477,25 +21593,21 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (13, b'd') => {
-                if name == b"DeadlockStart" || name.eq_ignore_ascii_case(b"DeadlockStart") {
+                if name.eq_ignore_ascii_case(b"DeadlockStart") {
                     AnyEvent::DeadlockStart(DeadlockStart(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (13, b'h') => {
-                if name == b"HangupRequest" || name.eq_ignore_ascii_case(b"HangupRequest") {
+                if name.eq_ignore_ascii_case(b"HangupRequest") {
                     AnyEvent::HangupRequest(HangupRequest(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (13, b'm') => {
-                if name == b"MeetmeTalking" {
-                    AnyEvent::MeetmeTalking(MeetmeTalking(packet))
-                } else if name == b"MiniVoiceMail" {
-                    AnyEvent::MiniVoiceMail(MiniVoiceMail(packet))
-                } else if name.eq_ignore_ascii_case(b"MeetmeTalking") {
+                if name.eq_ignore_ascii_case(b"MeetmeTalking") {
                     AnyEvent::MeetmeTalking(MeetmeTalking(packet))
                 } else if name.eq_ignore_ascii_case(b"MiniVoiceMail") {
                     AnyEvent::MiniVoiceMail(MiniVoiceMail(packet))
@@ -21504,20 +21616,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b'a') => {
-                if name == b"AgentsComplete" || name.eq_ignore_ascii_case(b"AgentsComplete") {
+                if name.eq_ignore_ascii_case(b"AgentsComplete") {
                     AnyEvent::AgentsComplete(AgentsComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (14, b'c') => {
-                if name == b"ConfbridgeJoin" {
-                    AnyEvent::ConfbridgeJoin(ConfbridgeJoin(packet))
-                } else if name == b"ConfbridgeList" {
-                    AnyEvent::ConfbridgeList(ConfbridgeList(packet))
-                } else if name == b"ConfbridgeMute" {
-                    AnyEvent::ConfbridgeMute(ConfbridgeMute(packet))
-                } else if name.eq_ignore_ascii_case(b"ConfbridgeJoin") {
+                if name.eq_ignore_ascii_case(b"ConfbridgeJoin") {
                     AnyEvent::ConfbridgeJoin(ConfbridgeJoin(packet))
                 } else if name.eq_ignore_ascii_case(b"ConfbridgeList") {
                     AnyEvent::ConfbridgeList(ConfbridgeList(packet))
@@ -21528,29 +21634,21 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b'e') => {
-                if name == b"EndpointDetail" || name.eq_ignore_ascii_case(b"EndpointDetail") {
+                if name.eq_ignore_ascii_case(b"EndpointDetail") {
                     AnyEvent::EndpointDetail(EndpointDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (14, b'i') => {
-                if name == b"IdentifyDetail" || name.eq_ignore_ascii_case(b"IdentifyDetail") {
+                if name.eq_ignore_ascii_case(b"IdentifyDetail") {
                     AnyEvent::IdentifyDetail(IdentifyDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (14, b'm') => {
-                if name == b"MWIGetComplete" {
-                    AnyEvent::MWIGetComplete(MWIGetComplete(packet))
-                } else if name == b"MessageWaiting" {
-                    AnyEvent::MessageWaiting(MessageWaiting(packet))
-                } else if name == b"MixMonitorMute" {
-                    AnyEvent::MixMonitorMute(MixMonitorMute(packet))
-                } else if name == b"MixMonitorStop" {
-                    AnyEvent::MixMonitorStop(MixMonitorStop(packet))
-                } else if name.eq_ignore_ascii_case(b"MWIGetComplete") {
+                if name.eq_ignore_ascii_case(b"MWIGetComplete") {
                     AnyEvent::MWIGetComplete(MWIGetComplete(packet))
                 } else if name.eq_ignore_ascii_case(b"MessageWaiting") {
                     AnyEvent::MessageWaiting(MessageWaiting(packet))
@@ -21563,18 +21661,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b'n') => {
-                if name == b"NewAccountCode" || name.eq_ignore_ascii_case(b"NewAccountCode") {
+                if name.eq_ignore_ascii_case(b"NewAccountCode") {
                     AnyEvent::NewAccountCode(NewAccountCode(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (14, b'p') => {
-                if name == b"ParkedCallSwap" {
-                    AnyEvent::ParkedCallSwap(ParkedCallSwap(packet))
-                } else if name == b"PresenceStatus" {
-                    AnyEvent::PresenceStatus(PresenceStatus(packet))
-                } else if name.eq_ignore_ascii_case(b"ParkedCallSwap") {
+                if name.eq_ignore_ascii_case(b"ParkedCallSwap") {
                     AnyEvent::ParkedCallSwap(ParkedCallSwap(packet))
                 } else if name.eq_ignore_ascii_case(b"PresenceStatus") {
                     AnyEvent::PresenceStatus(PresenceStatus(packet))
@@ -21583,13 +21677,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (14, b's') => {
-                if name == b"SpanAlarmClear" {
-                    AnyEvent::SpanAlarmClear(SpanAlarmClear(packet))
-                } else if name == b"StatusComplete" {
-                    AnyEvent::StatusComplete(StatusComplete(packet))
-                } else if name == b"SuccessfulAuth" {
-                    AnyEvent::SuccessfulAuth(SuccessfulAuth(packet))
-                } else if name.eq_ignore_ascii_case(b"SpanAlarmClear") {
+                if name.eq_ignore_ascii_case(b"SpanAlarmClear") {
                     AnyEvent::SpanAlarmClear(SpanAlarmClear(packet))
                 } else if name.eq_ignore_ascii_case(b"StatusComplete") {
                     AnyEvent::StatusComplete(StatusComplete(packet))
@@ -21600,20 +21688,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (15, b'a') => {
-                if name == b"AorListComplete" || name.eq_ignore_ascii_case(b"AorListComplete") {
+                if name.eq_ignore_ascii_case(b"AorListComplete") {
                     AnyEvent::AorListComplete(AorListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (15, b'c') => {
-                if name == b"ConfbridgeLeave" {
-                    AnyEvent::ConfbridgeLeave(ConfbridgeLeave(packet))
-                } else if name == b"ConfbridgeStart" {
-                    AnyEvent::ConfbridgeStart(ConfbridgeStart(packet))
-                } else if name == b"CoreShowChannel" {
-                    AnyEvent::CoreShowChannel(CoreShowChannel(packet))
-                } else if name.eq_ignore_ascii_case(b"ConfbridgeLeave") {
+                if name.eq_ignore_ascii_case(b"ConfbridgeLeave") {
                     AnyEvent::ConfbridgeLeave(ConfbridgeLeave(packet))
                 } else if name.eq_ignore_ascii_case(b"ConfbridgeStart") {
                     AnyEvent::ConfbridgeStart(ConfbridgeStart(packet))
@@ -21624,27 +21706,21 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (15, b'e') => {
-                if name == b"ExtensionStatus" || name.eq_ignore_ascii_case(b"ExtensionStatus") {
+                if name.eq_ignore_ascii_case(b"ExtensionStatus") {
                     AnyEvent::ExtensionStatus(ExtensionStatus(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (15, b'i') => {
-                if name == b"InvalidPassword" || name.eq_ignore_ascii_case(b"InvalidPassword") {
+                if name.eq_ignore_ascii_case(b"InvalidPassword") {
                     AnyEvent::InvalidPassword(InvalidPassword(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (15, b'm') => {
-                if name == b"MeetmeListRooms" {
-                    AnyEvent::MeetmeListRooms(MeetmeListRooms(packet))
-                } else if name == b"MixMonitorStart" {
-                    AnyEvent::MixMonitorStart(MixMonitorStart(packet))
-                } else if name == b"MusicOnHoldStop" {
-                    AnyEvent::MusicOnHoldStop(MusicOnHoldStop(packet))
-                } else if name.eq_ignore_ascii_case(b"MeetmeListRooms") {
+                if name.eq_ignore_ascii_case(b"MeetmeListRooms") {
                     AnyEvent::MeetmeListRooms(MeetmeListRooms(packet))
                 } else if name.eq_ignore_ascii_case(b"MixMonitorStart") {
                     AnyEvent::MixMonitorStart(MixMonitorStart(packet))
@@ -21655,25 +21731,21 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (15, b'q') => {
-                if name == b"QueueCallerJoin" || name.eq_ignore_ascii_case(b"QueueCallerJoin") {
+                if name.eq_ignore_ascii_case(b"QueueCallerJoin") {
                     AnyEvent::QueueCallerJoin(QueueCallerJoin(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (15, b't') => {
-                if name == b"TransportDetail" || name.eq_ignore_ascii_case(b"TransportDetail") {
+                if name.eq_ignore_ascii_case(b"TransportDetail") {
                     AnyEvent::TransportDetail(TransportDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'a') => {
-                if name == b"AttendedTransfer" {
-                    AnyEvent::AttendedTransfer(AttendedTransfer(packet))
-                } else if name == b"AuthListComplete" {
-                    AnyEvent::AuthListComplete(AuthListComplete(packet))
-                } else if name.eq_ignore_ascii_case(b"AttendedTransfer") {
+                if name.eq_ignore_ascii_case(b"AttendedTransfer") {
                     AnyEvent::AttendedTransfer(AttendedTransfer(packet))
                 } else if name.eq_ignore_ascii_case(b"AuthListComplete") {
                     AnyEvent::AuthListComplete(AuthListComplete(packet))
@@ -21682,11 +21754,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'c') => {
-                if name == b"ConfbridgeRecord" {
-                    AnyEvent::ConfbridgeRecord(ConfbridgeRecord(packet))
-                } else if name == b"ConfbridgeUnmute" {
-                    AnyEvent::ConfbridgeUnmute(ConfbridgeUnmute(packet))
-                } else if name.eq_ignore_ascii_case(b"ConfbridgeRecord") {
+                if name.eq_ignore_ascii_case(b"ConfbridgeRecord") {
                     AnyEvent::ConfbridgeRecord(ConfbridgeRecord(packet))
                 } else if name.eq_ignore_ascii_case(b"ConfbridgeUnmute") {
                     AnyEvent::ConfbridgeUnmute(ConfbridgeUnmute(packet))
@@ -21695,18 +21763,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'f') => {
-                if name == b"FAXSessionsEntry" || name.eq_ignore_ascii_case(b"FAXSessionsEntry") {
+                if name.eq_ignore_ascii_case(b"FAXSessionsEntry") {
                     AnyEvent::FAXSessionsEntry(FAXSessionsEntry(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'h') => {
-                if name == b"HangupHandlerPop" {
-                    AnyEvent::HangupHandlerPop(HangupHandlerPop(packet))
-                } else if name == b"HangupHandlerRun" {
-                    AnyEvent::HangupHandlerRun(HangupHandlerRun(packet))
-                } else if name.eq_ignore_ascii_case(b"HangupHandlerPop") {
+                if name.eq_ignore_ascii_case(b"HangupHandlerPop") {
                     AnyEvent::HangupHandlerPop(HangupHandlerPop(packet))
                 } else if name.eq_ignore_ascii_case(b"HangupHandlerRun") {
                     AnyEvent::HangupHandlerRun(HangupHandlerRun(packet))
@@ -21715,11 +21779,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'i') => {
-                if name == b"InvalidAccountID" {
-                    AnyEvent::InvalidAccountID(InvalidAccountID(packet))
-                } else if name == b"InvalidTransport" {
-                    AnyEvent::InvalidTransport(InvalidTransport(packet))
-                } else if name.eq_ignore_ascii_case(b"InvalidAccountID") {
+                if name.eq_ignore_ascii_case(b"InvalidAccountID") {
                     AnyEvent::InvalidAccountID(InvalidAccountID(packet))
                 } else if name.eq_ignore_ascii_case(b"InvalidTransport") {
                     AnyEvent::InvalidTransport(InvalidTransport(packet))
@@ -21728,41 +21788,35 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'l') => {
-                if name == b"LoadAverageLimit" || name.eq_ignore_ascii_case(b"LoadAverageLimit") {
+                if name.eq_ignore_ascii_case(b"LoadAverageLimit") {
                     AnyEvent::LoadAverageLimit(LoadAverageLimit(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'm') => {
-                if name == b"MusicOnHoldStart" || name.eq_ignore_ascii_case(b"MusicOnHoldStart") {
+                if name.eq_ignore_ascii_case(b"MusicOnHoldStart") {
                     AnyEvent::MusicOnHoldStart(MusicOnHoldStart(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'n') => {
-                if name == b"NewConnectedLine" || name.eq_ignore_ascii_case(b"NewConnectedLine") {
+                if name.eq_ignore_ascii_case(b"NewConnectedLine") {
                     AnyEvent::NewConnectedLine(NewConnectedLine(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'p') => {
-                if name == b"ParkedCallGiveUp" || name.eq_ignore_ascii_case(b"ParkedCallGiveUp") {
+                if name.eq_ignore_ascii_case(b"ParkedCallGiveUp") {
                     AnyEvent::ParkedCallGiveUp(ParkedCallGiveUp(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (16, b'q') => {
-                if name == b"QueueCallerLeave" {
-                    AnyEvent::QueueCallerLeave(QueueCallerLeave(packet))
-                } else if name == b"QueueMemberAdded" {
-                    AnyEvent::QueueMemberAdded(QueueMemberAdded(packet))
-                } else if name == b"QueueMemberPause" {
-                    AnyEvent::QueueMemberPause(QueueMemberPause(packet))
-                } else if name.eq_ignore_ascii_case(b"QueueCallerLeave") {
+                if name.eq_ignore_ascii_case(b"QueueCallerLeave") {
                     AnyEvent::QueueCallerLeave(QueueCallerLeave(packet))
                 } else if name.eq_ignore_ascii_case(b"QueueMemberAdded") {
                     AnyEvent::QueueMemberAdded(QueueMemberAdded(packet))
@@ -21773,120 +21827,112 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (16, b'r') => {
-                if name == b"RequestBadFormat" || name.eq_ignore_ascii_case(b"RequestBadFormat") {
+                if name.eq_ignore_ascii_case(b"RequestBadFormat") {
                     AnyEvent::RequestBadFormat(RequestBadFormat(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'a') => {
-                if name == b"AgentRingNoAnswer" || name.eq_ignore_ascii_case(b"AgentRingNoAnswer") {
+                if name.eq_ignore_ascii_case(b"AgentRingNoAnswer") {
                     AnyEvent::AgentRingNoAnswer(AgentRingNoAnswer(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'b') => {
-                if name == b"BridgeInfoChannel" || name.eq_ignore_ascii_case(b"BridgeInfoChannel") {
+                if name.eq_ignore_ascii_case(b"BridgeInfoChannel") {
                     AnyEvent::BridgeInfoChannel(BridgeInfoChannel(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'c') => {
-                if name == b"ConfbridgeTalking" || name.eq_ignore_ascii_case(b"ConfbridgeTalking") {
+                if name.eq_ignore_ascii_case(b"ConfbridgeTalking") {
                     AnyEvent::ConfbridgeTalking(ConfbridgeTalking(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'd') => {
-                if name == b"DeviceStateChange" || name.eq_ignore_ascii_case(b"DeviceStateChange") {
+                if name.eq_ignore_ascii_case(b"DeviceStateChange") {
                     AnyEvent::DeviceStateChange(DeviceStateChange(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'h') => {
-                if name == b"HangupHandlerPush" || name.eq_ignore_ascii_case(b"HangupHandlerPush") {
+                if name.eq_ignore_ascii_case(b"HangupHandlerPush") {
                     AnyEvent::HangupHandlerPush(HangupHandlerPush(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'm') => {
-                if name == b"MeetmeTalkRequest" || name.eq_ignore_ascii_case(b"MeetmeTalkRequest") {
+                if name.eq_ignore_ascii_case(b"MeetmeTalkRequest") {
                     AnyEvent::MeetmeTalkRequest(MeetmeTalkRequest(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'o') => {
-                if name == b"OriginateResponse" || name.eq_ignore_ascii_case(b"OriginateResponse") {
+                if name.eq_ignore_ascii_case(b"OriginateResponse") {
                     AnyEvent::OriginateResponse(OriginateResponse(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'p') => {
-                if name == b"ParkedCallTimeOut" || name.eq_ignore_ascii_case(b"ParkedCallTimeOut") {
+                if name.eq_ignore_ascii_case(b"ParkedCallTimeOut") {
                     AnyEvent::ParkedCallTimeOut(ParkedCallTimeOut(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'q') => {
-                if name == b"QueueMemberStatus" || name.eq_ignore_ascii_case(b"QueueMemberStatus") {
+                if name.eq_ignore_ascii_case(b"QueueMemberStatus") {
                     AnyEvent::QueueMemberStatus(QueueMemberStatus(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'r') => {
-                if name == b"RequestNotAllowed" || name.eq_ignore_ascii_case(b"RequestNotAllowed") {
+                if name.eq_ignore_ascii_case(b"RequestNotAllowed") {
                     AnyEvent::RequestNotAllowed(RequestNotAllowed(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b's') => {
-                if name == b"SoftHangupRequest" || name.eq_ignore_ascii_case(b"SoftHangupRequest") {
+                if name.eq_ignore_ascii_case(b"SoftHangupRequest") {
                     AnyEvent::SoftHangupRequest(SoftHangupRequest(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (17, b'u') => {
-                if name == b"UnexpectedAddress" || name.eq_ignore_ascii_case(b"UnexpectedAddress") {
+                if name.eq_ignore_ascii_case(b"UnexpectedAddress") {
                     AnyEvent::UnexpectedAddress(UnexpectedAddress(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (18, b'b') => {
-                if name == b"BridgeInfoComplete" || name.eq_ignore_ascii_case(b"BridgeInfoComplete")
-                {
+                if name.eq_ignore_ascii_case(b"BridgeInfoComplete") {
                     AnyEvent::BridgeInfoComplete(BridgeInfoComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (18, b'c') => {
-                if name == b"ChannelTalkingStop" || name.eq_ignore_ascii_case(b"ChannelTalkingStop")
-                {
+                if name.eq_ignore_ascii_case(b"ChannelTalkingStop") {
                     AnyEvent::ChannelTalkingStop(ChannelTalkingStop(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (18, b'q') => {
-                if name == b"QueueCallerAbandon" {
-                    AnyEvent::QueueCallerAbandon(QueueCallerAbandon(packet))
-                } else if name == b"QueueMemberPenalty" {
-                    AnyEvent::QueueMemberPenalty(QueueMemberPenalty(packet))
-                } else if name == b"QueueMemberRemoved" {
-                    AnyEvent::QueueMemberRemoved(QueueMemberRemoved(packet))
-                } else if name.eq_ignore_ascii_case(b"QueueCallerAbandon") {
+                if name.eq_ignore_ascii_case(b"QueueCallerAbandon") {
                     AnyEvent::QueueCallerAbandon(QueueCallerAbandon(packet))
                 } else if name.eq_ignore_ascii_case(b"QueueMemberPenalty") {
                     AnyEvent::QueueMemberPenalty(QueueMemberPenalty(packet))
@@ -21897,23 +21943,14 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (18, b'r') => {
-                if name == b"ResourceListDetail" || name.eq_ignore_ascii_case(b"ResourceListDetail")
-                {
+                if name.eq_ignore_ascii_case(b"ResourceListDetail") {
                     AnyEvent::ResourceListDetail(ResourceListDetail(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (19, b'c') => {
-                if name == b"ChannelTalkingStart" {
-                    AnyEvent::ChannelTalkingStart(ChannelTalkingStart(packet))
-                } else if name == b"ConfbridgeListRooms" {
-                    AnyEvent::ConfbridgeListRooms(ConfbridgeListRooms(packet))
-                } else if name == b"ContactListComplete" {
-                    AnyEvent::ContactListComplete(ContactListComplete(packet))
-                } else if name == b"ContactStatusDetail" {
-                    AnyEvent::ContactStatusDetail(ContactStatusDetail(packet))
-                } else if name.eq_ignore_ascii_case(b"ChannelTalkingStart") {
+                if name.eq_ignore_ascii_case(b"ChannelTalkingStart") {
                     AnyEvent::ChannelTalkingStart(ChannelTalkingStart(packet))
                 } else if name.eq_ignore_ascii_case(b"ConfbridgeListRooms") {
                     AnyEvent::ConfbridgeListRooms(ConfbridgeListRooms(packet))
@@ -21926,155 +21963,119 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (19, b'f') => {
-                if name == b"FAXSessionsComplete"
-                    || name.eq_ignore_ascii_case(b"FAXSessionsComplete")
-                {
+                if name.eq_ignore_ascii_case(b"FAXSessionsComplete") {
                     AnyEvent::FAXSessionsComplete(FAXSessionsComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (19, b'p') => {
-                if name == b"PresenceStateChange"
-                    || name.eq_ignore_ascii_case(b"PresenceStateChange")
-                {
+                if name.eq_ignore_ascii_case(b"PresenceStateChange") {
                     AnyEvent::PresenceStateChange(PresenceStateChange(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (19, b'r') => {
-                if name == b"RequestNotSupported"
-                    || name.eq_ignore_ascii_case(b"RequestNotSupported")
-                {
+                if name.eq_ignore_ascii_case(b"RequestNotSupported") {
                     AnyEvent::RequestNotSupported(RequestNotSupported(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'a') => {
-                if name == b"AuthMethodNotAllowed"
-                    || name.eq_ignore_ascii_case(b"AuthMethodNotAllowed")
-                {
+                if name.eq_ignore_ascii_case(b"AuthMethodNotAllowed") {
                     AnyEvent::AuthMethodNotAllowed(AuthMethodNotAllowed(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'c') => {
-                if name == b"ConfbridgeStopRecord"
-                    || name.eq_ignore_ascii_case(b"ConfbridgeStopRecord")
-                {
+                if name.eq_ignore_ascii_case(b"ConfbridgeStopRecord") {
                     AnyEvent::ConfbridgeStopRecord(ConfbridgeStopRecord(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'e') => {
-                if name == b"EndpointListComplete"
-                    || name.eq_ignore_ascii_case(b"EndpointListComplete")
-                {
+                if name.eq_ignore_ascii_case(b"EndpointListComplete") {
                     AnyEvent::EndpointListComplete(EndpointListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'l') => {
-                if name == b"LocalOptimizationEnd"
-                    || name.eq_ignore_ascii_case(b"LocalOptimizationEnd")
-                {
+                if name.eq_ignore_ascii_case(b"LocalOptimizationEnd") {
                     AnyEvent::LocalOptimizationEnd(LocalOptimizationEnd(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (20, b'q') => {
-                if name == b"QueueMemberRinginuse"
-                    || name.eq_ignore_ascii_case(b"QueueMemberRinginuse")
-                {
+                if name.eq_ignore_ascii_case(b"QueueMemberRinginuse") {
                     AnyEvent::QueueMemberRinginuse(QueueMemberRinginuse(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (22, b'e') => {
-                if name == b"EndpointDetailComplete"
-                    || name.eq_ignore_ascii_case(b"EndpointDetailComplete")
-                {
+                if name.eq_ignore_ascii_case(b"EndpointDetailComplete") {
                     AnyEvent::EndpointDetailComplete(EndpointDetailComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (22, b'l') => {
-                if name == b"LocalOptimizationBegin"
-                    || name.eq_ignore_ascii_case(b"LocalOptimizationBegin")
-                {
+                if name.eq_ignore_ascii_case(b"LocalOptimizationBegin") {
                     AnyEvent::LocalOptimizationBegin(LocalOptimizationBegin(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (22, b'p') => {
-                if name == b"PJSIPMaintenanceStatus"
-                    || name.eq_ignore_ascii_case(b"PJSIPMaintenanceStatus")
-                {
+                if name.eq_ignore_ascii_case(b"PJSIPMaintenanceStatus") {
                     AnyEvent::PJSIPMaintenanceStatus(PJSIPMaintenanceStatus(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'b') => {
-                if name == b"BridgeVideoSourceUpdate"
-                    || name.eq_ignore_ascii_case(b"BridgeVideoSourceUpdate")
-                {
+                if name.eq_ignore_ascii_case(b"BridgeVideoSourceUpdate") {
                     AnyEvent::BridgeVideoSourceUpdate(BridgeVideoSourceUpdate(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'c') => {
-                if name == b"ChallengeResponseFailed"
-                    || name.eq_ignore_ascii_case(b"ChallengeResponseFailed")
-                {
+                if name.eq_ignore_ascii_case(b"ChallengeResponseFailed") {
                     AnyEvent::ChallengeResponseFailed(ChallengeResponseFailed(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'd') => {
-                if name == b"DeviceStateListComplete"
-                    || name.eq_ignore_ascii_case(b"DeviceStateListComplete")
-                {
+                if name.eq_ignore_ascii_case(b"DeviceStateListComplete") {
                     AnyEvent::DeviceStateListComplete(DeviceStateListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (23, b'v') => {
-                if name == b"VoicemailPasswordChange"
-                    || name.eq_ignore_ascii_case(b"VoicemailPasswordChange")
-                {
+                if name.eq_ignore_ascii_case(b"VoicemailPasswordChange") {
                     AnyEvent::VoicemailPasswordChange(VoicemailPasswordChange(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (24, b'c') => {
-                if name == b"CoreShowChannelsComplete"
-                    || name.eq_ignore_ascii_case(b"CoreShowChannelsComplete")
-                {
+                if name.eq_ignore_ascii_case(b"CoreShowChannelsComplete") {
                     AnyEvent::CoreShowChannelsComplete(CoreShowChannelsComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (25, b'i') => {
-                if name == b"InboundRegistrationDetail" {
-                    AnyEvent::InboundRegistrationDetail(InboundRegistrationDetail(packet))
-                } else if name == b"InboundSubscriptionDetail" {
-                    AnyEvent::InboundSubscriptionDetail(InboundSubscriptionDetail(packet))
-                } else if name.eq_ignore_ascii_case(b"InboundRegistrationDetail") {
+                if name.eq_ignore_ascii_case(b"InboundRegistrationDetail") {
                     AnyEvent::InboundRegistrationDetail(InboundRegistrationDetail(packet))
                 } else if name.eq_ignore_ascii_case(b"InboundSubscriptionDetail") {
                     AnyEvent::InboundSubscriptionDetail(InboundSubscriptionDetail(packet))
@@ -22083,38 +22084,28 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             (25, b'p') => {
-                if name == b"PresenceStateListComplete"
-                    || name.eq_ignore_ascii_case(b"PresenceStateListComplete")
-                {
+                if name.eq_ignore_ascii_case(b"PresenceStateListComplete") {
                     AnyEvent::PresenceStateListComplete(PresenceStateListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (26, b'c') => {
-                if name == b"CoreShowChannelMapComplete"
-                    || name.eq_ignore_ascii_case(b"CoreShowChannelMapComplete")
-                {
+                if name.eq_ignore_ascii_case(b"CoreShowChannelMapComplete") {
                     AnyEvent::CoreShowChannelMapComplete(CoreShowChannelMapComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (26, b'e') => {
-                if name == b"ExtensionStateListComplete"
-                    || name.eq_ignore_ascii_case(b"ExtensionStateListComplete")
-                {
+                if name.eq_ignore_ascii_case(b"ExtensionStateListComplete") {
                     AnyEvent::ExtensionStateListComplete(ExtensionStateListComplete(packet))
                 } else {
                     AnyEvent::Unknown(packet)
                 }
             }
             (26, b'o') => {
-                if name == b"OutboundRegistrationDetail" {
-                    AnyEvent::OutboundRegistrationDetail(OutboundRegistrationDetail(packet))
-                } else if name == b"OutboundSubscriptionDetail" {
-                    AnyEvent::OutboundSubscriptionDetail(OutboundSubscriptionDetail(packet))
-                } else if name.eq_ignore_ascii_case(b"OutboundRegistrationDetail") {
+                if name.eq_ignore_ascii_case(b"OutboundRegistrationDetail") {
                     AnyEvent::OutboundRegistrationDetail(OutboundRegistrationDetail(packet))
                 } else if name.eq_ignore_ascii_case(b"OutboundSubscriptionDetail") {
                     AnyEvent::OutboundSubscriptionDetail(OutboundSubscriptionDetail(packet))
@@ -22123,7 +22114,7 @@ impl<'a> AnyEvent<'a> {
                 }
             }
             _ => AnyEvent::Unknown(packet),
-        })
+        }
     }
 
     /// The packet this event reads.

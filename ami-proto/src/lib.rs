@@ -95,6 +95,7 @@ mod client;
 mod connection;
 mod escape;
 pub mod http;
+mod originate;
 mod packet;
 mod parser;
 pub mod request;
@@ -110,6 +111,7 @@ pub use connection::{
     OriginateOutcome, Output, Reason, Reply, State, ORIGINATE_RESPONSE_FILTER,
 };
 pub use escape::unescape;
+pub use originate::OriginateReason;
 pub use packet::{CommandOutput, Field, Line, Packet, PacketKind, Value};
 pub use parser::{Banner, Limits, Malformed, MalformedReason, Parsed, Parser};
 pub use request::Request;

@@ -458,12 +458,28 @@ impl<'a> Value<'a> {
     }
 }
 
+/// Compares the bytes exactly (case-sensitive): `value == "Hangup"`. (`Option<Value>`
+/// cannot be compared with `Option<&str>`: std's `Option` only compares like types;
+/// write `name.is_some_and(|n| n == "Hangup")`.) Header *names* are case-insensitive in AMI; values are data: use
+/// [`Packet::is`] for a case-insensitive comparison.
 impl PartialEq<str> for Value<'_> {
     fn eq(&self, other: &str) -> bool {
         self.0 == other.as_bytes()
     }
 }
 
+/// Exact, case-sensitive byte comparison, like `PartialEq<str>`.
+///
+/// ```
+/// use ami_proto::{Parser, Parsed};
+///
+/// let mut parser = Parser::without_banner();
+/// parser.feed(b"Event: Hangup\r\nChannel: PJSIP/100-0001\r\n\r\n");
+/// let Some(Parsed::Packet(packet)) = parser.next() else { panic!("a packet") };
+/// assert!(packet.event_name() == Some(ami_proto::Value::new(b"Hangup")));
+/// assert!(packet.event_name().is_some_and(|name| name == "Hangup"));
+/// assert!(packet.event_name().unwrap() != "hangup");
+/// ```
 impl PartialEq<&str> for Value<'_> {
     fn eq(&self, other: &&str) -> bool {
         self.0 == other.as_bytes()

@@ -23,6 +23,10 @@ pub use ami_client::api::*;
 /// TLS helpers shared by every adapter: [`TlsConfig`], the provider choice,
 /// handshake errors in words.
 pub use ami_client::tls;
+/// Typed actions and zero-copy typed events for all of AMI (the `types`
+/// feature, on by default): `types::actions::Originate`, `types::AnyEvent` ...
+#[cfg(feature = "types")]
+pub use ami_types as types;
 pub use http::connect_http;
 pub use pump::Driver;
 /// Re-exported so a hand-made TLS config uses the same rustls version.

@@ -19,6 +19,10 @@ use async_net::TcpStream;
 use futures_lite::future;
 
 pub use ami_client::api::*;
+/// Typed actions and zero-copy typed events for all of AMI (the `types`
+/// feature, on by default): `types::actions::Originate`, `types::AnyEvent` ...
+#[cfg(feature = "types")]
+pub use ami_types as types;
 pub use async_net::AsyncToSocketAddrs;
 pub use pump::Driver;
 /// Re-exported so a hand-made TLS config uses the same rustls version.

@@ -22,6 +22,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
 pub use ami_client::api::*;
+/// Typed actions and zero-copy typed events for all of AMI (the `types`
+/// feature, on by default): `types::actions::Originate`, `types::AnyEvent` ...
+#[cfg(feature = "types")]
+pub use ami_types as types;
 pub use http::{connect_http, connect_http_tls};
 pub use pump::Driver;
 /// Re-exported so a hand-made TLS config uses the same rustls version.

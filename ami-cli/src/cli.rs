@@ -71,6 +71,19 @@ pub enum Commands {
     /// Record a session's traffic both ways, byte for byte with timing: a proxy
     /// between your client (connect it to --listen) and the server (--to).
     Record(RecordArgs),
+    /// Bridge a fleet of Asterisk servers onto NATS JetStream: runs the
+    /// `ami-bridge` program (next to `ami`, or on PATH) with these arguments;
+    /// `ami bridge --help` shows its options and an example configuration.
+    Bridge(BridgeArgs),
+}
+
+/// `ami bridge`: everything after it goes to `ami-bridge`.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct BridgeArgs {
+    /// The arguments of `ami-bridge`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 /// Connection options, accepted before or after the subcommand.

@@ -6,6 +6,7 @@
 mod actions;
 mod adapters;
 mod bench;
+mod bridge;
 mod cli;
 mod color;
 mod command;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Some(Commands::Bench(args)) => bench::run(args),
         Some(Commands::Fake(args)) => fake::run(args),
         Some(Commands::Record(args)) => record::run(args),
+        Some(Commands::Bridge(args)) => bridge::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -569,3 +569,25 @@ fn record_through_the_proxy_then_replay_gives_the_client_the_same_replies() {
         assert!(out.contains(needle), "{needle} missing:\n{out}");
     }
 }
+
+/// `ami bridge` runs the `ami-bridge` program next to `ami` (a workspace build
+/// puts both in one directory) with its arguments; without it, a clear error.
+#[test]
+fn bridge_runs_ami_bridge_or_says_how_to_install_it() {
+    let ami = std::path::PathBuf::from(env!("CARGO_BIN_EXE_ami"));
+    let beside = ami.with_file_name(format!("ami-bridge{}", std::env::consts::EXE_SUFFIX));
+    let output = std::process::Command::new(&ami)
+        .args(["bridge", "--help"])
+        .env("PATH", "")
+        .output()
+        .expect("run ami");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let error = String::from_utf8_lossy(&output.stderr);
+    if beside.is_file() {
+        assert!(output.status.success(), "{error}");
+        assert!(text.contains("NATS JetStream"), "{text}");
+    } else {
+        assert_eq!(output.status.code(), Some(2), "{error}");
+        assert!(error.contains("cargo install --path ami-bridge"), "{error}");
+    }
+}

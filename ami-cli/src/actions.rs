@@ -1,183 +1,68 @@
-//! The action names the interactive mode completes.
-//!
-//! THE one place the list comes from: [`action_names`]. Today it is a static list
-//! of the manager actions of Asterisk 22 with their usual modules loaded; when the
-//! `ami-types` crate (typed actions generated from Asterisk's XML documentation)
-//! lands, make this function return its names and delete the list.
+//! The action names the interactive mode completes, and the documented
+//! parameters `ami send` checks: both from `ami-types`, generated from
+//! Asterisk's own XML documentation.
+
+use std::sync::OnceLock;
+
+use ami_types::ActionSpec;
 
 /// The action names to complete, in Asterisk's spelling.
 pub fn action_names() -> &'static [&'static str] {
-    ASTERISK_22_ACTIONS
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        ami_types::actions::ACTION_SPECS
+            .iter()
+            .map(|spec| spec.name)
+            .collect()
+    })
 }
 
-const ASTERISK_22_ACTIONS: &[&str] = &[
-    "AbsoluteTimeout",
-    "AgentLogoff",
-    "Agents",
-    "AGI",
-    "AOCMessage",
-    "Atxfer",
-    "BlindTransfer",
-    "Bridge",
-    "BridgeDestroy",
-    "BridgeInfo",
-    "BridgeKick",
-    "BridgeList",
-    "BridgeTechnologyList",
-    "BridgeTechnologySuspend",
-    "BridgeTechnologyUnsuspend",
-    "CancelAtxfer",
-    "Challenge",
-    "ChangeMonitor",
-    "Command",
-    "ConfbridgeKick",
-    "ConfbridgeList",
-    "ConfbridgeListRooms",
-    "ConfbridgeLock",
-    "ConfbridgeMute",
-    "ConfbridgeSetSingleVideoSrc",
-    "ConfbridgeStartRecord",
-    "ConfbridgeStopRecord",
-    "ConfbridgeUnlock",
-    "ConfbridgeUnmute",
-    "ControlPlayback",
-    "CoreSettings",
-    "CoreShowChannelMap",
-    "CoreShowChannels",
-    "CoreStatus",
-    "CreateConfig",
-    "DAHDIDialOffhook",
-    "DAHDIDNDoff",
-    "DAHDIDNDon",
-    "DAHDIHangup",
-    "DAHDIRestart",
-    "DAHDIShowChannels",
-    "DAHDITransfer",
-    "DBDel",
-    "DBDelTree",
-    "DBGet",
-    "DBGetTree",
-    "DBPut",
-    "DeviceStateList",
-    "DialplanExtensionAdd",
-    "DialplanExtensionRemove",
-    "Events",
-    "ExtensionState",
-    "ExtensionStateList",
-    "Filter",
-    "FAXSession",
-    "FAXSessions",
-    "FAXStats",
-    "GetConfig",
-    "GetConfigJSON",
-    "Getvar",
-    "Hangup",
-    "IAXnetstats",
-    "IAXpeerlist",
-    "IAXpeers",
-    "IAXregistry",
-    "JabberSend",
-    "ListCategories",
-    "ListCommands",
-    "LoggerRotate",
-    "Login",
-    "Logoff",
-    "MailboxCount",
-    "MailboxStatus",
-    "MeetmeList",
-    "MeetmeListRooms",
-    "MeetmeMute",
-    "MeetmeUnmute",
-    "MessageSend",
-    "MixMonitor",
-    "MixMonitorMute",
-    "ModuleCheck",
-    "ModuleLoad",
-    "Monitor",
-    "MuteAudio",
-    "Originate",
-    "Park",
-    "ParkedCalls",
-    "Parkinglots",
-    "PauseMonitor",
-    "Ping",
-    "PJSIPHangup",
-    "PJSIPNotify",
-    "PJSIPQualify",
-    "PJSIPRegister",
-    "PJSIPShowAors",
-    "PJSIPShowAuths",
-    "PJSIPShowContacts",
-    "PJSIPShowEndpoint",
-    "PJSIPShowEndpoints",
-    "PJSIPShowRegistrationInboundContactStatuses",
-    "PJSIPShowRegistrationsInbound",
-    "PJSIPShowRegistrationsOutbound",
-    "PJSIPShowResourceLists",
-    "PJSIPShowSubscriptionsInbound",
-    "PJSIPShowSubscriptionsOutbound",
-    "PJSIPUnregister",
-    "PlayDTMF",
-    "PlayMF",
-    "PresenceState",
-    "PresenceStateList",
-    "PRIDebugFileSet",
-    "PRIDebugFileUnset",
-    "PRIDebugSet",
-    "PRIShowSpans",
-    "QueueAdd",
-    "QueueChangePriorityCaller",
-    "QueueLog",
-    "QueueMemberRingInUse",
-    "QueuePause",
-    "QueuePenalty",
-    "QueueReload",
-    "QueueRemove",
-    "QueueReset",
-    "QueueRule",
-    "Queues",
-    "QueueStatus",
-    "QueueSummary",
-    "Redirect",
-    "Reload",
-    "SendFlash",
-    "SendText",
-    "Setvar",
-    "ShowDialPlan",
-    "SIPnotify",
-    "SIPpeers",
-    "SIPpeerstatus",
-    "SIPqualifypeer",
-    "SIPshowpeer",
-    "SIPshowregistry",
-    "SKINNYdevices",
-    "SKINNYlines",
-    "SKINNYshowdevice",
-    "SKINNYshowline",
-    "Status",
-    "StopMixMonitor",
-    "StopMonitor",
-    "UnpauseMonitor",
-    "UpdateConfig",
-    "UserEvent",
-    "VoicemailBoxSummary",
-    "VoicemailRefresh",
-    "VoicemailUsersList",
-    "VoicemailUserStatus",
-    "WaitEvent",
-];
+/// The documented parameters of `action`, one per line, required ones marked;
+/// `None` for an action the documentation does not know.
+pub fn describe(action: &str) -> Option<String> {
+    let spec = ActionSpec::find(action)?;
+    let mut text = format!("{} parameters (* required):\n", spec.name);
+    for param in spec.params {
+        let mark = if param.required { "*" } else { " " };
+        text.push_str(&format!("  {mark} {}", param.name));
+        if let Some(default) = param.default {
+            text.push_str(&format!(" (default {default})"));
+        }
+        text.push('\n');
+    }
+    Some(text)
+}
+
+/// The documented required parameters of `action` missing from `given`
+/// (header names, ASCII case-insensitive). An unknown action has none: the
+/// model never refuses what it does not know.
+pub fn missing_required(action: &str, given: &[&str]) -> Vec<&'static str> {
+    let Some(spec) = ActionSpec::find(action) else {
+        return Vec::new();
+    };
+    spec.params
+        .iter()
+        .filter(|p| p.required && !given.iter().any(|g| g.eq_ignore_ascii_case(p.name)))
+        .map(|p| p.name)
+        .collect()
+}
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn names_are_unique_and_need_no_quoting() {
-        let names = super::action_names();
-        let mut lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
-        lower.sort();
-        lower.dedup();
-        assert_eq!(lower.len(), names.len());
-        assert!(names
-            .iter()
-            .all(|n| n.bytes().all(|b| b.is_ascii_alphanumeric())));
+    fn names_come_from_the_generated_model() {
+        assert!(action_names().contains(&"Originate"));
+        assert!(action_names().len() >= 150);
+    }
+
+    #[test]
+    fn originate_needs_its_channel() {
+        assert_eq!(missing_required("originate", &[]), ["Channel"]);
+        assert!(missing_required("Originate", &["channel"]).is_empty());
+        assert!(missing_required("NoSuchAction", &[]).is_empty());
+        let text = describe("Originate").unwrap();
+        assert!(text.contains("* Channel"), "{text}");
     }
 }

@@ -204,6 +204,10 @@ pub struct SendArgs {
     /// Print each packet as one JSON object per line.
     #[arg(long)]
     pub json: bool,
+    /// Print the action's documented parameters (required ones marked) and
+    /// exit, without connecting.
+    #[arg(long)]
+    pub params: bool,
     /// Colour.
     #[command(flatten)]
     pub color: ColorArgs,

@@ -88,6 +88,30 @@ pub fn verdict(reply: &Reply) -> Result<(), CliError> {
 /// Runs `ami send`.
 pub fn run(conn: &ConnArgs, args: &SendArgs, color: ColorWhen) -> Result<(), CliError> {
     let color = color.enabled(std::io::stdout().is_terminal()) && !args.json;
+    if args.params {
+        let text = crate::actions::describe(&args.action).ok_or_else(|| {
+            CliError::usage(format!(
+                "{} is not in Asterisk 22's documentation; it is sent as given",
+                args.action
+            ))
+        })?;
+        print!("{text}");
+        return Ok(());
+    }
+    let given: Vec<&str> = args
+        .headers
+        .iter()
+        .map(|h| h.split_once('=').map_or(h.as_str(), |(key, _)| key))
+        .collect();
+    let missing = crate::actions::missing_required(&args.action, &given);
+    if !missing.is_empty() {
+        return Err(CliError::usage(format!(
+            "{} needs {} (see `ami send {} --params`)",
+            args.action,
+            missing.join(", "),
+            args.action
+        )));
+    }
     let action = action(&args.action, &args.headers)?;
     let (target, config) = resolve(conn)?;
     let client = connect_blocking(&target, config)?;

@@ -600,3 +600,33 @@ fn tour_with_host_runs_only_the_read_only_steps() {
         }
     }
 }
+
+#[test]
+fn send_checks_documented_required_parameters_and_lists_them() {
+    let output = run(ami().args(["send", "Originate", "--params"]));
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    assert!(text.contains("* Channel"), "{text}");
+    assert!(text.contains("  Context"), "{text}");
+    // Refused before connecting (no server listens here).
+    let output = run(ami().args([
+        "--port",
+        "1",
+        "--user",
+        "admin",
+        "--secret",
+        "x",
+        "send",
+        "Originate",
+        "Context=default",
+    ]));
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains("Originate needs Channel"),
+        "{}",
+        stderr(&output)
+    );
+    // An action the documentation does not know is sent as given.
+    let output = run(ami().args(["send", "NoSuchAction", "--params"]));
+    assert_exit(&output, 2);
+}

@@ -701,13 +701,19 @@ fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     // `cargo bench --bench adapters -- tokio`: only the candidates (and the raw
     // baselines) whose name holds one of the words, e.g. to profile one adapter;
-    // `-- "[http"` runs the HTTP vs TCP table alone.
+    // `-- "[http"` runs the HTTP vs TCP table alone; a word starting with `=`
+    // must be the whole name (`-- =ami-blocking`: that flood row alone).
     let words: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
     let wanted = |name: &str| {
-        name.starts_with("raw") || words.is_empty() || words.iter().any(|w| name.contains(w))
+        name.starts_with("raw")
+            || words.is_empty()
+            || words.iter().any(|w| match w.strip_prefix('=') {
+                Some(exact) => name == exact,
+                None => name.contains(w.as_str()),
+            })
     };
     let mode = if bench { FULL } else { SMOKE };
     let one_pass = event_packets(&corpus());

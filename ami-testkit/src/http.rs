@@ -376,9 +376,17 @@ fn new_cookie() -> String {
 
 impl Front {
     /// The live session of `cookie`, or a fresh one (`false`: the cookie was
-    /// unknown, expired or absent). `None` when the AMI port cannot be reached.
+    /// unknown, expired or absent). `None` when the AMI port cannot be reached,
+    /// or once the front is shutting down.
     fn session_for(&self, cookie: Option<&str>) -> Option<(Arc<HttpSession>, bool)> {
         let mut sessions = lock(&self.sessions);
+        // Checked under the sessions lock: a request that comes in while the
+        // front is dropped (a client's late Logoff or WaitEvent) must not open
+        // a session after `expire_all` emptied the map, or its reader thread,
+        // blocked on an AMI connection nobody closes, hangs the drop's join.
+        if self.shutdown.load(Ordering::SeqCst) {
+            return None;
+        }
         let now = Instant::now();
         let expired: Vec<String> = sessions
             .iter()

@@ -136,7 +136,7 @@ macro_rules! conformance_suite_http {
             each_subscriber_lags_alone,
             list_stream_items_in_order_outside_the_event_fan_out,
             list_stream_refused_rejected_and_early_finish,
-            http_session_expiry_relogs_in
+            http_session_expiry_then_server_gone
         );
     };
 }

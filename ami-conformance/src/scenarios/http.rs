@@ -4,8 +4,9 @@ use super::*;
 
 /// An expired HTTP session (the server answers `Permission denied`) logs in
 /// again under the reconnect policy and the client goes on; the action that
-/// met `Permission denied` fails and is never re-sent. Nothing hangs.
-pub fn http_session_expiry_relogs_in<A: Adapter>() {
+/// met `Permission denied` fails and is never re-sent; a server gone for good
+/// ends the client once the policy gives up. Nothing hangs.
+pub fn http_session_expiry_then_server_gone<A: Adapter>() {
     // Short long-polls (Max-Age 4 s) and deadlines: nothing waits long.
     let fake = fake().http_max_age(Duration::from_secs(4)).start();
     let policy = Reconnect {
@@ -38,6 +39,13 @@ pub fn http_session_expiry_relogs_in<A: Adapter>() {
         |e| matches!(e, Event::Disconnected(_)),
     );
     ping::<A>(&client);
-    A::close(&client);
+    // The server gone for good: the client ends once the policy gives up.
+    drop(fake);
     wait_for_end::<A>(&mut events, |e| matches!(e, Event::Reconnected));
+    assert!(A::is_closed(&client));
+    let late = bounded("a call after the server is gone", {
+        let client = client.clone();
+        move || A::send(&client, Action::new("Ping"))
+    });
+    assert!(matches!(late, Err(Error::Closed(_))), "{late:?}");
 }

@@ -51,6 +51,11 @@ pub enum EncodeError {
         /// The ActionID.
         id: String,
     },
+    /// `ActionID` set twice on one action (Asterisk would use the first).
+    ActionIdSetTwice {
+        /// The ActionID set first.
+        first: String,
+    },
     /// A caller-set `ActionID` already used by an action still pending on this
     /// connection, or shaped like the connection's own: replies could not be
     /// told apart.
@@ -92,6 +97,9 @@ impl fmt::Display for EncodeError {
                 f,
                 "ActionID {id:?} is not 1 to 64 bytes of [A-Za-z0-9._-] (Asterisk copies it into fixed buffers)"
             ),
+            EncodeError::ActionIdSetTwice { first } => {
+                write!(f, "ActionID set twice on one action (first {first:?})")
+            }
             EncodeError::DuplicateActionId { id } => write!(
                 f,
                 "ActionID {id:?} is already used by a pending action on this connection"
@@ -326,6 +334,13 @@ impl Action {
     }
 
     fn set_action_id(&mut self, id: &str) {
+        if let Some(first) = &self.action_id {
+            if self.error.is_none() {
+                let first = first.clone();
+                self.error = Some(EncodeError::ActionIdSetTwice { first });
+            }
+            return;
+        }
         let valid = !id.is_empty()
             && id.len() <= 64
             && id
@@ -482,6 +497,12 @@ mod tests {
         assert!(matches!(
             refusal(Action::new("Ping").action_id(&"x".repeat(65))),
             EncodeError::InvalidActionId { .. }
+        ));
+        // Found by the roundtrip fuzz target: a second ActionID is refused, not
+        // silently replacing the first (Asterisk uses the first).
+        assert!(matches!(
+            refusal(Action::new("Ping").header("ActionID", "a").header("actionid", "b")),
+            EncodeError::ActionIdSetTwice { first } if first == "a"
         ));
         let action = Action::new("Ping").header("ActionID", "crm.7_a-b");
         assert_eq!(action.caller_action_id(), Some("crm.7_a-b"));

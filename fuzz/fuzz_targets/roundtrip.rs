@@ -34,13 +34,21 @@ fuzz_target!(|input: Input| {
         let before = wire.len();
         match action.encode(&a.action_id, &mut wire) {
             Ok(()) => {
+                // A caller's `ActionID` header replaces the connection's.
+                let is_id = |k: &str| k.eq_ignore_ascii_case("ActionID");
+                let action_id = a
+                    .headers
+                    .iter()
+                    .find(|(k, _)| is_id(k))
+                    .map_or_else(|| a.action_id.as_bytes().to_vec(), |(_, v)| v.clone());
                 let mut fields = vec![
                     (b"Action".to_vec(), a.name.as_bytes().to_vec()),
-                    (b"ActionID".to_vec(), a.action_id.as_bytes().to_vec()),
+                    (b"ActionID".to_vec(), action_id),
                 ];
                 fields.extend(
                     a.headers
                         .iter()
+                        .filter(|(k, _)| !is_id(k))
                         .map(|(k, v)| (k.as_bytes().to_vec(), v.clone())),
                 );
                 expected.push(fields);

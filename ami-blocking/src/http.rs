@@ -2,11 +2,9 @@
 //! (connection reuse, chunked bodies) is ureq's; the protocol (cookie,
 //! long-poll, re-login) is `ami_proto::http::HttpSession`'s.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use ami_client::HttpLink;
-use ami_proto::http::{HttpRequest, Method};
-use ami_proto::Transport;
+use ami_client::{Answer, Call};
 
 use crate::{Client, Config, Error};
 
@@ -35,90 +33,43 @@ pub fn connect_http(url: &str, config: Config) -> Result<Client, Error> {
     let (client, link) = ami_client::new_http(config, base_path, Instant::now);
     std::thread::Builder::new()
         .name("ami-http".into())
-        .spawn(move || run(&link, &agent, &origin))
+        .spawn(move || link.run_blocking(&origin, move |call| exchange(&agent, call)))
         .map_err(Error::Io)?;
     client.ready().wait(deadline)?;
     Ok(client)
 }
 
-/// Starts every request the session asks for, each on a thread of its own,
-/// until the client is closed for good.
-fn run(link: &HttpLink, agent: &ureq::Agent, origin: &str) {
-    let mut requests = Vec::new();
-    loop {
-        let step = link.step(&mut requests);
-        for request in requests.drain(..) {
-            let id = request.id;
-            let (task_link, agent, origin) = (link.clone(), agent.clone(), origin.to_owned());
-            let started = std::thread::Builder::new()
-                .name("ami-http-request".into())
-                .spawn(move || exchange(&task_link, &agent, &origin, request));
-            if let Err(error) = started {
-                link.failure(
-                    id,
-                    format!("cannot start a thread for the request: {error}"),
-                );
-            }
-        }
-        if step.transport == Transport::Stop {
-            return;
-        }
-        let wait = step.deadline.map_or(Duration::from_secs(1), |at| {
-            at.saturating_duration_since(Instant::now())
-        });
-        if !link.wait_wake(wait.min(Duration::from_secs(1))) {
-            link.timeout();
-        }
-    }
-}
-
-/// One request and its answer, reported to the session.
-fn exchange(link: &HttpLink, agent: &ureq::Agent, origin: &str, request: HttpRequest) {
-    let url = format!("{origin}{}", request.target());
-    let timeout = request
-        .deadline
-        .map(|at| at.saturating_duration_since(Instant::now()));
-    let cookie = request.cookie.clone().unwrap_or_default();
-    let answer = match request.method {
-        Method::Post => agent
-            .post(&url)
-            .header("Cookie", &cookie)
-            .header(
-                "Content-Type",
-                request
-                    .content_type()
-                    .unwrap_or("application/x-www-form-urlencoded"),
-            )
+/// One exchange on ureq, its body read up to the call's limit.
+fn exchange(agent: &ureq::Agent, call: Call) -> Result<Answer, String> {
+    let cookie = call.cookie.unwrap_or_default();
+    let answer = match call.post {
+        Some((kind, body)) => (agent.post(&call.url).header("Cookie", &cookie))
+            .header("Content-Type", kind)
             .config()
-            .timeout_global(timeout)
+            .timeout_global(call.timeout)
             .build()
-            .send(request.body().unwrap_or_default()),
-        _ => agent
-            .get(&url)
-            .header("Cookie", &cookie)
+            .send(&body[..]),
+        None => (agent.get(&call.url).header("Cookie", &cookie))
             .config()
-            .timeout_global(timeout)
+            .timeout_global(call.timeout)
             .build()
             .call(),
     };
-    let limit = link.max_body() as u64;
-    let read = answer.and_then(|mut response| {
-        let status = response.status().as_u16();
-        let set_cookie = response
-            .headers()
-            .get("set-cookie")
-            .map(|v| v.as_bytes().to_vec());
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(limit)
-            .read_to_vec()?;
-        Ok((status, set_cookie, body))
-    });
-    match read {
-        Ok((status, set_cookie, body)) => {
-            link.response(request.id, status, set_cookie.as_deref(), &body)
-        }
-        Err(error) => link.failure(request.id, error),
-    }
+    let mut response = answer.map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let set_cookie = response
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.as_bytes().to_vec());
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(call.max_body as u64)
+        .read_to_vec();
+    let body = body.map_err(|e| e.to_string())?;
+    Ok(Answer {
+        status,
+        set_cookie,
+        body,
+    })
 }

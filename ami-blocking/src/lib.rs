@@ -2,7 +2,8 @@
 //!
 //! # Design
 //!
-//! A pump around [`ami_client::Link`] on std threads: a driver thread dials,
+//! Dialling (TCP, and TLS on rustls) for the pump on std threads that
+//! `ami-client` writes ([`ami_client::threads`]): a driver thread dials,
 //! reads with a read timeout armed at the session's deadline and waits out
 //! backoffs; a writer thread per transport writes what the session
 //! transmits. TLS runs through rustls as a codec shared by both threads. The
@@ -11,15 +12,16 @@
 //! past its action's deadline, even if the pump is stuck.
 
 mod http;
-mod pump;
-mod wire;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ami_client::threads::Wire;
+
 pub use ami_client::api::*;
+pub use ami_client::threads::Socket;
 /// TLS helpers shared by every adapter: [`TlsConfig`], the provider choice,
 /// handshake errors in words.
 pub use ami_client::tls;
@@ -28,44 +30,14 @@ pub use ami_client::tls;
 #[cfg(feature = "types")]
 pub use ami_types as types;
 pub use http::connect_http;
-pub use pump::Driver;
 /// Re-exported so a hand-made TLS config uses the same rustls version.
 pub use rustls;
 
 use rustls::pki_types::ServerName;
-use wire::Dialer;
 
-/// A byte stream the pump can own: a reading handle plus a second handle for
-/// the writer thread, a read timeout, and a shutdown that unblocks both.
-/// Implemented for `TcpStream` and, on Unix, `UnixStream`.
-pub trait Socket: Read + Write + Send + Sized + 'static {
-    /// Another handle to the same stream (like [`TcpStream::try_clone`]).
-    fn split(&self) -> std::io::Result<Self>;
-    /// How long one read may block; `None` blocks until data or EOF.
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()>;
-    /// Shuts both directions down, unblocking every handle's reads and writes.
-    fn shut(&self);
-}
-
-macro_rules! socket {
-    ($stream:ty) => {
-        impl Socket for $stream {
-            fn split(&self) -> std::io::Result<Self> {
-                self.try_clone()
-            }
-            fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
-                <$stream>::set_read_timeout(self, timeout)
-            }
-            fn shut(&self) {
-                let _ = self.shutdown(Shutdown::Both);
-            }
-        }
-    };
-}
-
-socket!(TcpStream);
-#[cfg(unix)]
-socket!(std::os::unix::net::UnixStream);
+/// Runs a client on the calling thread: call [`run`](Driver::run) on a thread
+/// of its own. Returned by [`from_stream`].
+pub type Driver<S> = ami_client::threads::Driver<S>;
 
 /// Connects to `addr` within `config.connect_timeout`, starts the driver
 /// thread and returns once logged in.
@@ -108,7 +80,10 @@ pub fn from_stream<S: Socket>(stream: S, mut config: Config) -> (Client, Driver<
     let (client, link) = ami_client::new(config, Instant::now);
     // The transport is open: actions sent from now on wait for the login.
     link.connected();
-    (client, Driver::new(link, stream))
+    (
+        client,
+        Driver::new(link, Some((stream, Wire::default())), None),
+    )
 }
 
 fn start(
@@ -116,21 +91,55 @@ fn start(
     tls: Option<(ServerName<'static>, Arc<rustls::ClientConfig>)>,
     config: Config,
 ) -> Result<Client, Error> {
-    let dialer = Dialer {
-        addrs: addr.to_socket_addrs().map_err(Error::Connect)?.collect(),
-        tls,
-        timeout: config.connect_timeout,
-        write_timeout: config.action_timeout.max(Duration::from_secs(1)),
-    };
+    let addrs: Vec<SocketAddr> = addr.to_socket_addrs().map_err(Error::Connect)?.collect();
+    let (timeout, write_timeout) = (config.connect_timeout, config.action_timeout);
     let deadline = Instant::now() + config.connect_timeout + config.login_timeout;
     let (client, link) = ami_client::new(config, Instant::now);
-    let address: Vec<String> = dialer.addrs.iter().map(ToString::to_string).collect();
-    link.set_address(&address.join(", "));
-    let link = Arc::new(link);
+    link.set_address(&ami_client::pump::describe(&addrs));
+    let dial = move || {
+        dial(
+            &addrs,
+            tls.clone(),
+            timeout,
+            write_timeout.max(Duration::from_secs(1)),
+        )
+    };
+    let driver = Driver::new(link, None, Some(Box::new(dial)));
     std::thread::Builder::new()
         .name("ami-driver".into())
-        .spawn(move || pump::run(link, None, Some(&move || dialer.dial())))
+        .spawn(move || driver.run())
         .map_err(Error::Io)?;
     client.ready().wait(deadline)?;
     Ok(client)
+}
+
+/// A socket connected to the first of `addrs` that answers within `timeout`,
+/// and its codec, the TLS handshake done.
+fn dial(
+    addrs: &[SocketAddr],
+    tls: Option<(ServerName<'static>, Arc<rustls::ClientConfig>)>,
+    timeout: Duration,
+    write_timeout: Duration,
+) -> Result<(TcpStream, Wire), ami_proto::Reason> {
+    let mut last = (
+        ErrorKind::InvalidInput,
+        "no address to connect to".to_owned(),
+    );
+    for addr in addrs {
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(mut stream) => {
+                let _ = stream.set_nodelay(true);
+                let wire = match tls {
+                    Some((name, config)) => Wire::handshake(&mut stream, name, config, timeout)?,
+                    None => Wire::default(),
+                };
+                let timeout = stream.set_write_timeout(Some(write_timeout));
+                timeout.map_err(|e| ami_proto::Reason::Io(e.to_string()))?;
+                return Ok((stream, wire));
+            }
+            Err(error) => last = (error.kind(), format!("{addr}: {error}")),
+        }
+    }
+    let (kind, message) = last;
+    Err(ami_proto::Reason::Connect { kind, message })
 }

@@ -6,10 +6,16 @@
 //! its completions ([`Pending`]: `.await` it or [`wait`](Pending::wait) for
 //! it), the event fan-out ([`Events`]) and streamed lists ([`ListStream`]).
 //!
-//! Runtime adapters (`ami-tokio`, `ami-smol`, `ami-blocking`) re-export these
-//! and add only a pump: connect, TLS, read, write, one timer, dial, driven
-//! through a [`Link`]. The session itself (login, correlation, reconnect
-//! decisions, status) is `ami_proto::Session`, sans-IO.
+//! The pumps are written here once too, like quinn's runtime-generic driver:
+//! the async one ([`Driver`], over `futures-io` streams, polling read, write,
+//! one timer and the wake-up together) takes its timer from a [`Runtime`];
+//! the one on std threads is [`threads::Driver`]; over HTTP, [`HttpLink::run`]
+//! and [`HttpLink::run_blocking`] start the exchanges an adapter's HTTP client
+//! makes. Runtime adapters (`ami-tokio`, `ami-smol`, `ami-blocking`)
+//! re-export the client and add only their runtime's pieces: the timer and
+//! clock, dialling and TLS, the HTTP client, and their idioms. The session
+//! itself (login, correlation, reconnect decisions, status) is
+//! `ami_proto::Session`, sans-IO.
 //!
 //! TLS, written once too (feature `rustls`, which the adapters enable): the
 //! `tls` module's `TlsConfig` builds a rustls config from the system's roots,
@@ -88,18 +94,21 @@ mod link;
 mod list;
 mod mailbox;
 mod pending;
+pub mod pump;
 mod queue;
 mod shared;
+pub mod threads;
 #[cfg(feature = "rustls")]
 pub mod tls;
 mod trace;
 
 pub use client::Client;
 pub use events::{Events, TimedOut};
-pub use http_link::{new_http, HttpLink};
+pub use http_link::{new_http, Answer, Call, HttpLink};
 pub use link::{new, Link, Step};
 pub use list::ListStream;
 pub use pending::{Pending, Ready};
+pub use pump::{Driver, Runtime};
 pub use queue::EventQueue;
 pub use shared::Clock;
 

@@ -2,34 +2,52 @@
 //!
 //! # Design
 //!
-//! A pump around [`ami_client::Link`] written against `futures-io`, so it
-//! serves smol and async-std alike: one driver task dials when the session
-//! asks, reads and writes concurrently, arms one `async-io` timer at the
-//! session's deadline and wakes when a handle has something to write. The
+//! async-io's timer for the pump `ami-client` writes once for every async
+//! runtime ([`ami_client::Driver`], over `futures-io`), so it serves smol and
+//! async-std alike: one driver task dials when the session asks, reads and
+//! writes concurrently, arms one `async-io` timer at the session's deadline
+//! and wakes when a handle has something to write. The
 //! [`Client`], its completions and event streams are `ami-client`'s, the same
 //! for every runtime.
 
-mod pump;
 pub mod tls;
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
 
+use ami_client::pump::{self, Dial};
 use async_net::TcpStream;
-use futures_lite::future;
 
 pub use ami_client::api::*;
+pub use ami_client::Driver;
 /// Typed actions and zero-copy typed events for all of AMI (the `types`
 /// feature, on by default): `types::actions::Originate`, `types::AnyEvent` ...
 #[cfg(feature = "types")]
 pub use ami_types as types;
 pub use async_net::AsyncToSocketAddrs;
-pub use pump::Driver;
 /// Re-exported so a hand-made TLS config uses the same rustls version.
 pub use rustls;
 pub use tls::connect_tls;
 
-use pump::{Dial, Io};
+/// async-io's timer for ami-client's pump (the reactor smol and async-std share).
+struct AsyncIo;
+
+impl ami_client::Runtime for AsyncIo {
+    type Timer = async_io::Timer;
+
+    fn timer(at: Instant) -> Self::Timer {
+        async_io::Timer::at(at)
+    }
+
+    fn reset(timer: Pin<&mut Self::Timer>, at: Instant) {
+        timer.get_mut().set_at(at);
+    }
+}
+
+/// Any byte stream the pump can own.
+trait Io: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static {}
+impl<S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static> Io for S {}
 
 /// Connects over TCP (within `config.connect_timeout`), logs in, and returns
 /// once the session is ready. The driver runs on smol's global executor, so
@@ -42,7 +60,7 @@ use pump::{Dial, Io};
 pub async fn connect(addr: impl AsyncToSocketAddrs, config: Config) -> Result<Client, Error> {
     let timeout = config.connect_timeout;
     let addrs = resolve(addr, timeout).await?;
-    let address = describe_addrs(&addrs);
+    let address = pump::describe(&addrs);
     let dial: Dial<TcpStream> = Box::new(move || Box::pin(dial_tcp(addrs.clone(), timeout)));
     launch(config, dial, &address).await
 }
@@ -55,38 +73,30 @@ where
     S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
 {
     config.reconnect = None;
-    let (client, link) = ami_client::new(config, std::time::Instant::now);
-    // The transport is open: actions sent from now on wait for the login.
+    let (client, link) = ami_client::new(config, Instant::now);
     link.connected();
-    let driver = Driver::new(Box::pin(pump::run(link, Some(stream), None)));
-    (client, driver)
+    (client, Driver::new::<AsyncIo, _>(link, Some(stream), None))
 }
 
 /// Spawns the driver, which dials `address`, and waits for the first login.
 async fn launch<S: Io>(config: Config, dial: Dial<S>, address: &str) -> Result<Client, Error> {
-    let (client, link) = ami_client::new(config, std::time::Instant::now);
+    let (client, link) = ami_client::new(config, Instant::now);
     link.set_address(address);
-    smol::spawn(pump::run(link, None, Some(dial))).detach();
+    smol::spawn(Driver::new::<AsyncIo, _>(link, None, Some(dial))).detach();
     client.ready().await?;
     Ok(client)
 }
 
-/// The resolved addresses, for the client's `tracing` span.
-fn describe_addrs(addrs: &[SocketAddr]) -> String {
-    let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-    addrs.join(", ")
-}
-
+/// Resolves `addr` within `timeout`; none is an error.
 async fn resolve(
     addr: impl AsyncToSocketAddrs,
     timeout: Duration,
 ) -> Result<Vec<SocketAddr>, Error> {
-    let lookup = async { async_net::resolve(addr).await.map_err(Error::Connect) };
-    let expire = async {
-        async_io::Timer::after(timeout).await;
-        Err(Error::timeout("resolving the address"))
-    };
-    let addrs = future::or(lookup, expire).await?;
+    let lookup = pump::within::<AsyncIo, _>(timeout, async_net::resolve(addr));
+    let addrs = lookup
+        .await
+        .ok_or_else(|| Error::timeout("resolving the address"))?
+        .map_err(Error::Connect)?;
     if addrs.is_empty() {
         let error = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
         return Err(Error::Connect(error));
@@ -96,23 +106,8 @@ async fn resolve(
 
 /// Opens a TCP connection to the first address that answers, within `timeout`.
 async fn dial_tcp(addrs: Vec<SocketAddr>, timeout: Duration) -> Result<TcpStream, Reason> {
-    let failed = |kind, message: String| Reason::Connect {
-        kind,
-        message: format!("{}: {message}", addrs[0]),
-    };
-    let connect = async { Some(TcpStream::connect(&addrs[..]).await) };
-    let expire = async {
-        async_io::Timer::after(timeout).await;
-        None
-    };
-    let stream = match future::or(connect, expire).await {
-        Some(Ok(stream)) => stream,
-        Some(Err(error)) => return Err(failed(error.kind(), error.to_string())),
-        None => {
-            let message = format!("no answer within {timeout:?}");
-            return Err(failed(std::io::ErrorKind::TimedOut, message));
-        }
-    };
+    let connect = TcpStream::connect(&addrs[..]);
+    let stream = pump::dial_within::<AsyncIo, _, _>(&addrs, timeout, connect).await?;
     let _ = stream.set_nodelay(true);
     Ok(stream)
 }

@@ -3,15 +3,13 @@
 //! [`TlsConfig`] for the system's roots, a PEM CA file and a client
 //! certificate, a provider chosen without any process-level default.
 
+use ami_client::pump::{self, Dial};
 pub use ami_client::tls::*;
-use ami_proto::Reason;
 use async_net::{AsyncToSocketAddrs, TcpStream};
-use futures_lite::future;
 use futures_rustls::client::TlsStream;
 use futures_rustls::TlsConnector;
 
-use crate::pump::Dial;
-use crate::{describe_addrs, dial_tcp, launch, resolve, Client, Config, Error};
+use crate::{dial_tcp, launch, resolve, AsyncIo, Client, Config, Error};
 
 /// Connects over TLS to `addr`, checks the certificate against `server_name`
 /// with `tls` (a [`TlsConfig`], or a rustls config made by
@@ -40,23 +38,12 @@ pub async fn connect_tls(
     let connector = TlsConnector::from(tls.into_client_config()?);
     let timeout = config.connect_timeout;
     let addrs = resolve(addr, timeout).await?;
-    let address = describe_addrs(&addrs);
+    let address = pump::describe(&addrs);
     let dial: Dial<TlsStream<TcpStream>> = Box::new(move || {
         let (addrs, name, connector) = (addrs.clone(), name.clone(), connector.clone());
         Box::pin(async move {
             let tcp = dial_tcp(addrs, timeout).await?;
-            let handshake = async { Some(connector.connect(name, tcp).await) };
-            let expire = async {
-                async_io::Timer::after(timeout).await;
-                None
-            };
-            match future::or(handshake, expire).await {
-                Some(Ok(stream)) => Ok(stream),
-                Some(Err(error)) => Err(Reason::Tls(handshake_error(&error))),
-                None => Err(Reason::Tls(format!(
-                    "handshake not done within {timeout:?}"
-                ))),
-            }
+            pump::handshake_within::<AsyncIo, _>(timeout, connector.connect(name, tcp)).await
         })
     });
     launch(config, dial, &address).await

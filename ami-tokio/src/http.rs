@@ -3,13 +3,10 @@
 //! long-poll, re-login) is `ami_proto::http::HttpSession`'s.
 
 use ami_client::tls::IntoClientConfig;
-use ami_client::HttpLink;
-use ami_proto::http::{HttpRequest, Method};
-use ami_proto::Transport;
+use ami_client::{Answer, Call};
 use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 
-use crate::pump::now;
-use crate::{Client, Config, Error};
+use crate::{now, Client, Config, Error, Tokio};
 
 /// Connects to Asterisk's HTTP manager interface at `url` (`http://host:8088/`,
 /// or under a prefix: `http://host:8088/asterisk/`), logs in and returns the
@@ -45,7 +42,10 @@ pub async fn connect_http_tls(
     let http = builder.build().map_err(|e| Error::Tls(e.to_string()))?;
     let origin = base.origin().ascii_serialization();
     let (client, link) = ami_client::new_http(config, base.path(), now);
-    tokio::spawn(run(link, http, origin));
+    let exchange =
+        move |call| -> ami_client::pump::BoxFuture<_> { Box::pin(exchange(http.clone(), call)) };
+    let spawn = |task| drop(tokio::spawn(task));
+    tokio::spawn(link.run::<Tokio>(origin, exchange, spawn));
     client.ready().await?;
     Ok(client)
 }
@@ -62,70 +62,36 @@ fn plain_http_tls() -> Result<std::sync::Arc<rustls::ClientConfig>, Error> {
     Ok(std::sync::Arc::new(config))
 }
 
-/// Starts every request the session asks for, each on a task of its own, until
-/// the client is closed for good.
-async fn run(link: HttpLink, http: reqwest::Client, origin: String) {
-    let mut requests = Vec::new();
-    loop {
-        let step = link.step(&mut requests);
-        for request in requests.drain(..) {
-            let exchange = exchange(link.clone(), http.clone(), origin.clone(), request);
-            tokio::spawn(exchange);
-        }
-        if step.transport == Transport::Stop {
-            return;
-        }
-        let deadline = step.deadline.map(tokio::time::Instant::from_std);
-        tokio::select! {
-            () = crate::pump::sleep(deadline) => link.timeout(),
-            () = std::future::poll_fn(|cx| link.poll_wake(cx)) => {}
-        }
-    }
-}
-
-/// One request and its answer, reported to the session.
-async fn exchange(link: HttpLink, http: reqwest::Client, origin: String, request: HttpRequest) {
-    let url = format!("{origin}{}", request.target());
-    let mut builder = match request.method {
-        Method::Post => {
-            let body = request.body().unwrap_or_default().to_vec();
-            let content_type = request
-                .content_type()
-                .unwrap_or("application/x-www-form-urlencoded");
-            http.post(url).header(CONTENT_TYPE, content_type).body(body)
-        }
-        _ => http.get(url),
+/// One exchange on reqwest, its body read up to the call's limit.
+async fn exchange(http: reqwest::Client, call: Call) -> Result<Answer, String> {
+    let mut builder = match call.post {
+        Some((kind, body)) => http.post(call.url).header(CONTENT_TYPE, kind).body(body),
+        None => http.get(call.url),
     };
-    if let Some(cookie) = &request.cookie {
+    if let Some(cookie) = &call.cookie {
         builder = builder.header(COOKIE, cookie);
     }
-    if let Some(deadline) = request.deadline {
-        builder = builder.timeout(deadline.saturating_duration_since(now()));
+    if let Some(timeout) = call.timeout {
+        builder = builder.timeout(timeout);
     }
-    let limit = link.max_body();
-    let answer = async {
-        let mut response = builder.send().await?;
-        let status = response.status().as_u16();
-        let cookie = response
-            .headers()
-            .get(SET_COOKIE)
-            .map(|v| v.as_bytes().to_vec());
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            if body.len() + chunk.len() > limit {
-                return Ok(Err(format!("the answer is over {limit} bytes")));
-            }
-            body.extend_from_slice(&chunk);
+    let mut response = builder.send().await.map_err(|e| describe(&e))?;
+    let status = response.status().as_u16();
+    let set_cookie = response
+        .headers()
+        .get(SET_COOKIE)
+        .map(|v| v.as_bytes().to_vec());
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+        if body.len() + chunk.len() > call.max_body {
+            return Err(format!("the answer is over {} bytes", call.max_body));
         }
-        Ok::<_, reqwest::Error>(Ok((status, cookie, body)))
-    };
-    match answer.await {
-        Ok(Ok((status, cookie, body))) => {
-            link.response(request.id, status, cookie.as_deref(), &body)
-        }
-        Ok(Err(too_large)) => link.failure(request.id, too_large),
-        Err(error) => link.failure(request.id, describe(&error)),
+        body.extend_from_slice(&chunk);
     }
+    Ok(Answer {
+        status,
+        set_cookie,
+        body,
+    })
 }
 
 /// A reqwest error with its causes (reqwest's own message is terse).

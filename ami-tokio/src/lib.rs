@@ -2,37 +2,65 @@
 //!
 //! # Design
 //!
-//! A pump around [`ami_client::Link`]: one driver task dials when the session
-//! asks, reads and writes the socket concurrently, arms one timer at the
-//! session's deadline (on tokio's clock, so `#[tokio::test(start_paused = true)]`
-//! drives the core's timeouts), and wakes when a handle has something to
-//! write. It yields to the runtime once per read, so a subscriber on the same
-//! thread keeps up under a flood. The [`Client`], its completions and event
+//! tokio's bindings for the pump `ami-client` writes once for every async
+//! runtime ([`ami_client::Driver`]): tokio's timer and clock (so
+//! `#[tokio::test(start_paused = true)]` drives the core's timeouts), tokio's
+//! `yield_now` (once per read, so a subscriber on the same thread keeps up
+//! under a flood), and tokio streams seen through `tokio-util`'s compat layer.
+//! One driver task dials when the session asks, reads and writes the socket
+//! concurrently, arms one timer at the session's deadline, and wakes when a
+//! handle has something to write. The [`Client`], its completions and event
 //! streams are `ami-client`'s, the same for every runtime; login, ActionIDs,
 //! lists, timeouts, keepalive, filters and reconnect decisions live in
 //! `ami-proto`.
 
 mod http;
-mod pump;
 pub mod tls;
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Instant;
 
+use ami_client::pump::{self, Dial};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 pub use ami_client::api::*;
+pub use ami_client::Driver;
 /// Typed actions and zero-copy typed events for all of AMI (the `types`
 /// feature, on by default): `types::actions::Originate`, `types::AnyEvent` ...
 #[cfg(feature = "types")]
 pub use ami_types as types;
 pub use http::{connect_http, connect_http_tls};
-pub use pump::Driver;
 /// Re-exported so a hand-made TLS config uses the same rustls version.
 pub use rustls;
 pub use tls::connect_tls;
 
-use pump::Dial;
+/// tokio's timer and clock for ami-client's pump: the clock may be paused in
+/// tests (`#[tokio::test(start_paused = true)]`), and the session's time is
+/// taken from it.
+pub(crate) struct Tokio;
+
+impl ami_client::Runtime for Tokio {
+    type Timer = tokio::time::Sleep;
+
+    fn timer(at: Instant) -> Self::Timer {
+        tokio::time::sleep_until(at.into())
+    }
+
+    fn reset(timer: Pin<&mut Self::Timer>, at: Instant) {
+        timer.reset(at.into());
+    }
+
+    fn now() -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+
+    fn yield_now() -> pump::BoxFuture<()> {
+        Box::pin(tokio::task::yield_now())
+    }
+}
 
 /// Connects to `addr` (e.g. `"127.0.0.1:5038"`) within `config.connect_timeout`,
 /// spawns the driver on the current tokio runtime and returns once logged in.
@@ -43,11 +71,11 @@ use pump::Dial;
 /// later is re-dialled (the address is resolved once, here).
 pub async fn connect(addr: impl ToSocketAddrs, config: Config) -> Result<Client, Error> {
     let addrs = resolve(addr).await?;
-    let address = describe(&addrs);
     let timeout = config.connect_timeout;
-    let dial: Dial<TcpStream> = Box::new(move || {
+    let address = pump::describe(&addrs);
+    let dial: Dial<Compat<TcpStream>> = Box::new(move || {
         let addrs = addrs.clone();
-        Box::pin(async move { dial_tcp(&addrs, timeout).await })
+        Box::pin(async move { Ok(dial_tcp(&addrs, timeout).await?.compat()) })
     });
     start(config, dial, &address).await
 }
@@ -62,19 +90,19 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     config.reconnect = None;
-    let (client, link) = ami_client::new(config, pump::now);
-    // The transport is open: actions sent from now on wait for the login.
+    let (client, link) = ami_client::new(config, now);
     link.connected();
-    let driver = Driver::new(Box::pin(pump::run(link, Some(stream), None)));
-    (client, driver)
+    // Boxed: the pump needs an `Unpin` stream, and a caller's may not be.
+    let stream = Box::pin(stream).compat();
+    (client, Driver::new::<Tokio, _>(link, Some(stream), None))
 }
 
-/// The resolved addresses, for the client's `tracing` span.
-pub(crate) fn describe(addrs: &[SocketAddr]) -> String {
-    let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-    addrs.join(", ")
+/// The session's clock: tokio's.
+pub(crate) fn now() -> Instant {
+    <Tokio as ami_client::Runtime>::now()
 }
 
+/// Resolves `addr`; none is an error.
 pub(crate) async fn resolve(addr: impl ToSocketAddrs) -> Result<Vec<SocketAddr>, Error> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
         .await
@@ -92,18 +120,8 @@ pub(crate) async fn dial_tcp(
     addrs: &[SocketAddr],
     timeout: std::time::Duration,
 ) -> Result<TcpStream, Reason> {
-    let failed = |kind, message: String| Reason::Connect {
-        kind,
-        message: format!("{}: {message}", addrs[0]),
-    };
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addrs)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(error)) => return Err(failed(error.kind(), error.to_string())),
-        Err(_) => {
-            let message = format!("no answer within {timeout:?}");
-            return Err(failed(std::io::ErrorKind::TimedOut, message));
-        }
-    };
+    let stream =
+        pump::dial_within::<Tokio, _, _>(addrs, timeout, TcpStream::connect(addrs)).await?;
     let _ = stream.set_nodelay(true);
     Ok(stream)
 }
@@ -111,11 +129,11 @@ pub(crate) async fn dial_tcp(
 /// Spawns the driver, which dials `address`, and waits for the first login.
 pub(crate) async fn start<S>(config: Config, dial: Dial<S>, address: &str) -> Result<Client, Error>
 where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (client, link) = ami_client::new(config, pump::now);
+    let (client, link) = ami_client::new(config, now);
     link.set_address(address);
-    tokio::spawn(pump::run(link, None, Some(dial)));
+    tokio::spawn(Driver::new::<Tokio, _>(link, None, Some(dial)));
     client.ready().await?;
     Ok(client)
 }

@@ -3,14 +3,14 @@
 //! [`TlsConfig`] for the system's roots, a PEM CA file and a client
 //! certificate, a provider chosen without any process-level default.
 
+use ami_client::pump::{self, Dial};
 pub use ami_client::tls::*;
-use ami_proto::Reason;
-use tokio::net::ToSocketAddrs;
+use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
+use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
-use crate::pump::Dial;
-use crate::{Client, Config, Error};
+use crate::{Client, Config, Error, Tokio};
 
 /// Connects over TLS to `addr`, checks the certificate against `server_name`
 /// with `tls` (a [`TlsConfig`], or a rustls config made by
@@ -38,19 +38,14 @@ pub async fn connect_tls(
     let name = self::server_name(server_name)?;
     let connector = TlsConnector::from(tls.into_client_config()?);
     let addrs = crate::resolve(addr).await?;
-    let address = crate::describe(&addrs);
+    let address = pump::describe(&addrs);
     let timeout = config.connect_timeout;
-    let dial: Dial<TlsStream<tokio::net::TcpStream>> = Box::new(move || {
+    let dial: Dial<Compat<TlsStream<TcpStream>>> = Box::new(move || {
         let (addrs, name, connector) = (addrs.clone(), name.clone(), connector.clone());
         Box::pin(async move {
             let tcp = crate::dial_tcp(&addrs, timeout).await?;
-            match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
-                Ok(Ok(stream)) => Ok(stream),
-                Ok(Err(error)) => Err(Reason::Tls(handshake_error(&error))),
-                Err(_) => Err(Reason::Tls(format!(
-                    "handshake not done within {timeout:?}"
-                ))),
-            }
+            let tls = pump::handshake_within::<Tokio, _>(timeout, connector.connect(name, tcp));
+            Ok(tls.await?.compat())
         })
     });
     crate::start(config, dial, &address).await

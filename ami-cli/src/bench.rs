@@ -472,7 +472,8 @@ pub fn print_report(report: &Report) {
 /// Prints the ratios alone: the tour's closing table.
 pub fn print_report_short(report: &Report) {
     println!(
-        "Ratios to the baselines of `ami bench`, measured now (median of {} runs each){}:",
+        "Ratios to the baselines of `ami bench`, measured now (medians of {} parser runs, {} loopback runs){}:",
+        report.mode.parser_runs,
         report.mode.loopback_runs,
         build_note()
     );

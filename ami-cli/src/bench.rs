@@ -1,11 +1,18 @@
-//! `ami bench`: parser throughput against its baselines, and events per second
-//! through each adapter from the embedded server's flood. The measurements are
-//! shared with the tour's closing table.
+//! `ami bench`: the ratios the workspace's benches print (BENCHMARKS.md),
+//! measured in this process: the parser against the memchr line-end floor
+//! (whole buffer and 4 KiB reads), each adapter's events/s against a raw socket
+//! reading the same pre-encoded flood, and pipelined round trips against a raw
+//! pipelined socket, each next to issue 14's target. The tour prints the same
+//! ratios in a shorter table.
 //!
-//! The baselines are the same definitions as ami-benches' `line_floor` and
-//! `naive`, copied here (a few lines) rather than depended on: that crate is
-//! `publish = false` and pulls criterion, tokio-util and asterisk-rs-ami into any
-//! binary that links it.
+//! The baselines are the same definitions as ami-benches' (`line_floor`,
+//! `naive`, `ours_whole`, `ours_chunked` in `benches/src/lib.rs`; the loopback
+//! ones in [`loopback`]), copied here (a few lines each) rather than depended
+//! on: that crate is `publish = false` and pulls criterion, tokio-util and
+//! asterisk-rs-ami into any binary that links it. A change to one copy belongs
+//! in the other.
+
+mod loopback;
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -13,13 +20,12 @@ use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use ami_proto::{Config, Credentials, Event, Parsed, Parser};
-use ami_testkit::{FakeAsterisk, Rate};
+use ami_proto::{Config, Credentials, Parsed, Parser};
+use ami_testkit::FakeAsterisk;
 
-use crate::adapters::{Adapter, Blocking, EventSource, Next, Smol, Tokio};
 use crate::cli::BenchArgs;
 use crate::connect::Target;
-use crate::error::{CliError, Context, Exit, Phase};
+use crate::error::{CliError, Context};
 
 /// A real sample kept inside this crate (so the binary carries no large data):
 /// 60 KB, 165 packets (161 events, 4 Originate responses) of the stream Asterisk 22.10.1 sent while calls were
@@ -54,7 +60,15 @@ pub fn generate(size: usize) -> Vec<u8> {
     data
 }
 
-/// Baseline: the floor of any line parser, every line end visited with memchr.
+/// Chunk size of the "4 KiB reads" rows: a typical socket read (ami-benches'
+/// `CHUNK`).
+pub const CHUNK: usize = 4096;
+
+/// Issue 14's target for the parser against the line-end floor.
+const PARSER_TARGET: f64 = 1.0;
+
+/// Baseline: the floor of any line parser, every line end visited with memchr
+/// and its position folded into a checksum (no counting shortcut applies).
 pub fn line_floor(data: &[u8]) -> u64 {
     let mut checksum = 0u64;
     for at in memchr::memchr_iter(b'\n', data) {
@@ -81,10 +95,27 @@ pub fn naive(data: &[u8]) -> u64 {
     checksum
 }
 
-/// ami-proto's parser over the whole buffer; returns the packet count.
-pub fn ours(data: &[u8]) -> u64 {
+/// ami-proto's parser over the whole buffer at once; returns the packet count.
+pub fn ours_whole(data: &[u8]) -> u64 {
     let mut parser = Parser::new();
     parser.feed(data);
+    drain(&mut parser)
+}
+
+/// ami-proto's parser fed in `chunk`-byte reads, drained after each, as an
+/// adapter does; returns the packet count.
+pub fn ours_chunked(data: &[u8], chunk: usize) -> u64 {
+    let mut parser = Parser::new();
+    data.chunks(chunk)
+        .map(|piece| {
+            parser.feed(piece);
+            drain(&mut parser)
+        })
+        .sum()
+}
+
+/// Takes every packet the parser has; returns how many.
+fn drain(parser: &mut Parser) -> u64 {
     let mut packets = 0;
     // Works whether `Parser::next` is inherent or `Iterator::next`.
     for item in std::iter::from_fn(|| parser.next()) {
@@ -128,58 +159,8 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// What one adapter received from a flood.
-#[derive(Debug, Clone)]
-pub struct FloodResult {
-    /// The adapter.
-    pub adapter: &'static str,
-    /// Events received (lost ones excluded).
-    pub events: u64,
-    /// Events the subscriber lost by falling behind.
-    pub lagged: u64,
-    /// Their bytes on the wire.
-    pub bytes: u64,
-    /// From the flood's start to the last event.
-    pub elapsed: Duration,
-}
-
-impl FloodResult {
-    /// Events per second.
-    pub fn per_second(&self) -> f64 {
-        self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-}
-
-/// Floods `events` from `fake` to `client` (the only logged-in session) and counts
-/// what its subscriber receives.
-pub fn flood<A: Adapter>(client: &A, fake: &FakeAsterisk, events: &[Vec<u8>]) -> FloodResult {
-    let mut subscriber = client.events();
-    let bytes: u64 = events.iter().map(|e| e.len() as u64).sum();
-    let start = Instant::now();
-    let flood = fake.flood(events.to_vec(), Rate::Unlimited);
-    let (mut received, mut lagged, mut last) = (0u64, 0u64, start);
-    while received + lagged < events.len() as u64 {
-        match subscriber.next_within(Duration::from_secs(5)) {
-            Next::Event(Event::Lagged(n)) => lagged += n,
-            Next::Event(Event::Event(_) | Event::Unmatched(_)) => {
-                received += 1;
-                last = Instant::now();
-            }
-            Next::Event(_) => {}
-            Next::Timeout | Next::Ended => break,
-        }
-    }
-    let _ = flood.stop();
-    FloodResult {
-        adapter: A::NAME,
-        events: received,
-        lagged,
-        bytes,
-        elapsed: last.duration_since(start),
-    }
-}
-
-/// A progress bar on stderr, drawn only when stderr is a terminal.
+/// A progress bar on stderr, drawn only when stderr is a terminal; cleared
+/// when dropped, so that an error message starts on a clean line.
 pub struct Progress {
     total: usize,
     done: usize,
@@ -200,7 +181,7 @@ impl Progress {
     pub fn start(&self, label: &str) {
         if self.draw {
             const WIDTH: usize = 30;
-            let filled = WIDTH * self.done / self.total.max(1);
+            let filled = WIDTH * self.done.min(self.total) / self.total.max(1);
             eprint!(
                 "\r\x1b[2K[{}{}] {}/{} {label}",
                 "#".repeat(filled),
@@ -216,9 +197,10 @@ impl Progress {
     pub fn step(&mut self) {
         self.done += 1;
     }
+}
 
-    /// Clears the bar.
-    pub fn finish(&self) {
+impl Drop for Progress {
+    fn drop(&mut self) {
         if self.draw {
             eprint!("\r\x1b[2K");
             let _ = std::io::stderr().flush();
@@ -226,88 +208,296 @@ impl Progress {
     }
 }
 
-/// The parser's rates against its baselines, in MB/s.
+/// How much a measurement does. The definitions never change with the mode,
+/// only the amounts: a quick run's ratios mean the same, with more noise.
 #[derive(Debug, Clone, Copy)]
-pub struct ParserRates {
-    /// ami-proto, whole buffer.
-    pub ours: f64,
-    /// Packets per second of ami-proto.
-    pub packets_per_s: f64,
-    /// The memchr line floor.
-    pub floor: f64,
-    /// The naive parser, when measured.
-    pub naive: Option<f64>,
+pub struct Mode {
+    /// The parser's traffic: about 1 MB instead of about 8 MB (see [`corpus`]).
+    pub small_corpus: bool,
+    /// Timed parser runs per candidate (median kept).
+    pub parser_runs: usize,
+    /// Whether to time the naive parser too (a row without a target).
+    pub naive: bool,
+    /// Events per flood (the traffic's events, repeated).
+    pub flood_events: usize,
+    /// Runs per loopback candidate, interleaved (median kept).
+    pub loopback_runs: usize,
+    /// Round trips per run, with 1,000 in flight.
+    pub round_trips: usize,
 }
 
-/// Measures the parser (and the floor, and the naive parser when `naive`).
-pub fn parser_rates(
-    data: &[u8],
-    runs: usize,
-    naive_too: bool,
-    progress: &mut Progress,
-) -> ParserRates {
-    progress.start("parser: memchr line floor");
-    let floor = median(runs, || line_floor(data));
-    progress.step();
-    progress.start("parser: ami-proto");
-    let packets = ours(data);
-    let time = median(runs, || ours(data));
-    progress.step();
-    let naive = naive_too.then(|| {
-        progress.start("parser: naive HashMap baseline");
-        let rate = mb_per_s(data.len(), median(runs, || naive(data)));
-        progress.step();
-        rate
-    });
-    ParserRates {
-        ours: mb_per_s(data.len(), time),
-        packets_per_s: packets as f64 / time.as_secs_f64().max(1e-9),
-        floor: mb_per_s(data.len(), floor),
-        naive,
+impl Mode {
+    /// `ami bench`: a few seconds in a release build.
+    pub const FULL: Mode = Mode {
+        small_corpus: false,
+        parser_runs: 7,
+        naive: true,
+        flood_events: 100_000,
+        loopback_runs: 5,
+        round_trips: 40_000,
+    };
+
+    /// `ami bench --quick`, and the tour's table with `--quick`.
+    pub const QUICK: Mode = Mode {
+        small_corpus: true,
+        parser_runs: 3,
+        naive: true,
+        flood_events: 10_000,
+        loopback_runs: 3,
+        round_trips: 5_000,
+    };
+
+    /// The tour's closing table.
+    pub const TOUR: Mode = Mode {
+        small_corpus: false,
+        parser_runs: 5,
+        naive: false,
+        flood_events: 50_000,
+        loopback_runs: 3,
+        round_trips: 20_000,
+    };
+}
+
+/// One candidate's median rate.
+#[derive(Debug, Clone, Copy)]
+pub struct Row {
+    /// The candidate, named as in the benches.
+    pub name: &'static str,
+    /// MB/s, events/s or round trips/s.
+    pub rate: f64,
+    /// Issue 14's target for its ratio to the baseline, if it has one.
+    pub target: Option<f64>,
+}
+
+/// Candidates measured in one run; the first row is the baseline.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Baseline first.
+    pub rows: Vec<Row>,
+}
+
+impl Table {
+    /// Each row's rate over the baseline's.
+    pub fn ratio(&self, row: &Row) -> f64 {
+        row.rate / self.rows[0].rate
     }
 }
 
-/// Prints the parser rows of a table.
-pub fn print_parser(rates: &ParserRates) {
+/// Times the parser against the line-end floor (and the naive parser, when the
+/// mode wants it): each candidate's median of `parser_runs`, as ami-benches'
+/// parser ratio table does.
+pub fn parser(data: &[u8], mode: &Mode, progress: &mut Progress) -> Table {
+    type Parse = fn(&[u8]) -> u64;
+    let mut candidates: Vec<(&'static str, Option<f64>, Parse)> = vec![
+        ("floor: memchr line ends", None, line_floor),
+        ("ami-proto whole", Some(PARSER_TARGET), ours_whole),
+        ("ami-proto 4KiB reads", Some(PARSER_TARGET), |d| {
+            ours_chunked(d, CHUNK)
+        }),
+    ];
+    if mode.naive {
+        candidates.push(("naive String/HashMap", None, naive));
+    }
+    let rows = candidates
+        .into_iter()
+        .map(|(name, target, parse)| {
+            progress.start(&format!("parser: {name}"));
+            let time = median(mode.parser_runs, || parse(black_box(data)));
+            progress.step();
+            Row {
+                name,
+                rate: mb_per_s(data.len(), time),
+                target,
+            }
+        })
+        .collect();
+    Table { rows }
+}
+
+/// Progress steps of [`parser`].
+pub fn parser_steps(mode: &Mode) -> usize {
+    3 + usize::from(mode.naive)
+}
+
+/// Everything `ami bench` measures, from one process run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The amounts measured.
+    pub mode: Mode,
+    /// The parser's traffic, in bytes.
+    pub corpus_bytes: usize,
+    /// Its packets.
+    pub packets: u64,
+    /// Events per flood.
+    pub flood_events: u64,
+    /// Their bytes on the wire.
+    pub flood_bytes: usize,
+    /// Parser MB/s, the floor first.
+    pub parser: Table,
+    /// Events/s, the raw socket first.
+    pub events: Table,
+    /// Round trips/s, the raw pipelined socket first.
+    pub round_trips: Table,
+}
+
+/// Measures the parser, the floods and the round trips, in that order.
+pub fn measure(mode: &Mode) -> Result<Report, CliError> {
+    let data = corpus(mode.small_corpus);
+    let mut progress = Progress::new(parser_steps(mode) + 8 * mode.loopback_runs);
+    let parser = parser(data, mode, &mut progress);
+    progress.start("packing the flood");
+    let one_pass = ami_testkit::event_packets(data);
+    let events: Vec<Vec<u8>> = one_pass
+        .iter()
+        .cycle()
+        .take(mode.flood_events)
+        .cloned()
+        .collect();
+    let flood = loopback::Blobs::new(&events);
+    let events = loopback::events(&flood, mode, &mut progress)?;
+    let round_trips = loopback::round_trips(mode, &mut progress)?;
+    Ok(Report {
+        mode: *mode,
+        corpus_bytes: data.len(),
+        packets: ours_whole(data),
+        flood_events: flood.events(),
+        flood_bytes: flood.bytes(),
+        parser,
+        events,
+        round_trips,
+    })
+}
+
+/// Width of the candidate names' column.
+const NAME: usize = 48;
+
+/// One row: the rate (with `detail`), the ratio, the target. The ratio is one
+/// token ending in `x`, the first such after the name: the tests read it.
+fn print_row(table: &Table, index: usize, detail: bool) {
+    let row = &table.rows[index];
+    let mut line = match detail {
+        true => format!(
+            "  {:NAME$} {:>13} {:>11.2}x  ",
+            row.name,
+            thousands(row.rate as u64),
+            table.ratio(row)
+        ),
+        false => format!("    {:NAME$} {:>5.2}x  ", row.name, table.ratio(row)),
+    };
+    match row.target {
+        Some(target) if table.ratio(row) >= target => {
+            line += &format!(">= {target:.1}x met");
+        }
+        Some(target) => line += &format!(">= {target:.1}x missed"),
+        None if index == 0 => line += "(the baseline)",
+        None => {}
+    }
+    println!("{}", line.trim_end());
+}
+
+/// A table with every row's rate, the baseline included (`ami bench`).
+fn print_detailed(heading: &str, unit: &str, versus: &str, table: &Table) {
+    println!("{heading}");
+    println!("  {:NAME$} {unit:>13} {versus:>12}  target", "");
+    for index in 0..table.rows.len() {
+        print_row(table, index, true);
+    }
+}
+
+/// The ratios alone, without the baselines' own rows (the tour).
+fn print_ratios(heading: &str, table: &Table) {
+    println!("  {heading}");
+    for index in 1..table.rows.len() {
+        print_row(table, index, false);
+    }
+}
+
+/// A note for numbers from a debug build.
+fn build_note() -> &'static str {
+    if cfg!(debug_assertions) {
+        " (debug build: use --release for real numbers)"
+    } else {
+        ""
+    }
+}
+
+/// Prints the report in full: every rate, every ratio, every target.
+pub fn print_report(report: &Report) {
+    let mode = &report.mode;
     println!(
-        "  {:<30} {:>9.0} MB/s",
-        "memchr line-end floor", rates.floor
+        "ami bench: the ratios `cargo bench -p ami-benches` prints (parser, adapters), measured in this\n\
+         process with the same baselines; targets from issue 14, as in BENCHMARKS.md{}.",
+        build_note()
     );
+    println!();
+    print_detailed(
+        &format!(
+            "parser on {:.1} MB in memory (Asterisk 22.10.1 traffic: a real 60 KB sample, repeated;\n\
+             {} packets), median of {} runs:",
+            report.corpus_bytes as f64 / 1e6,
+            thousands(report.packets),
+            mode.parser_runs
+        ),
+        "MB/s",
+        "/ floor",
+        &report.parser,
+    );
+    println!();
+    print_detailed(
+        &format!(
+            "events/s, {} events ({:.1} MB) pre-encoded and flooded over loopback TCP by a fake\n\
+             Asterisk, one subscriber counting from the first event to the last, median of {} runs:",
+            thousands(report.flood_events),
+            report.flood_bytes as f64 / 1e6,
+            mode.loopback_runs
+        ),
+        "events/s",
+        "/ raw socket",
+        &report.events,
+    );
+    println!();
+    print_detailed(
+        &format!(
+            "round trips/s, {} Pings with {} in flight, median of {} runs:",
+            thousands(mode.round_trips as u64),
+            thousands(loopback::IN_FLIGHT as u64),
+            mode.loopback_runs
+        ),
+        "round trips/s",
+        "/ raw socket",
+        &report.round_trips,
+    );
+}
+
+/// Prints the ratios alone: the tour's closing table.
+pub fn print_report_short(report: &Report) {
     println!(
-        "  {:<30} {:>9.0} MB/s  {:>5.2} M packets/s  {:>3.0}% of the floor",
-        "ami-proto parser",
-        rates.ours,
-        rates.packets_per_s / 1e6,
-        100.0 * rates.ours / rates.floor
+        "Ratios to the baselines of `ami bench`, measured now (medians of {} parser runs, {} loopback runs){}:",
+        report.mode.parser_runs,
+        report.mode.loopback_runs,
+        build_note()
     );
-    if let Some(naive) = rates.naive {
-        println!(
-            "  {:<30} {:>9.0} MB/s  (ami-proto is {:.1}x faster)",
-            "naive split + HashMap parser",
-            naive,
-            rates.ours / naive
-        );
-    }
+    print_ratios("parser MB/s / memchr line-end floor", &report.parser);
+    print_ratios(
+        "events/s / raw socket reading the same pre-encoded flood",
+        &report.events,
+    );
+    print_ratios(
+        "round trips/s (1,000 in flight) / raw pipelined socket",
+        &report.round_trips,
+    );
 }
 
-/// Prints the adapter rows of a table.
-pub fn print_floods(results: &[FloodResult], parser_packets_per_s: f64) {
-    for r in results {
-        let lost = match r.lagged {
-            0 => String::new(),
-            n => format!("  ({n} lost: subscriber lagged)"),
-        };
-        println!(
-            "  {:<30} {:>9} events/s {:>5.0} MB/s  {:>3.0}% of the parser alone{lost}",
-            format!("{} adapter", r.adapter),
-            thousands(r.per_second() as u64),
-            mb_per_s(r.bytes as usize, r.elapsed),
-            100.0 * r.per_second() / parser_packets_per_s
-        );
-    }
+/// Prints the parser's ratios alone (the tour against a real server: no flood).
+pub fn print_parser_short(table: &Table, runs: usize) {
+    println!(
+        "Ratios to the baseline of `ami bench`, measured now (median of {runs} runs each){}:",
+        build_note()
+    );
+    print_ratios("parser MB/s / memchr line-end floor", table);
 }
 
-/// The embedded server and a config for flooding it.
+/// The embedded server and a config for the tour's steps against it.
 pub fn embedded() -> (FakeAsterisk, Target, Config) {
     let fake = FakeAsterisk::builder().start();
     let addr = fake.addr().to_string();
@@ -326,79 +516,11 @@ pub fn embedded() -> (FakeAsterisk, Target, Config) {
     (fake, target, config)
 }
 
-fn flood_one<A: Adapter>(
-    fake: &FakeAsterisk,
-    target: &Target,
-    config: &Config,
-    events: &[Vec<u8>],
-    runs: usize,
-) -> Result<FloodResult, CliError> {
-    let client = A::connect(target, config.clone())
-        .map_err(|e| target.context.describe(e, Phase::Connect))?;
-    let mut results: Vec<FloodResult> = (0..runs).map(|_| flood(&client, fake, events)).collect();
-    let _ = client.logoff();
-    results.sort_by(|a, b| a.per_second().total_cmp(&b.per_second()));
-    Ok(results.swap_remove(results.len() / 2))
-}
-
 /// Runs `ami bench`.
 pub fn run(args: &BenchArgs) -> Result<(), CliError> {
-    let data = corpus(args.quick);
-    let (runs, flood_runs) = if args.quick { (3, 1) } else { (7, 3) };
-    let mut progress = Progress::new(6);
-    progress.start("generating the traffic");
-    let events = ami_testkit::event_packets(data);
-    let rates = parser_rates(data, runs, true, &mut progress);
-    let (fake, target, config) = embedded();
-    let mut floods = Vec::new();
-    progress.start("tokio adapter: flood");
-    floods.push(flood_one::<Tokio>(
-        &fake, &target, &config, &events, flood_runs,
-    )?);
-    progress.step();
-    progress.start("blocking adapter: flood");
-    floods.push(flood_one::<Blocking>(
-        &fake, &target, &config, &events, flood_runs,
-    )?);
-    progress.step();
-    progress.start("smol adapter: flood");
-    floods.push(flood_one::<Smol>(
-        &fake, &target, &config, &events, flood_runs,
-    )?);
-    progress.step();
-    progress.finish();
-
-    println!(
-        "ami bench: {:.1} MB of Asterisk 22.10.1 traffic (a real 60 KB sample, repeated), {} packets ({} events); median of {runs} parser runs, {flood_runs} floods per adapter{}",
-        data.len() as f64 / 1e6,
-        thousands(ours(data)),
-        thousands(events.len() as u64),
-        if cfg!(debug_assertions) {
-            " (debug build: use --release for real numbers)"
-        } else {
-            ""
-        }
-    );
-    println!();
-    println!("parser, whole buffer in memory:");
-    print_parser(&rates);
-    println!();
-    println!("adapters, events flooded by the embedded server over loopback TCP:");
-    print_floods(&floods, rates.packets_per_s);
-    if let Some(short) = floods
-        .iter()
-        .find(|r| r.events + r.lagged < events.len() as u64)
-    {
-        return Err(CliError::new(
-            Exit::Other,
-            format!(
-                "{} adapter received {} of {} events",
-                short.adapter,
-                short.events,
-                events.len()
-            ),
-        ));
-    }
+    let mode = if args.quick { Mode::QUICK } else { Mode::FULL };
+    let report = measure(&mode)?;
+    print_report(&report);
     Ok(())
 }
 
@@ -421,12 +543,13 @@ mod tests {
         assert!(data.len() >= 1 << 20 && data.len() < corpus(false).len());
         assert!(data.starts_with(BANNER) && data.ends_with(b"\r\n\r\n"));
         let copies = (data.len() - BANNER.len()) / SAMPLE.len();
-        assert_eq!(ours(data), 165 * copies as u64);
+        assert_eq!(ours_whole(data), 165 * copies as u64);
+        assert_eq!(ours_chunked(data, CHUNK), ours_whole(data));
         assert_eq!(
             ami_testkit::event_packets(data).len(),
-            ours(data) as usize - 4 * copies
+            ours_whole(data) as usize - 4 * copies
         );
-        assert!(ours(data) > 1000);
+        assert!(ours_whole(data) > 1000);
         assert_ne!(line_floor(data), 0);
         assert_ne!(naive(data), 0);
     }

@@ -537,9 +537,95 @@ fn tour_runs_every_step_through_each_adapter() {
                 "no {step:?} line for {adapter}:\n{text}"
             );
         }
-        assert!(text.contains(&format!("{adapter} adapter")), "{text}");
     }
-    assert!(text.contains("ami-proto parser"), "{text}");
+    // The closing table: the ratios `ami bench` prints, without the baselines' rows.
+    let table = &text[text.find("Ratios to the baselines").expect(&text)..];
+    for (name, target) in TARGETS {
+        let ratio = ratio_of(table, name);
+        assert!(ratio.is_finite() && ratio > 0.0, "{name}: {ratio}\n{text}");
+        if let Some(target) = target {
+            assert!(row_line(table, name).contains(target), "{name}:\n{text}");
+        }
+    }
+    for baseline in BASELINES {
+        assert!(!table.contains(baseline), "{baseline}:\n{text}");
+    }
+}
+
+/// The baselines' rows of `ami bench`, in order: each ratio's denominator.
+const BASELINES: [&str; 3] = [
+    "floor: memchr line ends",
+    "raw TcpStream read + memchr line scan",
+    "raw TcpStream, pipelined (one thread)",
+];
+
+/// The rows measured against a baseline, as the benches name them, and the
+/// target each must show.
+const TARGETS: [(&str, Option<&str>); 8] = [
+    ("ami-proto whole", Some(">= 1.0x")),
+    ("ami-proto 4KiB reads", Some(">= 1.0x")),
+    ("ami-tokio (current_thread runtime)", Some(">= 0.5x")),
+    ("ami-tokio (multi_thread, 2 workers)", Some(">= 0.5x")),
+    ("ami-smol", Some(">= 0.5x")),
+    ("ami-blocking", Some(">= 0.5x")),
+    ("ami-tokio (current_thread), one task pipelined", None),
+    ("ami-blocking, one thread pipelined", Some(">= 0.9x")),
+];
+
+/// The one line of `text` that is `row`'s (`  ami-smol   1,234   0.56x ...`).
+fn row_line<'a>(text: &'a str, row: &str) -> &'a str {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.trim_start()
+                .strip_prefix(row)
+                .is_some_and(|rest| rest.starts_with("  "))
+        })
+        .collect();
+    assert_eq!(lines.len(), 1, "one {row:?} row:\n{text}");
+    lines[0]
+}
+
+/// The ratio on `row`'s line: the first token after the name ending in `x`.
+/// NaN when there is none.
+fn ratio_of(text: &str, row: &str) -> f64 {
+    let rest = &row_line(text, row).trim_start()[row.len()..];
+    rest.split_whitespace()
+        .find_map(|token| token.strip_suffix('x'))
+        .and_then(|number| number.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+#[test]
+fn bench_quick_prints_every_ratio_with_its_target() {
+    let output = run(ami().args(["bench", "--quick"]));
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    // Every baseline's own row, at 1.00x.
+    for baseline in BASELINES {
+        assert_eq!(ratio_of(&text, baseline), 1.0, "{baseline}:\n{text}");
+    }
+    let naive = ratio_of(&text, "naive String/HashMap");
+    assert!(naive.is_finite() && naive > 0.0, "naive: {naive}\n{text}");
+    for (name, target) in TARGETS {
+        let ratio = ratio_of(&text, name);
+        assert!(ratio.is_finite() && ratio > 0.0, "{name}: {ratio}\n{text}");
+        let line = row_line(&text, name);
+        match target {
+            Some(target) => assert!(
+                line.ends_with(&format!("{target} met"))
+                    || line.ends_with(&format!("{target} missed")),
+                "{name}:\n{text}"
+            ),
+            None => assert!(!line.contains(">="), "{name}:\n{text}"),
+        }
+    }
+    for heading in ["parser on ", "events/s, ", "round trips/s, "] {
+        assert!(
+            text.lines().any(|l| l.starts_with(heading)),
+            "{heading}:\n{text}"
+        );
+    }
 }
 
 #[test]
@@ -571,6 +657,16 @@ fn tour_with_host_runs_only_the_read_only_steps() {
             "no AMI version on the {adapter} login line:\n{text}"
         );
     }
+    // The closing table: the parser's ratios alone (nothing is flooded at a real server).
+    for (name, target) in &TARGETS[..2] {
+        let ratio = ratio_of(&text, name);
+        assert!(ratio.is_finite() && ratio > 0.0, "{name}: {ratio}\n{text}");
+        assert!(
+            row_line(&text, name).contains(target.expect(name)),
+            "{text}"
+        );
+    }
+    assert!(!text.contains("events/s"), "{text}");
     assert_eq!(
         fake.client_count(),
         3,

@@ -8,13 +8,19 @@ use std::time::{Duration, Instant};
 use ami_proto::Event;
 use futures_core::Stream;
 
-use crate::hub::{self, Only, Subscriber};
+use crate::hub::{self, Only, Subscriber, Taken};
 use crate::shared::Shared;
 
 /// The events of a [`Client`](crate::Client); see
 /// [`Client::events`](crate::Client::events). A [`Stream`], an async
 /// [`next`](Self::next), and blocking [`recv_timeout`](Self::recv_timeout)
 /// and [`Iterator`]. Ends when the client is closed for good.
+///
+/// Events are taken from the client's queue a batch at a time (one lock per
+/// batch, so a subscriber on another thread does not contend with the pump
+/// per event): a subscriber holds the batch it took plus up to
+/// `Config::event_capacity` queued behind it before it is told
+/// [`Event::Lagged`].
 ///
 /// ```no_run
 /// # fn example(client: ami_client::Client) {
@@ -35,6 +41,8 @@ use crate::shared::Shared;
 pub struct Events {
     subscriber: Subscriber,
     only: Only,
+    /// The batch taken from the queue, handed out one event at a time.
+    taken: Taken,
     /// Keeps the session's timers running for a waiting thread.
     shared: Arc<Shared>,
 }
@@ -56,6 +64,7 @@ impl Events {
         Events {
             subscriber,
             only: None,
+            taken: Taken::new(),
             shared,
         }
     }
@@ -84,8 +93,10 @@ impl Events {
 
     /// The next event, or `None` once the client is closed for good.
     pub async fn next(&mut self) -> Option<Event> {
-        let next =
-            std::future::poll_fn(|cx| hub::poll_next(&self.subscriber, &self.only, cx)).await;
+        let next = std::future::poll_fn(|cx| {
+            hub::poll_next(&self.subscriber, &self.only, &mut self.taken, cx)
+        })
+        .await;
         self.seen(next)
     }
 
@@ -95,7 +106,7 @@ impl Events {
         let deadline = Instant::now() + timeout;
         loop {
             let until = crate::pending::until(&self.shared).min(deadline);
-            if let Ok(next) = hub::wait_next(&self.subscriber, &self.only, until) {
+            if let Ok(next) = hub::wait_next(&self.subscriber, &self.only, &mut self.taken, until) {
                 return Ok(self.seen(next));
             }
             if Instant::now() >= deadline {
@@ -107,9 +118,14 @@ impl Events {
 
     /// The next event if one is buffered (`Ok(None)`: the stream has ended).
     pub fn try_recv(&mut self) -> Result<Option<Event>, TimedOut> {
-        hub::wait_next(&self.subscriber, &self.only, Instant::now())
-            .map(|next| self.seen(next))
-            .map_err(|()| TimedOut)
+        hub::wait_next(
+            &self.subscriber,
+            &self.only,
+            &mut self.taken,
+            Instant::now(),
+        )
+        .map(|next| self.seen(next))
+        .map_err(|()| TimedOut)
     }
 
     /// Tells `tracing` when this subscriber fell behind.
@@ -125,7 +141,9 @@ impl Stream for Events {
     type Item = Event;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        hub::poll_next(&self.subscriber, &self.only, cx).map(|next| self.seen(next))
+        let this = self.get_mut();
+        let next = hub::poll_next(&this.subscriber, &this.only, &mut this.taken, cx);
+        next.map(|next| this.seen(next))
     }
 }
 

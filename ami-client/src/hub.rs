@@ -1,5 +1,6 @@
 //! The event fan-out: one bounded queue per subscriber.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -104,34 +105,66 @@ impl Hub {
 /// `Disconnected`, `Reconnected`, unmatched and malformed packets) always pass.
 pub(crate) type Only = Option<std::sync::Arc<[String]>>;
 
-/// The next item of `subscriber` for the task of `cx`; `None` once finished.
+/// What a subscriber took from its queue and has not handed out yet: events
+/// leave the shared queue a batch at a time (one lock per batch, not per
+/// event), and the `only` filter runs outside the lock.
+pub(crate) type Taken = VecDeque<Event>;
+
+/// The next event: from what was taken, else a new batch from the queue.
 pub(crate) fn poll_next(
     subscriber: &Subscriber,
     only: &Only,
+    taken: &mut Taken,
     cx: &mut Context<'_>,
 ) -> Poll<Option<Event>> {
-    subscriber.poll(cx, |queue| next(queue, only))
+    loop {
+        if let Some(event) = next_taken(taken, only) {
+            return Poll::Ready(Some(event));
+        }
+        match subscriber.poll(cx, |queue| refill(queue, taken)) {
+            Poll::Ready(true) => {}
+            Poll::Ready(false) => return Poll::Ready(None),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
 }
 
-/// The next item of `subscriber`, blocking until `until`: `Ok(None)` once
-/// finished, `Err(())` at the deadline.
+/// [`poll_next`] for a waiting thread: `Err` when `until` passes first.
 pub(crate) fn wait_next(
     subscriber: &Subscriber,
     only: &Only,
+    taken: &mut Taken,
     until: Instant,
 ) -> Result<Option<Event>, ()> {
-    subscriber.wait(until, |queue| next(queue, only)).ok_or(())
-}
-
-fn next(queue: &mut EventQueue, only: &Only) -> Option<Option<Event>> {
     loop {
-        match queue.pop() {
-            Some(Event::Event(packet)) if !wanted(&packet, only) => continue,
-            Some(event) => return Some(Some(event)),
-            None if queue.is_finished() => return Some(None),
-            None => return None,
+        if let Some(event) = next_taken(taken, only) {
+            return Ok(Some(event));
+        }
+        match subscriber.wait(until, |queue| refill(queue, taken)) {
+            Some(true) => {}
+            Some(false) => return Ok(None),
+            None => return Err(()),
         }
     }
+}
+
+/// Takes the queue's events into `taken`: `Some(true)` if there were any,
+/// `Some(false)` once the stream has ended, `None` to wait.
+fn refill(queue: &mut EventQueue, taken: &mut Taken) -> Option<bool> {
+    if queue.take_all(taken) {
+        Some(true)
+    } else if queue.is_finished() {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn next_taken(taken: &mut Taken, only: &Only) -> Option<Event> {
+    std::iter::from_fn(|| taken.pop_front()).find(|event| match event {
+        Event::Event(packet) => wanted(packet, only),
+        _ => true,
+    })
 }
 
 fn wanted(packet: &ami_proto::Packet, only: &Only) -> bool {

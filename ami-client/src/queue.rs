@@ -59,6 +59,22 @@ impl EventQueue {
         self.items.pop_front()
     }
 
+    /// Moves everything queued into `into` (empty when called): the lag
+    /// first, as [`pop`](Self::pop) would give it. False when nothing was queued.
+    pub(crate) fn take_all(&mut self, into: &mut std::collections::VecDeque<Event>) -> bool {
+        if self.missed > 0 {
+            into.push_back(Event::Lagged(std::mem::take(&mut self.missed)));
+        }
+        if into.is_empty() {
+            // Swapped, not moved: the queue keeps the subscriber's emptied
+            // buffer, so no batch allocates once both have grown.
+            std::mem::swap(&mut self.items, into);
+        } else {
+            into.append(&mut self.items);
+        }
+        !into.is_empty()
+    }
+
     /// Marks the end of the stream: once drained, [`is_finished`](Self::is_finished).
     pub fn close(&mut self) {
         self.closed = true;

@@ -96,6 +96,7 @@ mod mailbox;
 mod pending;
 pub mod pump;
 mod queue;
+mod read_buf;
 mod shared;
 pub mod threads;
 #[cfg(feature = "rustls")]

@@ -19,10 +19,8 @@ use std::time::{Duration, Instant};
 use ami_proto::{Error, Reason, Transport};
 use futures_io::{AsyncRead, AsyncWrite};
 
+pub use crate::read_buf::ReadBuf;
 use crate::Link;
-
-/// How many bytes one read may take.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -191,7 +189,7 @@ where
         timer: None,
         armed: None,
     };
-    let mut buf = vec![0u8; READ_CHUNK];
+    let mut buf = ReadBuf::default();
     let mut out = Outbox::default();
     loop {
         let step = link.step(&mut out.bytes);
@@ -203,12 +201,13 @@ where
             (Transport::Stop, _) => return link.outcome(),
             (Transport::Open, Some(stream)) => {
                 let happened = std::future::poll_fn(|cx| {
-                    poll_once(cx, &link, stream, &mut out, &mut buf, &mut alarm)
+                    poll_once(cx, &link, stream, &mut out, buf.space(), &mut alarm)
                 });
                 match happened.await {
                     Happened::Read(Ok(0)) => link.eof(),
                     Happened::Read(Ok(n)) => {
-                        link.received(&buf[..n]);
+                        link.received(&buf.space()[..n]);
+                        buf.filled(n);
                         // Once per read: a subscriber on this thread runs
                         // before the next read, not when the runtime's budget
                         // runs out.

@@ -12,14 +12,13 @@ use std::time::{Duration, Instant};
 
 use ami_proto::{Error, Reason, Transport};
 
+use crate::read_buf::ReadBuf;
 use crate::Link;
 
 /// Shortest read timeout (std refuses zero).
 const MIN_WAIT: Duration = Duration::from_millis(1);
 /// Longest wait between checks when nothing is timed.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
-/// How many bytes one read may take.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// A byte stream the thread pump can own: a reading handle plus a second
 /// handle for the writer thread, a read timeout, and a shutdown that unblocks
@@ -146,7 +145,7 @@ impl<S: Socket> Driver<S> {
     pub fn run(mut self) -> Result<(), Error> {
         let link = Arc::new(self.link);
         let mut open: Option<Open<S>> = None;
-        let mut buf = vec![0u8; READ_CHUNK];
+        let mut buf = ReadBuf::default();
         loop {
             let step = link.state();
             match step.transport {
@@ -235,15 +234,18 @@ impl<S: Socket> Open<S> {
     }
 
     /// One read, bounded by the session's deadline.
-    fn read_once(&mut self, link: &Link, buf: &mut [u8], deadline: Option<Instant>) {
+    fn read_once(&mut self, link: &Link, buf: &mut ReadBuf, deadline: Option<Instant>) {
         let wait = deadline.map(|at| at.saturating_duration_since(Instant::now()).max(MIN_WAIT));
         let read = self
             .stream
             .set_read_timeout(wait)
-            .and_then(|()| self.stream.read(buf));
+            .and_then(|()| self.stream.read(buf.space()));
         match read {
             Ok(0) => link.eof(),
-            Ok(n) => self.wire.feed(link, &buf[..n]),
+            Ok(n) => {
+                self.wire.feed(link, &buf.space()[..n]);
+                buf.filled(n);
+            }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 link.timeout()
             }

@@ -160,7 +160,8 @@ fn refill(queue: &mut EventQueue, taken: &mut Taken) -> Option<bool> {
     }
 }
 
-fn next_taken(taken: &mut Taken, only: &Only) -> Option<Event> {
+/// The next wanted event of the batch already taken.
+pub(crate) fn next_taken(taken: &mut Taken, only: &Only) -> Option<Event> {
     std::iter::from_fn(|| taken.pop_front()).find(|event| match event {
         Event::Event(packet) => wanted(packet, only),
         _ => true,

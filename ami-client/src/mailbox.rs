@@ -11,21 +11,27 @@ use std::time::Instant;
 /// every handle serves async and blocking callers alike.
 #[derive(Debug, Default)]
 pub(crate) struct Mailbox<T> {
-    state: Mutex<(T, Option<Waker>)>,
+    state: Mutex<State<T>>,
     ready: Condvar,
 }
+
+/// The value, the waiting task, and how many threads wait on the `Condvar`
+/// (std's `notify_all` is a system call even with no waiter: counted, an
+/// update wakes only when someone waits).
+#[derive(Debug, Default)]
+struct State<T>(T, Option<Waker>, usize);
 
 impl<T> Mailbox<T> {
     pub(crate) fn new(value: T) -> Self {
         Mailbox {
-            state: Mutex::new((value, None)),
+            state: Mutex::new(State(value, None, 0)),
             ready: Condvar::new(),
         }
     }
 
     /// Locks the value (a panic elsewhere does not poison it: every change
     /// leaves it consistent).
-    fn lock(&self) -> MutexGuard<'_, (T, Option<Waker>)> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -33,11 +39,14 @@ impl<T> Mailbox<T> {
     pub(crate) fn update<R>(&self, change: impl FnOnce(&mut T) -> R) -> R {
         let mut state = self.lock();
         let result = change(&mut state.0);
-        if let Some(waker) = state.1.take() {
+        let (waker, threads) = (state.1.take(), state.2);
+        drop(state);
+        if let Some(waker) = waker {
             waker.wake();
         }
-        drop(state);
-        self.ready.notify_all();
+        if threads > 0 {
+            self.ready.notify_all();
+        }
         result
     }
 
@@ -56,7 +65,9 @@ impl<T> Mailbox<T> {
         match take(&mut state.0) {
             Some(result) => Poll::Ready(result),
             None => {
-                state.1 = Some(cx.waker().clone());
+                if !state.1.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    state.1 = Some(cx.waker().clone());
+                }
                 Poll::Pending
             }
         }
@@ -78,11 +89,13 @@ impl<T> Mailbox<T> {
             if left.is_zero() {
                 return None;
             }
+            state.2 += 1;
             state = self
                 .ready
                 .wait_timeout(state, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            state.2 -= 1;
         }
     }
 }

@@ -78,9 +78,9 @@ impl Link {
         }
     }
 
-    /// What to do now, without taking the bytes to write: for a pump whose
-    /// reading and writing run on different threads (the writer calls
-    /// [`transmit`](Self::transmit)).
+    /// What to do now, without taking the bytes to write or clearing the
+    /// wake-up: for a pump whose reading and writing run on different threads
+    /// (the reader calls this, the writer [`step`](Self::step)).
     pub fn state(&self) -> Step {
         let core = self.shared.lock();
         let transport = core.engine.transport();
@@ -91,13 +91,6 @@ impl Link {
             transport,
             deadline: core.engine.poll_timeout(),
         }
-    }
-
-    /// Takes the bytes to write into `out` (returns how many) and clears the
-    /// wake-up, for a pump's writer thread; see [`state`](Self::state).
-    pub fn transmit(&self, out: &mut Vec<u8>) -> usize {
-        self.shared.pump.with(|wake| *wake = false);
-        tcp(&mut self.shared.lock().engine).poll_transmit(out)
     }
 
     /// The address the pump dials (e.g. `127.0.0.1:5038`), for the client's

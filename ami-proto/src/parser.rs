@@ -642,11 +642,12 @@ fn index_lines(
     let mut line_start = start;
     let mut block_at = start;
     let (scan, count) = 'scan: loop {
-        // Room for every line end the block can hold.
-        let (table, mut count) = lines.room_for(BLOCK);
         if block_at >= buf.len() {
-            break 'scan ((Scan::NeedMore, line_start), count);
+            break 'scan ((Scan::NeedMore, line_start), lines.len());
         }
+        // Room for every line end the block can hold (the table is allocated
+        // only once there are bytes to index).
+        let (table, mut count) = lines.room_for(BLOCK);
         let block = &buf[block_at..buf.len().min(block_at + BLOCK)];
         let mut mask = newline_mask(block);
         if mask == 0 {

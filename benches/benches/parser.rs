@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use ami_benches::{
     asterisk_rs_chunked, asterisk_rs_whole, corpus, kilobyte_values, line_floor, median_time,
-    naive, old_chunked, old_whole, one_byte_values, ours_chunked, ours_whole, Outcome, CHUNK,
+    naive, old_chunked, old_whole, one_byte_values, ours_chunked, ours_feed_only, ours_whole,
+    Outcome, CHUNK,
 };
 use criterion::{criterion_group, Criterion, Throughput};
 
@@ -20,6 +21,7 @@ fn candidates() -> Vec<Candidate> {
         ("floor: memchr line ends", line_floor),
         ("ami-proto whole", ours_whole),
         ("ami-proto 4KiB reads", |d| ours_chunked(d, CHUNK)),
+        ("ami-proto feed only (whole copy, no parse)", ours_feed_only),
         ("old ami-proto parser whole", old_whole),
         ("old ami-proto parser 4KiB reads", |d| old_chunked(d, CHUNK)),
         ("naive String/HashMap", naive),
@@ -98,7 +100,7 @@ fn ratio_table() {
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for (name, packets, secs) in &rows {
-        let packets_per_sec = if name.starts_with("floor") {
+        let packets_per_sec = if *packets == 0 || name.starts_with("floor") {
             "-".to_string()
         } else {
             format!("{:.0}", *packets as f64 / secs)

@@ -114,6 +114,18 @@ pub fn ours_whole(data: &[u8]) -> Outcome {
     drain(&mut parser, &mut Outcome::default())
 }
 
+/// What feeding alone costs ours: the whole buffer copied into a new parser,
+/// nothing parsed (no packets). The floor reads the data where it lies; a parser
+/// that hands out owned packets copies it once first.
+pub fn ours_feed_only(data: &[u8]) -> Outcome {
+    let mut parser = Parser::new();
+    parser.feed(data);
+    Outcome {
+        packets: 0,
+        checksum: parser.buffered() as u64,
+    }
+}
+
 /// Ours: fed in `chunk`-byte reads, draining after each, as an adapter does.
 pub fn ours_chunked(data: &[u8], chunk: usize) -> Outcome {
     let mut parser = Parser::new();

@@ -99,6 +99,7 @@ mod originate;
 mod packet;
 mod parser;
 pub mod request;
+mod scan;
 #[cfg(feature = "serde")]
 mod serde_impl;
 mod session;

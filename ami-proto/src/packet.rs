@@ -31,71 +31,172 @@ pub(crate) struct LineIndex {
 }
 
 /// Bytes one [`LineIndex`] takes in a line table.
-const INDEX_BYTES: usize = 8;
+pub(crate) const INDEX_BYTES: usize = 8;
 
-/// The parser's table of line offsets. The current packet's entries collect in
-/// a small reused vector (a cheap push on the hot path); a finished packet's
-/// entries move into a shared block, of which each packet takes a slice, like its
-/// data: no allocation per packet.
-#[derive(Debug, Default)]
+/// The parser's table of line offsets, written in place in a shared block:
+/// the current packet's entries are the front of `block`, whose length is the
+/// room left in it (zero-filled when the block is made), so that the scanning loop
+/// writes an entry with a plain indexed store and a finished packet takes its
+/// entries with a split, like its data: no copy and no allocation per packet.
+#[derive(Debug)]
 pub(crate) struct LineTableBuf {
-    current: Vec<u8>,
+    /// [`INDEX_BYTES`] per line: start then end, 32-bit little-endian. Packets
+    /// taken before hold the slices in front of it.
     block: BytesMut,
+    /// Lines of the packet being read, in `block[..count * INDEX_BYTES]`.
+    count: usize,
+    /// Line number of the packet's first `ActionID` line, found while indexing
+    /// so that routing a packet needs no second scan.
+    pub(crate) action_id: Option<u32>,
+    /// Size of the next block: small first, so that an idle connection holds
+    /// little, then doubling up to [`MAX_TABLE_BLOCK`] under load.
+    next_block: usize,
+}
+
+/// First line-table block: 64 lines.
+const MIN_TABLE_BLOCK: usize = 64 * INDEX_BYTES;
+/// Largest line-table block: 2,048 lines, about a hundred packets.
+const MAX_TABLE_BLOCK: usize = 16 * 1024;
+
+impl Default for LineTableBuf {
+    fn default() -> Self {
+        LineTableBuf {
+            block: BytesMut::new(),
+            count: 0,
+            action_id: None,
+            next_block: MIN_TABLE_BLOCK,
+        }
+    }
+}
+
+/// A line's entry in a table.
+#[inline]
+pub(crate) fn entry(start: usize, end: usize) -> [u8; INDEX_BYTES] {
+    (u64::from(start as u32) | (u64::from(end as u32) << 32)).to_le_bytes()
 }
 
 impl LineTableBuf {
+    /// The table, with room for `lines` more entries than it holds, and the
+    /// number it holds: the scanning loop writes entries in place and hands the
+    /// new count back through [`LineTableBuf::set_len`].
     #[inline]
+    pub(crate) fn room_for(&mut self, lines: usize) -> (&mut [u8], usize) {
+        if self.block.len() < (self.count + lines) * INDEX_BYTES {
+            self.grow(lines);
+        }
+        (&mut self.block, self.count)
+    }
+
+    /// A new block (or the old one reclaimed, once every packet that shared it
+    /// is gone) with the current packet's entries moved to its front.
+    #[cold]
+    fn grow(&mut self, lines: usize) {
+        let needed = (self.count + lines) * INDEX_BYTES;
+        self.block.truncate(self.count * INDEX_BYTES);
+        self.block
+            .reserve(needed.max(self.next_block) - self.block.len());
+        self.next_block = (self.next_block * 2).min(MAX_TABLE_BLOCK);
+        self.block.resize(self.block.capacity(), 0);
+    }
+
+    /// Sets the number of lines held, after entries were written through
+    /// [`LineTableBuf::room_for`].
+    #[inline]
+    pub(crate) fn set_len(&mut self, count: usize) {
+        self.count = count;
+    }
+
     pub(crate) fn push(&mut self, start: usize, end: usize) {
-        let entry = u64::from(start as u32) | (u64::from(end as u32) << 32);
-        self.current.extend_from_slice(&entry.to_le_bytes());
+        let (table, count) = self.room_for(1);
+        let at = count * INDEX_BYTES;
+        table[at..at + INDEX_BYTES].copy_from_slice(&entry(start, end));
+        self.count += 1;
+    }
+
+    /// Records that the line just pushed is the packet's first `ActionID` line.
+    pub(crate) fn mark_action_id(&mut self) {
+        if self.action_id.is_none() {
+            self.action_id = Some((self.count - 1) as u32);
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.current.len() / INDEX_BYTES
+        self.count
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.current.is_empty()
+        self.count == 0
     }
 
     pub(crate) fn clear(&mut self) {
-        self.current.clear();
+        self.count = 0;
+        self.action_id = None;
     }
 
     /// The table of the packet just read; the buffer is left empty.
     pub(crate) fn take(&mut self) -> LineTable {
-        if self.block.capacity() - self.block.len() < self.current.len() {
-            self.block.reserve(self.current.len().max(16 * 1024));
+        let entries = self.block.split_to(self.count * INDEX_BYTES).freeze();
+        self.count = 0;
+        LineTable {
+            entries,
+            action_id: self.action_id.take(),
         }
-        self.block.extend_from_slice(&self.current);
-        self.current.clear();
-        LineTable(self.block.split().freeze())
     }
 }
 
-/// One packet's line offsets (a cheap, shared slice of the parser's table).
+/// One packet's line offsets (a cheap, shared slice of the parser's table), and
+/// where its first `ActionID` line is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct LineTable(Bytes);
+pub(crate) struct LineTable {
+    entries: Bytes,
+    action_id: Option<u32>,
+}
 
 impl LineTable {
     /// The table of a packet of no lines.
     #[cfg(feature = "serde")]
     pub(crate) fn empty() -> Self {
-        LineTable(Bytes::new())
+        LineTable {
+            entries: Bytes::new(),
+            action_id: None,
+        }
     }
 
     fn len(&self) -> usize {
-        self.0.len() / INDEX_BYTES
+        self.entries.len() / INDEX_BYTES
+    }
+
+    fn get(&self, line: usize) -> Option<LineIndex> {
+        let at = line * INDEX_BYTES;
+        self.entries.get(at..at + INDEX_BYTES).map(index_of)
     }
 
     fn iter(&self) -> impl Iterator<Item = LineIndex> + '_ {
-        self.0.chunks_exact(INDEX_BYTES).map(|entry| {
-            let (start, end) = entry.split_at(4);
-            LineIndex {
-                start: u32::from_le_bytes(start.try_into().unwrap_or_default()),
-                end: u32::from_le_bytes(end.try_into().unwrap_or_default()),
-            }
-        })
+        self.entries.chunks_exact(INDEX_BYTES).map(index_of)
+    }
+}
+
+fn index_of(entry: &[u8]) -> LineIndex {
+    let (start, end) = entry.split_at(4);
+    LineIndex {
+        start: u32::from_le_bytes(start.try_into().unwrap_or_default()),
+        end: u32::from_le_bytes(end.try_into().unwrap_or_default()),
+    }
+}
+
+/// Whether a line's key is `ActionID` (ASCII case-insensitive), as
+/// `value_of(line, b"ActionID")` would say, in one 8-byte compare: OR-ing 0x20
+/// lowercases a letter and maps no other byte to one.
+#[inline]
+pub(crate) fn is_action_id_line(line: &[u8]) -> bool {
+    const ACTIONID: u64 = u64::from_le_bytes(*b"actionid");
+    const LOWER: u64 = u64::from_le_bytes([0x20; 8]);
+    match line.get(..10) {
+        Some(head) => {
+            let key = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
+            key | LOWER == ACTIONID && head[8..] == *b": "
+        }
+        None => false,
     }
 }
 
@@ -130,8 +231,7 @@ pub struct Packet {
 impl Packet {
     pub(crate) fn new(bytes: Bytes, lines: LineTable, body: Option<(u32, u32)>) -> Self {
         let kind = lines
-            .iter()
-            .next()
+            .get(0)
             .map_or(PacketKind::Other, |first| kind_of(&bytes, &first));
         Packet {
             bytes,
@@ -218,10 +318,17 @@ impl Packet {
         }
     }
 
-    /// The `Event` header's value, for event packets.
+    /// The value of the first line, whose key the packet's kind was decided on.
+    fn first_value(&self) -> Option<Value<'_>> {
+        let line = self.raw_line(&self.lines.get(0)?);
+        find_separator(line).map(|colon| Value(&line[colon + 2..]))
+    }
+
+    /// The `Event` header's value, for event packets: the first line's, read
+    /// without a search.
     pub fn event_name(&self) -> Option<Value<'_>> {
         match self.kind {
-            PacketKind::Event => self.get("Event"),
+            PacketKind::Event => self.first_value(),
             _ => None,
         }
     }
@@ -230,14 +337,16 @@ impl Packet {
     /// `Follows`, ...). `None` for events, including `OriginateResponse`.
     pub fn response(&self) -> Option<Value<'_>> {
         match self.kind {
-            PacketKind::Response => self.get("Response"),
+            PacketKind::Response => self.first_value(),
             _ => None,
         }
     }
 
-    /// The `ActionID` header's value.
+    /// The first `ActionID` header's value. The parser noted its line while
+    /// indexing the packet, so this is a lookup, not a search.
     pub fn action_id(&self) -> Option<Value<'_>> {
-        self.get("ActionID")
+        let line = self.lines.get(self.lines.action_id? as usize)?;
+        value_of(self.raw_line(&line), b"ActionID")
     }
 
     /// `true` for a response whose `Response` is `Error`.
@@ -318,14 +427,16 @@ impl Packet {
 
 fn kind_of(bytes: &[u8], first: &LineIndex) -> PacketKind {
     let line = &bytes[first.start as usize..first.end as usize];
-    if value_of(line, b"Response").is_some() {
-        PacketKind::Response
-    } else if value_of(line, b"Event").is_some() {
-        PacketKind::Event
-    } else if value_of(line, b"Action").is_some() {
-        PacketKind::Action
-    } else {
-        PacketKind::Other
+    // The first byte picks the one key worth comparing.
+    let (key, kind): (&[u8], _) = match line.first() {
+        Some(b'R' | b'r') => (b"Response", PacketKind::Response),
+        Some(b'E' | b'e') => (b"Event", PacketKind::Event),
+        Some(b'A' | b'a') => (b"Action", PacketKind::Action),
+        _ => return PacketKind::Other,
+    };
+    match value_of(line, key) {
+        Some(_) => kind,
+        None => PacketKind::Other,
     }
 }
 

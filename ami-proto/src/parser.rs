@@ -3,13 +3,19 @@
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memmem;
 
-use crate::packet::{find_separator, LineTableBuf, Packet};
+use crate::packet::{entry, find_separator, is_action_id_line, LineTableBuf, Packet, INDEX_BYTES};
+use crate::scan::{newline_mask, BLOCK};
 
 /// The marker that ends a legacy `Response: Follows` body.
 const END_COMMAND: &[u8] = b"--END COMMAND--";
 
-/// The smallest block the input buffer grows by, so that a stream of small reads
-/// costs one allocation per block rather than one per read.
+/// The first block the input buffer takes: small, because an idle connection
+/// holds its buffer for as long as it lives.
+const MIN_GROW_BLOCK: usize = 4 * 1024;
+
+/// The largest block the input buffer grows by. Blocks double from
+/// [`MIN_GROW_BLOCK`] up to this each time the buffer needs a new one, so that a
+/// busy stream of small reads costs one allocation per 64 KiB, not one per read.
 const GROW_BLOCK: usize = 64 * 1024;
 
 /// Bounds on what one packet may cost. Exceeding one costs that packet, never the
@@ -205,6 +211,8 @@ pub struct Parser {
     state: State,
     limits: Limits,
     marker: memmem::Finder<'static>,
+    /// Size of the input buffer's next block (see [`GROW_BLOCK`]).
+    next_block: usize,
 }
 
 impl Default for Parser {
@@ -246,6 +254,7 @@ impl Parser {
             state: State::Banner,
             limits,
             marker: memmem::Finder::new(END_COMMAND),
+            next_block: MIN_GROW_BLOCK,
         }
     }
 
@@ -266,11 +275,18 @@ impl Parser {
     }
 
     /// Makes room for at least `additional` more bytes in [`Parser::buffer_mut`],
-    /// growing in blocks so that small reads do not each allocate.
+    /// growing in blocks so that small reads do not each allocate: 4 KiB first,
+    /// then twice the last block, up to 64 KiB.
     pub fn reserve(&mut self, additional: usize) {
         if self.buf.capacity() - self.buf.len() < additional {
-            self.buf.reserve(additional.max(GROW_BLOCK));
+            self.grow(additional);
         }
+    }
+
+    #[cold]
+    fn grow(&mut self, additional: usize) {
+        self.buf.reserve(additional.max(self.next_block));
+        self.next_block = (self.next_block * 2).min(GROW_BLOCK);
     }
 
     /// The input buffer, for adapters that read from a socket straight into it
@@ -381,46 +397,12 @@ impl Parser {
         }
     }
 
-    /// Indexes complete lines from `self.pos` on, in one pass of a line-end
-    /// iterator over the buffer, and says what stopped it. Leaves `self.pos` at the
-    /// first line not indexed.
+    /// Indexes complete lines from `self.pos` on and says what stopped it. Leaves
+    /// `self.pos` at the first line not indexed.
     fn scan_lines(&mut self) -> Scan {
-        let buf: &[u8] = &self.buf;
-        let start = self.pos;
-        let max_bytes = self.limits.max_packet_bytes;
-        let max_lines = self.limits.max_lines;
-        let mut pos = start;
-        for offset in memchr::memchr_iter(b'\n', &buf[start..]) {
-            let nl = start + offset;
-            let end = content_end(buf, pos, nl);
-            let next = nl + 1;
-            if end == pos {
-                if self.lines.is_empty() {
-                    return Scan::EmptyPacket(next);
-                }
-                if next > max_bytes {
-                    return Scan::CompleteButTooLarge(next);
-                }
-                return Scan::Packet(next);
-            }
-            if next > max_bytes {
-                return Scan::TooLarge {
-                    line_end: next,
-                    first: self.lines.is_empty(),
-                };
-            }
-            self.lines.push(pos, end);
-            let line_start = pos;
-            pos = next;
-            self.pos = pos;
-            if self.lines.len() > max_lines {
-                return Scan::TooManyLines(next);
-            }
-            if line_start == 0 && buf[..end].eq_ignore_ascii_case(b"Response: Follows") {
-                return Scan::LegacyBody;
-            }
-        }
-        Scan::NeedMore
+        let (scan, pos) = index_lines(&self.buf, self.pos, self.limits, &mut self.lines);
+        self.pos = pos;
+        scan
     }
 
     /// Whether the incomplete line at `pos` has taken the packet past the size
@@ -521,6 +503,9 @@ impl Parser {
             match colon {
                 Some(_) if crlf && self.lines.len() < self.limits.max_lines => {
                     self.lines.push(pos, nl - 1);
+                    if is_action_id_line(&self.buf[pos..nl - 1]) {
+                        self.lines.mark_action_id();
+                    }
                     pos = nl + 1;
                 }
                 _ => break,
@@ -631,6 +616,91 @@ enum Scan {
     /// The first line opened a legacy `Response: Follows` body.
     LegacyBody,
     NeedMore,
+}
+
+/// Indexes the complete lines of `buf` from `start` on into `lines`, noting the
+/// first `ActionID` line, and says what stopped it and where the first line not
+/// indexed starts.
+///
+/// The buffer is classified [`BLOCK`] bytes at a time into a bitmask of its line
+/// ends, whose set bits are then visited in order: one straight-line pass per
+/// block instead of a search restarted after every line end. A block without a
+/// line end is in a long line: `memchr` skips to its end, since it moves faster
+/// than 64 bytes at a time through bytes it has nothing to report about.
+///
+/// The loop keeps the table's slice and count in locals, written back at each
+/// exit: pushes through `lines` would make the compiler reload and store the
+/// count around every entry written.
+#[inline]
+fn index_lines(
+    buf: &[u8],
+    start: usize,
+    limits: Limits,
+    lines: &mut LineTableBuf,
+) -> (Scan, usize) {
+    let mut action_id = lines.action_id;
+    let mut line_start = start;
+    let mut block_at = start;
+    let (scan, count) = 'scan: loop {
+        if block_at >= buf.len() {
+            break 'scan ((Scan::NeedMore, line_start), lines.len());
+        }
+        // Room for every line end the block can hold (the table is allocated
+        // only once there are bytes to index).
+        let (table, mut count) = lines.room_for(BLOCK);
+        let block = &buf[block_at..buf.len().min(block_at + BLOCK)];
+        let mut mask = newline_mask(block);
+        if mask == 0 {
+            block_at = match memchr::memchr(b'\n', &buf[block_at + block.len()..]) {
+                Some(at) => block_at + block.len() + at,
+                None => buf.len(),
+            };
+            continue;
+        }
+        while mask != 0 {
+            let nl = block_at + mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let end = content_end(buf, line_start, nl);
+            let next = nl + 1;
+            if end == line_start {
+                let scan = if count == 0 {
+                    Scan::EmptyPacket(next)
+                } else if next > limits.max_packet_bytes {
+                    Scan::CompleteButTooLarge(next)
+                } else {
+                    Scan::Packet(next)
+                };
+                break 'scan ((scan, line_start), count);
+            }
+            if next > limits.max_packet_bytes {
+                let first = count == 0;
+                let scan = Scan::TooLarge {
+                    line_end: next,
+                    first,
+                };
+                break 'scan ((scan, line_start), count);
+            }
+            let at = count * INDEX_BYTES;
+            table[at..at + INDEX_BYTES].copy_from_slice(&entry(line_start, end));
+            count += 1;
+            let line = &buf[line_start..end];
+            if action_id.is_none() && is_action_id_line(line) {
+                action_id = Some((count - 1) as u32);
+            }
+            if count > limits.max_lines {
+                break 'scan ((Scan::TooManyLines(next), next), count);
+            }
+            if line_start == 0 && line.eq_ignore_ascii_case(b"Response: Follows") {
+                break 'scan ((Scan::LegacyBody, next), count);
+            }
+            line_start = next;
+        }
+        lines.set_len(count);
+        block_at += block.len();
+    };
+    lines.set_len(count);
+    lines.action_id = action_id;
+    scan
 }
 
 /// End of a line's content: `nl` minus a `\r` just before it.

@@ -115,6 +115,88 @@ Key: not a header\n\
 }
 
 #[test]
+fn routing_headers_are_found_wherever_and_however_spelled() {
+    let got = packets(
+        b"Event: Hangup\r\nChannel: PJSIP/1\r\nactionid: low\r\nActionID: second\r\n\r\n\
+Response: Success\r\nActionIDs: not it\r\nActionID:no-space\r\nACTIONID: \r\n\r\n\
+Response: Error\r\nMessage: no id\r\n\r\n\
+OriginateResponse: x\r\nEvent: NotFirst\r\n\r\n\
+Response: Follows\r\nActionID: legacy\r\nbody\n--END COMMAND--\r\n\r\n\
+Response: Follows\r\nPrivilege: Command\r\nbody\n--END COMMAND--ActionID: after\r\n\r\n",
+    );
+    assert_eq!(got.len(), 6);
+    // The first ActionID line counts, whatever the key's case.
+    assert_eq!(got[0].action_id().unwrap(), "low");
+    assert_eq!(got[0].event_name().unwrap(), "Hangup");
+    assert_eq!(got[0].response(), None);
+    // A longer key or no space after the colon is not an ActionID; an empty value is.
+    assert_eq!(got[1].action_id().unwrap(), "");
+    assert_eq!(got[1].response().unwrap(), "Success");
+    assert_eq!(got[2].action_id(), None);
+    assert_eq!(got[2].response().unwrap(), "Error");
+    assert!(got[2].is_error());
+    // Only the first line decides the kind.
+    assert_eq!(got[3].event_name(), None);
+    // Before a legacy body, or on the rest of its marker's line.
+    assert_eq!(got[4].action_id().unwrap(), "legacy");
+    assert_eq!(got[5].action_id().unwrap(), "after");
+    for packet in &got {
+        assert_eq!(packet.action_id(), packet.get("ActionID"), "{packet:?}");
+    }
+}
+
+#[test]
+fn lines_longer_than_a_scanning_block_index_alike_in_any_chunking() {
+    let mut input = Vec::new();
+    for len in [0, 1, 62, 63, 64, 65, 127, 128, 129, 1000, 5000] {
+        input.extend_from_slice(b"Event: Long\r\nValue: ");
+        input.extend(std::iter::repeat_n(b'v', len));
+        input.extend_from_slice(b"\r\nActionID: ");
+        input.extend_from_slice(len.to_string().as_bytes());
+        input.extend_from_slice(b"\n\r\n");
+    }
+    let whole = packets(&input);
+    assert_eq!(whole.len(), 11);
+    for (packet, len) in whole
+        .iter()
+        .zip([0, 1, 62, 63, 64, 65, 127, 128, 129, 1000, 5000])
+    {
+        assert_eq!(packet.get("Value").unwrap().as_bytes().len(), len);
+        assert_eq!(packet.action_id().unwrap(), len.to_string().as_str());
+    }
+    for chunk in [1, 3, 63, 64, 65, 4096] {
+        let mut parser = Parser::without_banner();
+        let mut got = Vec::new();
+        for piece in input.chunks(chunk) {
+            parser.feed(piece);
+            got.extend(std::iter::from_fn(|| parser.next()));
+        }
+        let whole: Vec<_> = whole.iter().cloned().map(Parsed::Packet).collect();
+        assert_eq!(got, whole, "chunk {chunk}");
+    }
+}
+
+#[test]
+fn an_idle_parser_holds_a_small_buffer() {
+    let mut parser = Parser::new();
+    parser.feed(b"Asterisk Call Manager/11.0.0\r\n");
+    parser.feed(b"Response: Success\r\nActionID: 1\r\nMessage: Authentication accepted\r\n\r\n");
+    parser.feed(b"Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n");
+    assert_eq!(parser.by_ref().count(), 3);
+    // The first block is 4 KiB: an idle connection does not hold 64 KiB.
+    assert!(parser.buffer_mut().capacity() <= 4 * 1024);
+    // Under load blocks double, so that small reads do not each allocate.
+    let event = b"Event: Newexten\r\nChannel: PJSIP/100-00000001\r\nApplication: Dial\r\n\r\n";
+    let mut largest = 0;
+    for _ in 0..10_000 {
+        parser.feed(event);
+        largest = largest.max(parser.buffer_mut().capacity());
+        assert_eq!(parser.by_ref().count(), 1);
+    }
+    assert!(largest >= 64 * 1024, "largest block {largest}");
+}
+
+#[test]
 fn legacy_follows_marker_split_across_reads() {
     let input: &[u8] = b"Response: Follows\r\nPrivilege: Command\r\nline\n--END COMMAND--\r\n\r\n";
     for split in 1..input.len() {

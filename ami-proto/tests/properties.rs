@@ -6,7 +6,7 @@ mod harness;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ami_proto::{Action, ActionId, Config, Keepalive, Limits, Output, Parsed, Parser};
+use ami_proto::{Action, ActionId, Config, Keepalive, Limits, Output, PacketKind, Parsed, Parser};
 use proptest::prelude::*;
 
 fn parse_in_chunks(input: &[u8], chunks: &[usize], limits: Limits) -> (Vec<Parsed>, usize) {
@@ -55,6 +55,8 @@ fn framing_bytes() -> impl Strategy<Value = Vec<u8>> {
         Just(b"Response: Follows\r\n".to_vec()),
         Just(b"--END COMMAND--".to_vec()),
         Just(b"Event: X\r\n".to_vec()),
+        Just(b"ActionID: 7\r\n".to_vec()),
+        Just(b"actionid: ".to_vec()),
         Just(b"\r\n\r\n".to_vec()),
         // An endless line: longer than every limit these tests use.
         (100usize..700).prop_map(|n| vec![b'y'; n]),
@@ -107,6 +109,24 @@ proptest! {
         let (whole, _) = parse_in_chunks(&input, &[input.len().max(1)], limits);
         let (chunked, _) = parse_in_chunks(&input, &chunks, limits);
         prop_assert_eq!(whole, chunked);
+    }
+
+    #[test]
+    fn routing_lookups_agree_with_a_search(
+        input in framing_bytes(),
+        chunks in proptest::collection::vec(1usize..200, 1..16),
+    ) {
+        let limits = Limits { max_packet_bytes: 512, max_lines: 12 };
+        let (items, _) = parse_in_chunks(&input, &chunks, limits);
+        for item in items {
+            if let Parsed::Packet(p) = item {
+                prop_assert_eq!(p.action_id(), p.get("ActionID"));
+                let event = p.get("Event").filter(|_| p.kind() == PacketKind::Event);
+                prop_assert_eq!(p.event_name(), event);
+                let response = p.get("Response").filter(|_| p.kind() == PacketKind::Response);
+                prop_assert_eq!(p.response(), response);
+            }
+        }
     }
 
     #[test]

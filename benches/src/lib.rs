@@ -15,6 +15,7 @@ use bytes::BytesMut;
 use tokio_util::codec::Decoder;
 
 pub mod alloc;
+pub mod old_parser;
 
 /// Chunk size for the "fed in reads" variants: a typical socket read.
 pub const CHUNK: usize = 4096;
@@ -52,11 +53,77 @@ pub fn line_floor(data: &[u8]) -> Outcome {
     }
 }
 
+/// Synthetic worst case for per-line costs: 20,000 packets of 40 lines whose
+/// values are one byte (`HeaderNN: v`), after a banner.
+pub fn one_byte_values() -> Vec<u8> {
+    synthetic(20_000, 40, 1)
+}
+
+/// Synthetic case of long lines: 2,000 packets of 4 lines whose values are
+/// 1,000 bytes, after a banner.
+pub fn kilobyte_values() -> Vec<u8> {
+    synthetic(2_000, 4, 1_000)
+}
+
+fn synthetic(packets: usize, lines: usize, value_bytes: usize) -> Vec<u8> {
+    let mut data = b"Asterisk Call Manager/11.0.0\r\n".to_vec();
+    let value = vec![b'v'; value_bytes];
+    for packet in 0..packets {
+        data.extend_from_slice(format!("Event: Synthetic\r\nActionID: {packet}\r\n").as_bytes());
+        for line in 0..lines {
+            data.extend_from_slice(format!("Header{line:02}: ").as_bytes());
+            data.extend_from_slice(&value);
+            data.extend_from_slice(b"\r\n");
+        }
+        data.extend_from_slice(b"\r\n");
+    }
+    data
+}
+
+/// The parser before issue 14 ([`old_parser`]), the whole buffer fed at once.
+pub fn old_whole(data: &[u8]) -> Outcome {
+    let mut parser = old_parser::OldParser::new();
+    parser.feed(data);
+    old_drain(&mut parser, &mut Outcome::default())
+}
+
+/// The parser before issue 14, fed in `chunk`-byte reads.
+pub fn old_chunked(data: &[u8], chunk: usize) -> Outcome {
+    let mut parser = old_parser::OldParser::new();
+    let mut out = Outcome::default();
+    for piece in data.chunks(chunk) {
+        parser.feed(piece);
+        out = old_drain(&mut parser, &mut out);
+    }
+    out
+}
+
+fn old_drain(parser: &mut old_parser::OldParser, out: &mut Outcome) -> Outcome {
+    while let Some(packet) = parser.next_packet() {
+        out.packets += 1;
+        out.checksum = out.checksum.rotate_left(5) ^ (packet.lines.len() / 8) as u64;
+        black_box(&packet);
+    }
+    *out
+}
+
 /// Ours: the whole buffer fed at once, every packet taken.
 pub fn ours_whole(data: &[u8]) -> Outcome {
     let mut parser = Parser::new();
     parser.feed(data);
     drain(&mut parser, &mut Outcome::default())
+}
+
+/// What feeding alone costs ours: the whole buffer copied into a new parser,
+/// nothing parsed (no packets). The floor reads the data where it lies; a parser
+/// that hands out owned packets copies it once first.
+pub fn ours_feed_only(data: &[u8]) -> Outcome {
+    let mut parser = Parser::new();
+    parser.feed(data);
+    Outcome {
+        packets: 0,
+        checksum: parser.buffered() as u64,
+    }
 }
 
 /// Ours: fed in `chunk`-byte reads, draining after each, as an adapter does.

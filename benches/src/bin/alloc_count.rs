@@ -4,7 +4,8 @@
 
 use ami_benches::alloc::{counts, reset_peak, CountingAlloc};
 use ami_benches::{
-    asterisk_rs_chunked, asterisk_rs_whole, corpus, naive, ours_chunked, ours_whole, Outcome, CHUNK,
+    asterisk_rs_chunked, asterisk_rs_whole, corpus, naive, old_chunked, old_whole, ours_chunked,
+    ours_whole, Outcome, CHUNK,
 };
 
 /// A parse function under test.
@@ -19,9 +20,13 @@ fn main() {
         "corpus: {} bytes\n\n| parser | packets | allocations | per packet | peak heap (MiB) |\n| --- | ---: | ---: | ---: | ---: |",
         data.len()
     );
-    let rows: [(&str, Parse); 5] = [
+    let rows: [(&str, Parse); 7] = [
         ("ami-proto, whole buffer", ours_whole),
         ("ami-proto, 4 KiB reads", |d| ours_chunked(d, CHUNK)),
+        ("old ami-proto parser, whole buffer", old_whole),
+        ("old ami-proto parser, 4 KiB reads", |d| {
+            old_chunked(d, CHUNK)
+        }),
         ("naive String/HashMap", naive),
         ("asterisk-rs-ami 0.8, whole buffer", asterisk_rs_whole),
         ("asterisk-rs-ami 0.8, 4 KiB reads", |d| {

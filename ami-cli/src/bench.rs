@@ -5,12 +5,12 @@
 //! pipelined socket, each next to issue 14's target. The tour prints the same
 //! ratios in a shorter table.
 //!
-//! The baselines are the same definitions as ami-benches' (`line_floor`,
-//! `naive`, `ours_whole`, `ours_chunked` in `benches/src/lib.rs`; the loopback
-//! ones in [`loopback`]), copied here (a few lines each) rather than depended
-//! on: that crate is `publish = false` and pulls criterion, tokio-util and
-//! asterisk-rs-ami into any binary that links it. A change to one copy belongs
-//! in the other.
+//! The parser's baselines are the same definitions as ami-benches' (`line_floor`,
+//! `naive`, `ours_whole`, `ours_chunked` in `benches/src/lib.rs`), copied here
+//! (a few lines each) rather than depended on: that crate is `publish = false`
+//! and pulls criterion, tokio-util and asterisk-rs-ami into any binary that
+//! links it. A change to one copy belongs in the other. The loopback ones are
+//! not copied: both use [`ami_testkit::loopback`] (see [`loopback`]).
 
 mod loopback;
 
@@ -353,7 +353,7 @@ pub fn measure(mode: &Mode) -> Result<Report, CliError> {
         .take(mode.flood_events)
         .cloned()
         .collect();
-    let flood = loopback::Blobs::new(&events);
+    let flood = loopback::Blobs::new(&events, ami_testkit::loopback::BLOB_BYTES);
     let events = loopback::events(&flood, mode, &mut progress)?;
     let round_trips = loopback::round_trips(mode, &mut progress)?;
     Ok(Report {

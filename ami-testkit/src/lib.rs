@@ -8,6 +8,7 @@ mod event;
 mod fault;
 mod flood;
 mod http;
+pub mod loopback;
 mod numbered;
 mod pki;
 mod recording;

@@ -19,34 +19,36 @@
 //! per-event work (no mask or filter check, no batch bookkeeping per event) and
 //! the client, not the producer, is measured; the bytes on the wire are the same.
 //!
+//! The flood, the counter and its clock (first event counted to the last), the
+//! raw baselines, the client `Config` and the median are
+//! [`ami_testkit::loopback`]'s, which `ami bench` (ami-cli) uses too, so its
+//! ratios mean the same; the consumers that drive each adapter are here.
+//!
 //! A custom harness: criterion's model (many short iterations of a pure function)
 //! does not fit a flood through a server thread, a socket and a driver. Each
 //! candidate runs `runs` times, interleaved, and the median is kept; the ratio
 //! table (adapter / raw socket, same run) is printed at the end. Without
 //! `--bench` (`cargo test --benches`), everything runs once on a tiny flood.
 
-use std::collections::VecDeque;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use ami_benches::corpus;
-use ami_proto::{Action, Config, Credentials, Event};
-use ami_testkit::{event_packets, FakeAsterisk, Rate};
+use ami_proto::{Action, Config, Event};
+use ami_testkit::loopback::{
+    config, ends_login, flood_raw, median, pipelined, pipelined_async, round_trips_raw, Blobs,
+    Flow, BLOB_BYTES, IN_FLIGHT, STALL,
+};
+use ami_testkit::{event_packets, FakeAsterisk};
 
-/// How long a subscriber waits for the next event before giving up on the rest.
-const STALL: Duration = Duration::from_secs(5);
-/// Round trips in flight.
-const IN_FLIGHT: usize = 1_000;
 /// `asterisk-rs-ami` 0.8 refuses more than this many actions in flight
 /// (`MAX_IN_FLIGHT_ACTIONS`, `InFlightLimitExceeded` at once beyond it).
 const ASTERISK_RS_MAX_IN_FLIGHT: usize = 256;
-/// The flood's events are packed into blobs of about this many bytes (whole
-/// events), which the fake writes as they are. With the environment variable
-/// `AMI_BENCH_PER_EVENT_PRODUCER` set, one event per blob instead: the producer
-/// of the runs before this one (the fake checks mask and filters per event).
-const BLOB_BYTES: usize = 8 * 1024;
+/// With the environment variable `AMI_BENCH_PER_EVENT_PRODUCER` set, the flood
+/// is one event per blob instead of blobs of about [`BLOB_BYTES`]: the producer
+/// of the runs before the blobs (the fake checks mask and filters per event).
+const PER_EVENT_PRODUCER: &str = "AMI_BENCH_PER_EVENT_PRODUCER";
 
 struct Mode {
     /// Events per flood.
@@ -83,163 +85,10 @@ const SMOKE: Mode = Mode {
     http_per_task: 2,
 };
 
-/// Default settings, but `event_capacity` events per subscriber and room for
-/// the round trips' 1,000 in flight (the core's default cap is 512).
-fn config(event_capacity: usize) -> Config {
-    let mut config = Config::new(Credentials::plain("admin", "amp111"));
-    config.max_in_flight = 2 * IN_FLIGHT;
-    config.event_capacity = event_capacity;
-    config
-}
-
 /// The default `event_capacity`.
 const DEFAULT_CAPACITY: usize = 1024;
 
 // ----- events -----
-
-/// The flood, pre-encoded: the events in order, packed into blobs of whole
-/// events that the fake writes verbatim.
-struct Blobs {
-    blobs: Vec<Vec<u8>>,
-    /// Events in each blob.
-    counts: Vec<u64>,
-    events: u64,
-    bytes: usize,
-}
-
-impl Blobs {
-    /// Packs `events` into blobs of about `blob_bytes` (0: one event per blob).
-    fn new(events: &[Vec<u8>], blob_bytes: usize) -> Self {
-        let (mut blobs, mut counts) = (Vec::new(), Vec::new());
-        let mut blob: Vec<u8> = Vec::new();
-        let mut count = 0u64;
-        for event in events {
-            blob.extend_from_slice(event);
-            count += 1;
-            if blob.len() >= blob_bytes {
-                blobs.push(std::mem::take(&mut blob));
-                counts.push(std::mem::take(&mut count));
-            }
-        }
-        if count > 0 {
-            blobs.push(blob);
-            counts.push(count);
-        }
-        Blobs {
-            blobs,
-            counts,
-            events: events.len() as u64,
-            bytes: events.iter().map(Vec::len).sum(),
-        }
-    }
-
-    /// Starts the flood to every logged-in session of `fake`, and a counter
-    /// whose clock starts with it.
-    fn start(&self, fake: &FakeAsterisk) -> (Counter, ami_testkit::Flood) {
-        let blobs = self.blobs.clone();
-        let counter = Counter::new(self.events);
-        (counter, fake.flood(blobs, Rate::Unlimited))
-    }
-
-    /// Events written, from the fake's count of blob writes (to one session).
-    fn written(&self, blob_writes: u64) -> u64 {
-        self.counts.iter().take(blob_writes as usize).sum()
-    }
-}
-
-/// What one subscriber saw of a flood.
-#[derive(Debug, Clone, Copy)]
-struct Flow {
-    seen: u64,
-    lagged: u64,
-    /// Events the flood wrote.
-    written: u64,
-    /// From the first event counted to the last.
-    elapsed: Duration,
-    /// From the flood's start to the last event counted.
-    wall: Duration,
-}
-
-impl Flow {
-    fn per_second(&self) -> f64 {
-        self.seen.saturating_sub(1) as f64 / self.elapsed.as_secs_f64()
-    }
-
-    /// Events per second from the flood's start (HTTP vs TCP: over HTTP the
-    /// events come in a few long-poll answers, so first-to-last says little).
-    fn wall_per_second(&self) -> f64 {
-        self.seen as f64 / self.wall.as_secs_f64()
-    }
-}
-
-/// Counts events, timing the first to the last.
-struct Counter {
-    expected: u64,
-    seen: u64,
-    lagged: u64,
-    start: Instant,
-    first: Option<Instant>,
-    last: Instant,
-}
-
-impl Counter {
-    /// Made right before the flood starts.
-    fn new(expected: u64) -> Self {
-        Counter {
-            expected,
-            seen: 0,
-            lagged: 0,
-            start: Instant::now(),
-            first: None,
-            last: Instant::now(),
-        }
-    }
-
-    fn event(&mut self) {
-        self.last = Instant::now();
-        self.first.get_or_insert(self.last);
-        self.seen += 1;
-    }
-
-    fn lagged(&mut self, missed: u64) {
-        self.lagged += missed;
-    }
-
-    fn done(&self) -> bool {
-        self.seen + self.lagged >= self.expected
-    }
-
-    /// Counts one adapter item; false when the stream ended.
-    fn item(&mut self, item: Option<Event>) -> bool {
-        match item {
-            Some(Event::Event(_)) => self.event(),
-            Some(Event::Lagged(missed)) => self.lagged(missed),
-            Some(_) => {}
-            None => return false,
-        }
-        true
-    }
-
-    fn finish(self, written: u64) -> Flow {
-        Flow {
-            seen: self.seen,
-            lagged: self.lagged,
-            written,
-            elapsed: self.first.map_or(Duration::ZERO, |f| self.last - f),
-            wall: self.last - self.start,
-        }
-    }
-}
-
-/// The login's own events (`FullyBooted`, then `SuccessfulAuth`) reach the
-/// first subscriber; they are not the flood's. True for the last of them.
-fn ends_login(item: &Option<Event>) -> bool {
-    match item {
-        Some(Event::Event(packet)) => packet.is("Event", "SuccessfulAuth"),
-        None => panic!("the event stream ended before the login's events"),
-        _ => false,
-    }
-}
 
 /// A fresh fake Asterisk per run: one session, so the flood goes to it alone.
 fn fake() -> FakeAsterisk {
@@ -314,20 +163,20 @@ fn flood_tokio(flood: &Blobs, capacity: usize, workers: usize, transport: Transp
         let mut events_rx = client.events();
         loop {
             let next = tokio::time::timeout(STALL, events_rx.next()).await;
-            if ends_login(&next.expect("the login's events")) {
+            if ends_login(next.expect("the login's events").as_ref()).expect("login events") {
                 break;
             }
         }
-        let (mut counter, running) = flood.start(&fake);
-        while !counter.done() {
-            let next = tokio::time::timeout(STALL, events_rx.next()).await;
-            if !counter.item(next.ok().flatten()) {
-                break;
-            }
-        }
-        let written = flood.written(running.wait());
+        let flow = flood
+            .count_async(&fake, async || {
+                tokio::time::timeout(STALL, events_rx.next())
+                    .await
+                    .ok()
+                    .flatten()
+            })
+            .await;
         client.close();
-        counter.finish(written)
+        flow
     })
 }
 
@@ -339,16 +188,17 @@ fn flood_blocking(flood: &Blobs, capacity: usize, transport: Transport) -> Flow 
     let client = connect_blocking(&fake, transport, config(capacity));
     client.send(Action::new("Ping")).wait().expect("ping");
     let mut events_rx = client.events();
-    while !ends_login(&events_rx.recv_timeout(STALL).expect("the login's events")) {}
-    let (mut counter, running) = flood.start(&fake);
-    while !counter.done() {
-        if !counter.item(events_rx.recv_timeout(STALL).ok().flatten()) {
-            break;
-        }
-    }
-    let written = flood.written(running.wait());
+    while !ends_login(
+        events_rx
+            .recv_timeout(STALL)
+            .expect("the login's events")
+            .as_ref(),
+    )
+    .expect("login events")
+    {}
+    let flow = flood.count(&fake, || events_rx.recv_timeout(STALL).ok().flatten());
     client.close();
-    counter.finish(written)
+    flow
 }
 
 /// The next event within [`STALL`] (`None`: none came, or the stream ended).
@@ -368,16 +218,12 @@ fn flood_smol(flood: &Blobs, capacity: usize) -> Flow {
             .expect("login");
         client.send(Action::new("Ping")).await.expect("ping");
         let mut events_rx = client.events();
-        while !ends_login(&smol_next(&mut events_rx).await) {}
-        let (mut counter, running) = flood.start(&fake);
-        while !counter.done() {
-            if !counter.item(smol_next(&mut events_rx).await) {
-                break;
-            }
-        }
-        let written = flood.written(running.wait());
+        while !ends_login(smol_next(&mut events_rx).await.as_ref()).expect("login events") {}
+        let flow = flood
+            .count_async(&fake, async || smol_next(&mut events_rx).await)
+            .await;
         client.close();
-        counter.finish(written)
+        flow
     })
 }
 
@@ -405,83 +251,16 @@ fn flood_asterisk_rs(flood: &Blobs, capacity: usize) -> Flow {
             match tokio::time::timeout(STALL, events_rx.recv()).await {
                 Ok(EventReceive::Event(_)) => counter.event(),
                 Ok(EventReceive::Lagged(missed)) => counter.lagged(missed),
-                Ok(EventReceive::Closed) | Err(_) => break,
+                Ok(EventReceive::Closed) | Err(_) => {
+                    counter.end();
+                    break;
+                }
             }
         }
         let written = flood.written(running.wait());
         let _ = client.disconnect().await;
         counter.finish(written)
     })
-}
-
-/// Counts packet ends (empty lines) across reads with one `memchr` pass.
-#[derive(Default)]
-struct LineScan {
-    /// Bytes scanned so far.
-    offset: u64,
-    /// Absolute position + 1 of the last `\n` (0: none yet).
-    last_end: u64,
-    packets: u64,
-}
-
-impl LineScan {
-    fn scan(&mut self, data: &[u8]) {
-        for at in memchr::memchr_iter(b'\n', data) {
-            let end = self.offset + at as u64 + 1;
-            // "\r\n" right after the previous line end: the empty line.
-            if end == self.last_end + 2 {
-                self.packets += 1;
-            }
-            self.last_end = end;
-        }
-        self.offset += data.len() as u64;
-    }
-}
-
-/// Logs in on a raw socket and syncs with a Ping: afterwards nothing is unread.
-fn raw_login(addr: SocketAddr) -> TcpStream {
-    let mut tcp = TcpStream::connect(addr).expect("connect");
-    tcp.set_nodelay(true).expect("nodelay");
-    tcp.set_read_timeout(Some(STALL)).expect("timeout");
-    tcp.write_all(
-        b"Action: Login\r\nActionID: l\r\nUsername: admin\r\nSecret: amp111\r\n\r\n\
-          Action: Ping\r\nActionID: sync\r\n\r\n",
-    )
-    .expect("login");
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    let pong = b"ActionID: sync\r\n";
-    loop {
-        let n = tcp.read(&mut buf).expect("read");
-        assert!(n > 0, "fake closed during login");
-        seen.extend_from_slice(&buf[..n]);
-        if let Some(at) = memchr::memmem::find(&seen, pong) {
-            if memchr::memmem::find(&seen[at..], b"\r\n\r\n").is_some() {
-                return tcp;
-            }
-        }
-    }
-}
-
-fn flood_raw(flood: &Blobs, _capacity: usize) -> Flow {
-    let fake = fake();
-    let mut tcp = raw_login(fake.addr());
-    let mut scan = LineScan::default();
-    let mut buf = vec![0u8; 64 * 1024];
-    let (mut counter, running) = flood.start(&fake);
-    while scan.packets < flood.events {
-        let Ok(n) = tcp.read(&mut buf) else { break };
-        if n == 0 {
-            break;
-        }
-        counter.event();
-        scan.scan(&buf[..n]);
-    }
-    let written = flood.written(running.wait());
-    Flow {
-        seen: scan.packets,
-        ..counter.finish(written)
-    }
 }
 
 // ----- round trips -----
@@ -532,20 +311,9 @@ fn round_trips_tokio_pipelined(in_flight: usize, per_task: usize) -> Duration {
     let fake = fake();
     tokio_runtime(0).block_on(async {
         let client = connect_tokio(&fake, Transport::Tcp, config(DEFAULT_CAPACITY)).await;
-        let total = in_flight * per_task;
-        let start = Instant::now();
-        let mut window: VecDeque<_> = (0..in_flight.min(total))
-            .map(|_| client.send(ping()))
-            .collect();
-        let mut sent = window.len();
-        while let Some(next) = window.pop_front() {
-            next.await.expect("pong");
-            if sent < total {
-                window.push_back(client.send(ping()));
-                sent += 1;
-            }
-        }
-        let elapsed = start.elapsed();
+        let elapsed = pipelined_async(in_flight, in_flight * per_task, || client.send(ping()))
+            .await
+            .expect("pong");
         client.close();
         elapsed
     })
@@ -563,20 +331,13 @@ fn round_trips_blocking_pipelined(
         Transport::Http => http_fake(),
     };
     let client = connect_blocking(&fake, transport, config(DEFAULT_CAPACITY));
-    let total = in_flight * per_task;
-    let start = Instant::now();
-    let mut window: VecDeque<_> = (0..in_flight.min(total))
-        .map(|_| client.send(ping()))
-        .collect();
-    let mut sent = window.len();
-    while let Some(next) = window.pop_front() {
-        next.wait().expect("pong");
-        if sent < total {
-            window.push_back(client.send(ping()));
-            sent += 1;
-        }
-    }
-    let elapsed = start.elapsed();
+    let elapsed = pipelined(
+        in_flight,
+        in_flight * per_task,
+        || client.send(ping()),
+        |pong| pong.wait().map(drop),
+    )
+    .expect("pong");
     client.close();
     elapsed
 }
@@ -659,43 +420,7 @@ fn round_trips_asterisk_rs(in_flight: usize, per_task: usize) -> Duration {
     })
 }
 
-/// The floor: one socket keeping `in_flight` Pings pipelined, a new one written
-/// for each response counted.
-fn round_trips_raw(in_flight: usize, per_task: usize) -> Duration {
-    const PING: &[u8] = b"Action: Ping\r\nActionID: r\r\n\r\n";
-    let fake = fake();
-    let mut tcp = raw_login(fake.addr());
-    let total = (in_flight * per_task) as u64;
-    let start = Instant::now();
-    let mut out = PING.repeat(in_flight);
-    let mut sent = in_flight as u64;
-    let mut scan = LineScan::default();
-    let mut buf = vec![0u8; 64 * 1024];
-    tcp.write_all(&out).expect("write");
-    while scan.packets < total {
-        let n = tcp.read(&mut buf).expect("read");
-        assert!(n > 0, "fake closed");
-        let before = scan.packets;
-        scan.scan(&buf[..n]);
-        let more = (scan.packets - before).min(total - sent);
-        if more > 0 {
-            out.clear();
-            for _ in 0..more {
-                out.extend_from_slice(PING);
-            }
-            sent += more;
-            tcp.write_all(&out).expect("write");
-        }
-    }
-    start.elapsed()
-}
-
 // ----- the run -----
-
-fn median<T: Copy>(mut samples: Vec<T>, key: impl Fn(&T) -> Duration) -> T {
-    samples.sort_by_key(&key);
-    samples[samples.len() / 2]
-}
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
@@ -718,14 +443,16 @@ fn main() {
     let mode = if bench { FULL } else { SMOKE };
     let one_pass = event_packets(&corpus());
     let events: Vec<Vec<u8>> = one_pass.iter().cycle().take(mode.events).cloned().collect();
-    let per_event = std::env::var_os("AMI_BENCH_PER_EVENT_PRODUCER").is_some();
+    let per_event = std::env::var_os(PER_EVENT_PRODUCER).is_some();
     let blob_bytes = if per_event { 0 } else { BLOB_BYTES };
     let flood = Blobs::new(&events, blob_bytes);
     let http_flood = Blobs::new(&events[..mode.http_events.min(events.len())], blob_bytes);
 
     type Flooder = fn(&Blobs, usize) -> Flow;
     let flooders: Vec<(&str, Flooder)> = vec![
-        ("raw TcpStream read + memchr line scan", flood_raw),
+        ("raw TcpStream read + memchr line scan", |f, _| {
+            flood_raw(f).expect("raw socket flood")
+        }),
         ("ami-tokio (current_thread runtime)", |f, c| {
             flood_tokio(f, c, 0, Transport::Tcp)
         }),
@@ -756,8 +483,10 @@ fn main() {
     let flows: Vec<[Option<Flow>; 2]> = samples
         .into_iter()
         .map(|[lossless, default]| {
-            let pick = |s: Vec<Flow>| (!s.is_empty()).then(|| median(s, |f| f.elapsed));
-            [pick(lossless), pick(default)]
+            [
+                median(lossless, |f| f.elapsed),
+                median(default, |f| f.elapsed),
+            ]
         })
         .collect();
     for ((name, _), flow) in flooders.iter().zip(&flows) {
@@ -775,7 +504,7 @@ fn main() {
         (
             "raw TcpStream, pipelined (one thread)",
             in_flight,
-            round_trips_raw,
+            |n, k| round_trips_raw(n, n * k).expect("raw socket round trips"),
         ),
         ("ami-tokio (current_thread runtime)", in_flight, |n, k| {
             round_trips_tokio(n, k, 0, Transport::Tcp)
@@ -836,16 +565,16 @@ fn main() {
     type HttpFlooder = fn(&Blobs) -> Flow;
     let http_flooders: Vec<(&str, HttpFlooder)> = vec![
         ("[http] ami-tokio (multi_thread, 2 workers): TCP", |f| {
-            flood_tokio(f, f.events as usize, 2, Transport::Tcp)
+            flood_tokio(f, f.events() as usize, 2, Transport::Tcp)
         }),
         ("[http] ami-tokio (multi_thread, 2 workers): HTTP", |f| {
-            flood_tokio(f, f.events as usize, 2, Transport::Http)
+            flood_tokio(f, f.events() as usize, 2, Transport::Http)
         }),
         ("[http] ami-blocking: TCP", |f| {
-            flood_blocking(f, f.events as usize, Transport::Tcp)
+            flood_blocking(f, f.events() as usize, Transport::Tcp)
         }),
         ("[http] ami-blocking: HTTP", |f| {
-            flood_blocking(f, f.events as usize, Transport::Http)
+            flood_blocking(f, f.events() as usize, Transport::Http)
         }),
     ];
     let http_total = mode.http_in_flight * mode.http_per_task;
@@ -877,14 +606,14 @@ fn main() {
         "\nevents/s, median of {} runs: {} events ({:.1} MB) from ami-testkit's flood \
          (Rate::Unlimited; {}) over loopback, one subscriber counting",
         mode.runs,
-        flood.events,
-        flood.bytes as f64 / 1e6,
+        flood.events(),
+        flood.bytes() as f64 / 1e6,
         if per_event {
             "one event per flood item: the per-event producer".to_string()
         } else {
             format!(
                 "pre-encoded, {} blobs of ~{} KiB, 200 blobs per write",
-                flood.blobs.len(),
+                flood.blob_count(),
                 BLOB_BYTES / 1024
             )
         }
@@ -895,7 +624,7 @@ fn main() {
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     let raw_rate = flows[0][0].map_or(f64::NAN, |f| f.per_second());
-    let bytes_per_event = flood.bytes as f64 / flood.events as f64;
+    let bytes_per_event = flood.bytes() as f64 / flood.events() as f64;
     for ((name, _), [lossless, default]) in flooders.iter().zip(&flows) {
         let rate = lossless.map_or(f64::NAN, |f| f.per_second());
         let (seen, lagged, ingest) = match default {
@@ -925,11 +654,7 @@ fn main() {
     let rates: Vec<f64> = rt_samples
         .into_iter()
         .map(|s| {
-            if s.is_empty() {
-                return f64::NAN;
-            }
-            let (time, count) = median(s, |d| d.0);
-            count as f64 / time.as_secs_f64()
+            median(s, |d| d.0).map_or(f64::NAN, |(time, count)| count as f64 / time.as_secs_f64())
         })
         .collect();
     for ((name, n, _), rate) in rt_candidates.iter().zip(&rates) {
@@ -940,18 +665,16 @@ fn main() {
         "\nHTTP vs TCP, median of {} runs: Pings with {} in flight ({} in all), and {} events \
          flooded (events/s from the flood's start to the last event seen; over HTTP \
          through WaitEvent long-polls)",
-        mode.runs, mode.http_in_flight, http_total, http_flood.events
+        mode.runs,
+        mode.http_in_flight,
+        http_total,
+        http_flood.events()
     );
     println!("| client | actions/s | HTTP / TCP |");
     println!("| --- | ---: | ---: |");
     let action_rates: Vec<f64> = http_action_samples
         .into_iter()
-        .map(|s| {
-            if s.is_empty() {
-                return f64::NAN;
-            }
-            http_total as f64 / median(s, |d| *d).as_secs_f64()
-        })
+        .map(|s| median(s, |d| *d).map_or(f64::NAN, |d| http_total as f64 / d.as_secs_f64()))
         .collect();
     for (i, ((name, _), rate)) in http_actions.iter().zip(&action_rates).enumerate() {
         let ratio = if i % 2 == 1 {
@@ -965,12 +688,7 @@ fn main() {
     println!("| --- | ---: | ---: |");
     let event_rates: Vec<f64> = http_flow_samples
         .into_iter()
-        .map(|s| {
-            if s.is_empty() {
-                return f64::NAN;
-            }
-            median(s, |f| f.wall).wall_per_second()
-        })
+        .map(|s| median(s, |f| f.wall).map_or(f64::NAN, |f| f.wall_per_second()))
         .collect();
     for (i, ((name, _), rate)) in http_flooders.iter().zip(&event_rates).enumerate() {
         let ratio = if i % 2 == 1 {

@@ -264,13 +264,19 @@ pub struct Counter {
     start: Instant,
     first: Option<Instant>,
     last: Instant,
+    /// `Instant::now`, or a test's clock that ticks at every read.
+    clock: fn() -> Instant,
 }
 
 impl Counter {
     /// A counter of `expected` events, its wall clock started now: made right
     /// before the flood starts (as [`Blobs::start`] does).
     pub fn new(expected: u64) -> Self {
-        let start = Instant::now();
+        Self::with_clock(expected, Instant::now)
+    }
+
+    fn with_clock(expected: u64, clock: fn() -> Instant) -> Self {
+        let start = clock();
         Counter {
             expected,
             seen: 0,
@@ -278,6 +284,7 @@ impl Counter {
             start,
             first: None,
             last: start,
+            clock,
         }
     }
 
@@ -285,11 +292,11 @@ impl Counter {
     pub fn event(&mut self) {
         self.seen += 1;
         if self.first.is_none() {
-            let now = Instant::now();
+            let now = (self.clock)();
             self.first = Some(now);
             self.last = now;
         } else if self.done() {
-            self.last = Instant::now();
+            self.last = (self.clock)();
         }
     }
 
@@ -297,7 +304,7 @@ impl Counter {
     pub fn lagged(&mut self, missed: u64) {
         self.lagged += missed;
         if self.done() {
-            self.last = Instant::now();
+            self.last = (self.clock)();
         }
     }
 
@@ -306,7 +313,7 @@ impl Counter {
     /// unless the fake stopped writing too (its session closed).
     pub fn end(&mut self) {
         if !self.done() {
-            self.last = Instant::now();
+            self.last = (self.clock)();
         }
     }
 
@@ -368,7 +375,7 @@ impl Counter {
     /// The raw baseline's clock: read once per socket read, the first read
     /// starting it and the last stopping it.
     fn read(&mut self) {
-        self.last = Instant::now();
+        self.last = (self.clock)();
         self.first.get_or_insert(self.last);
     }
 }
@@ -654,9 +661,23 @@ mod tests {
         }
     }
 
+    /// A clock one microsecond later at every read: a test sees exactly
+    /// which calls read it, with no sleep.
+    fn ticking() -> Instant {
+        use std::cell::Cell;
+        use std::sync::OnceLock;
+        static BASE: OnceLock<Instant> = OnceLock::new();
+        thread_local!(static READS: Cell<u64> = const { Cell::new(0) });
+        let reads = READS.with(|reads| {
+            reads.set(reads.get() + 1);
+            reads.get()
+        });
+        *BASE.get_or_init(Instant::now) + Duration::from_micros(reads)
+    }
+
     #[test]
     fn the_clock_is_read_at_the_first_event_and_the_last() {
-        let mut counter = Counter::new(1_000);
+        let mut counter = Counter::with_clock(1_000, ticking);
         counter.event();
         let first = counter.first.expect("the first event starts the clock");
         for _ in 0..998 {
@@ -668,19 +689,18 @@ mod tests {
         }
         counter.event();
         assert!(counter.done());
-        assert!(counter.last >= first);
+        assert!(counter.last > first, "the last event read the clock");
         let last = counter.last;
         assert_eq!(counter.finish(1_000).elapsed, last - first);
     }
 
     #[test]
     fn a_lag_that_completes_the_count_stops_the_clock() {
-        let mut counter = Counter::new(10);
+        let mut counter = Counter::with_clock(10, ticking);
         counter.event();
         let first = counter.last;
         counter.lagged(5);
         assert_eq!(counter.last, first);
-        std::thread::sleep(Duration::from_millis(1));
         counter.lagged(4);
         assert!(counter.last > first);
         let flow = counter.finish(10);
@@ -689,18 +709,16 @@ mod tests {
 
     #[test]
     fn an_early_end_stops_the_clock_but_a_late_one_does_not() {
-        let mut counter = Counter::new(10);
+        let mut counter = Counter::with_clock(10, ticking);
         assert!(counter.item(Some(Event::Lagged(3))));
         assert!(counter.first.is_none());
-        std::thread::sleep(Duration::from_millis(1));
         assert!(!counter.item(None));
         assert!(counter.last > counter.start);
         assert_eq!(counter.clone().finish(3).elapsed, Duration::ZERO);
 
-        let mut done = Counter::new(1);
+        let mut done = Counter::with_clock(1, ticking);
         done.event();
         let last = done.last;
-        std::thread::sleep(Duration::from_millis(1));
         done.end();
         assert_eq!(done.last, last);
     }

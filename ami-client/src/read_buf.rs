@@ -7,8 +7,8 @@ const MAX: usize = 64 * 1024;
 
 /// A read buffer that doubles when a read fills it (more is waiting: fewer,
 /// larger reads, so fewer wake-ups and locks per event under a flood) and
-/// halves when reads use under a quarter of it, so an idle client keeps
-/// [`MIN`] bytes rather than a flood's [`MAX`].
+/// halves when reads use under a quarter of it, so an idle client keeps 4 KiB
+/// rather than a flood's 64 KiB.
 ///
 /// ```
 /// let mut buf = ami_client::pump::ReadBuf::default();

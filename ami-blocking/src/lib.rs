@@ -96,7 +96,8 @@ fn start(
     let deadline = Instant::now() + config.connect_timeout + config.login_timeout;
     let (client, link) = ami_client::new(config, Instant::now);
     link.set_address(&ami_client::pump::describe(&addrs));
-    let dial = move || {
+    // Kept by the driver for every (re)dial.
+    let redial = move || {
         dial(
             &addrs,
             tls.clone(),
@@ -104,7 +105,7 @@ fn start(
             write_timeout.max(Duration::from_secs(1)),
         )
     };
-    let driver = Driver::new(link, None, Some(Box::new(dial)));
+    let driver = Driver::new(link, None, Some(Box::new(redial)));
     std::thread::Builder::new()
         .name("ami-driver".into())
         .spawn(move || driver.run())

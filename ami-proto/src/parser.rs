@@ -213,6 +213,12 @@ pub struct Parser {
     marker: memmem::Finder<'static>,
     /// Size of the input buffer's next block (see [`GROW_BLOCK`]).
     next_block: usize,
+    /// Where the last scan stopped inside the incomplete line at `pos`, when it
+    /// needed more bytes: the next scan looks for the line end from there, so a
+    /// long line that arrives in many small reads is scanned once, not once per
+    /// read (quadratic). Valid for the next scan only (it is taken there); the
+    /// buffer is only appended to in between.
+    resume: Option<usize>,
 }
 
 impl Default for Parser {
@@ -255,6 +261,7 @@ impl Parser {
             limits,
             marker: memmem::Finder::new(END_COMMAND),
             next_block: MIN_GROW_BLOCK,
+            resume: None,
         }
     }
 
@@ -392,6 +399,7 @@ impl Parser {
                     let len = self.buf.len();
                     return self.drop_packet(report, len, State::Skip(then));
                 }
+                self.resume = Some(self.buf.len());
                 Step::NeedMore
             }
         }
@@ -400,7 +408,8 @@ impl Parser {
     /// Indexes complete lines from `self.pos` on and says what stopped it. Leaves
     /// `self.pos` at the first line not indexed.
     fn scan_lines(&mut self) -> Scan {
-        let (scan, pos) = index_lines(&self.buf, self.pos, self.limits, &mut self.lines);
+        let from = self.resume.take().map_or(self.pos, |at| at.max(self.pos));
+        let (scan, pos) = index_lines(&self.buf, self.pos, from, self.limits, &mut self.lines);
         self.pos = pos;
         scan
     }
@@ -635,12 +644,14 @@ enum Scan {
 fn index_lines(
     buf: &[u8],
     start: usize,
+    from: usize,
     limits: Limits,
     lines: &mut LineTableBuf,
 ) -> (Scan, usize) {
     let mut action_id = lines.action_id;
     let mut line_start = start;
-    let mut block_at = start;
+    // `buf[start..from]` is known to hold no line end (a previous scan's).
+    let mut block_at = from;
     let (scan, count) = 'scan: loop {
         if block_at >= buf.len() {
             break 'scan ((Scan::NeedMore, line_start), lines.len());
@@ -710,5 +721,35 @@ fn content_end(buf: &[u8], start: usize, nl: usize) -> usize {
         nl - 1
     } else {
         nl
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line that arrives a byte at a time is scanned once: each scan starts
+    /// where the last one stopped, not at the line's start (which made a long
+    /// line trickled in small reads cost quadratic time).
+    #[test]
+    fn a_long_line_in_small_reads_is_scanned_from_where_the_last_scan_stopped() {
+        let mut parser = Parser::without_banner();
+        parser.feed(b"Event: Long\r\nValue: ");
+        assert!(parser.next().is_none());
+        for _ in 0..10_000 {
+            parser.feed(b"x");
+            assert!(parser.next().is_none());
+            assert_eq!(parser.resume, Some(parser.buf.len()));
+        }
+        parser.feed(b"\r\n\r\n");
+        match parser.next() {
+            Some(Parsed::Packet(packet)) => {
+                let value = packet.get("Value").map(|v| v.as_bytes().len());
+                assert_eq!(value, Some(10_000));
+                assert!(packet.is("Event", "Long"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(parser.resume, None, "taken by the scan that completed it");
     }
 }

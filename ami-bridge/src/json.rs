@@ -1,6 +1,5 @@
-//! Packets as JSON. [`packet`] is the ONE place where a packet becomes JSON: when
-//! ami-proto gains its serde feature, swap its body for that and nothing else
-//! changes.
+//! Packets as JSON. [`packet`] is the one place where a packet becomes JSON,
+//! through ami-proto's `serde` feature (the shape `ami --json` prints too).
 
 use ami_proto::{Packet, Reply};
 use serde_json::{Map, Value};
@@ -12,32 +11,9 @@ use serde_json::{Map, Value};
 /// the raw body of a legacy `Response: Follows` Command reply becomes `Output`
 /// values. Lines without `": "` are left out.
 pub fn packet(packet: &Packet) -> Value {
-    let mut keys: Vec<(String, Vec<String>)> = Vec::new();
-    let mut add = |key: String, value: String| match keys.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, values)) => values.push(value),
-        None => keys.push((key, vec![value])),
-    };
-    for field in packet.fields() {
-        add(
-            String::from_utf8_lossy(field.key).into_owned(),
-            field.value.to_str_lossy().into_owned(),
-        );
-    }
-    if packet.legacy_body().is_some() {
-        for line in packet.command_output() {
-            add("Output".to_owned(), line.to_str_lossy().into_owned());
-        }
-    }
-    let mut object = Map::new();
-    for (key, mut values) in keys {
-        let value = if values.len() == 1 {
-            Value::String(values.remove(0))
-        } else {
-            Value::Array(values.into_iter().map(Value::String).collect())
-        };
-        object.insert(key, value);
-    }
-    Value::Object(object)
+    // ami-proto's `Serialize` for `Packet` is these rules; a map of strings
+    // cannot fail to become a `Value`.
+    serde_json::to_value(packet).unwrap_or_default()
 }
 
 /// The JSON of an action's reply: `{"response": {..}}`, plus `"items"` and

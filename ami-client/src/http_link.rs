@@ -248,8 +248,7 @@ impl HttpLink {
             if step.transport == Transport::Stop {
                 return;
             }
-            let deadline = step.deadline.map(|at| Box::pin(R::timer(at)));
-            let mut deadline = deadline;
+            let mut deadline = step.deadline.map(|at| Box::pin(R::timer(at)));
             let woken = std::future::poll_fn(|cx| {
                 if let Some(timer) = deadline.as_mut() {
                     if timer.as_mut().poll(cx).is_ready() {

@@ -6,7 +6,7 @@
 //! ratios in a shorter table.
 //!
 //! The parser's baselines are the same definitions as ami-benches' (`line_floor`,
-//! `naive`, `ours_whole`, `ours_chunked` in `benches/src/lib.rs`), copied here
+//! `naive`, `ours_owned_whole`, `ours_owned_chunked` in `benches/src/lib.rs`), copied here
 //! (a few lines each) rather than depended on: that crate is `publish = false`
 //! and pulls criterion, tokio-util and asterisk-rs-ami into any binary that
 //! links it. A change to one copy belongs in the other. The loopback ones are
@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use ami_proto::{Config, Credentials, Parsed, Parser};
 use ami_testkit::FakeAsterisk;
+use bytes::Bytes;
 
 use crate::cli::BenchArgs;
 use crate::connect::Target;
@@ -95,20 +96,23 @@ pub fn naive(data: &[u8]) -> u64 {
     checksum
 }
 
-/// ami-proto's parser over the whole buffer at once; returns the packet count.
-pub fn ours_whole(data: &[u8]) -> u64 {
+/// ami-proto's parser over the whole buffer at once, parsed where it lies
+/// (`Parser::feed_bytes`, as ami-benches' `ours_owned_whole`); returns the
+/// packet count.
+pub fn ours_whole(data: &'static [u8]) -> u64 {
     let mut parser = Parser::new();
-    parser.feed(data);
+    parser.feed_bytes(Bytes::from_static(data));
     drain(&mut parser)
 }
 
-/// ami-proto's parser fed in `chunk`-byte reads, drained after each, as an
-/// adapter does; returns the packet count.
-pub fn ours_chunked(data: &[u8], chunk: usize) -> u64 {
+/// ami-proto's parser given `chunk`-byte reads as owned slices, drained after
+/// each, as an adapter does (ami-benches' `ours_owned_chunked`); returns the
+/// packet count.
+pub fn ours_chunked(data: &'static [u8], chunk: usize) -> u64 {
     let mut parser = Parser::new();
     data.chunks(chunk)
         .map(|piece| {
-            parser.feed(piece);
+            parser.feed_bytes(Bytes::from_static(piece));
             drain(&mut parser)
         })
         .sum()
@@ -286,8 +290,8 @@ impl Table {
 /// Times the parser against the line-end floor (and the naive parser, when the
 /// mode wants it): each candidate's median of `parser_runs`, as ami-benches'
 /// parser ratio table does.
-pub fn parser(data: &[u8], mode: &Mode, progress: &mut Progress) -> Table {
-    type Parse = fn(&[u8]) -> u64;
+pub fn parser(data: &'static [u8], mode: &Mode, progress: &mut Progress) -> Table {
+    type Parse = fn(&'static [u8]) -> u64;
     let mut candidates: Vec<(&'static str, Option<f64>, Parse)> = vec![
         ("floor: memchr line ends", None, line_floor),
         ("ami-proto whole", Some(PARSER_TARGET), ours_whole),

@@ -201,24 +201,80 @@ enum LineSoFar {
 /// ```
 #[derive(Debug)]
 pub struct Parser {
+    /// Bytes copied in ([`Parser::feed`], [`Parser::buffer_mut`]), and the start
+    /// of an item that a chunk given by [`Parser::feed_bytes`] left incomplete.
     buf: BytesMut,
-    /// Start of the first line not yet scanned, relative to `buf`.
+    /// What is left of the chunk given by [`Parser::feed_bytes`]: it comes after
+    /// `buf`, and is parsed where it lies while `buf` is empty.
+    chunk: Bytes,
+    /// Size of the input buffer's next block (see [`GROW_BLOCK`]).
+    next_block: usize,
+    scan: Scanner,
+}
+
+/// The parser's state between reads: where it is in the input and in the
+/// packet being read. Positions are relative to the start of the input being
+/// scanned (the parser's buffer, or a chunk parsed where it lies).
+#[derive(Debug)]
+struct Scanner {
+    /// Start of the first line not yet scanned.
     pos: usize,
-    /// Lines of the packet being read; the packet starts at `buf[0]`.
+    /// Lines of the packet being read; the packet starts at the input's start.
     lines: LineTableBuf,
     /// Offsets of a legacy body inside the packet being read.
     body: Option<(u32, u32)>,
     state: State,
     limits: Limits,
     marker: memmem::Finder<'static>,
-    /// Size of the input buffer's next block (see [`GROW_BLOCK`]).
-    next_block: usize,
     /// Where the last scan stopped inside the incomplete line at `pos`, when it
     /// needed more bytes: the next scan looks for the line end from there, so a
     /// long line that arrives in many small reads is scanned once, not once per
     /// read (quadratic). Valid for the next scan only (it is taken there); the
-    /// buffer is only appended to in between.
+    /// input is only appended to in between.
     resume: Option<usize>,
+}
+
+/// The input a [`Scanner`] reads: the parser's own buffer, or a chunk given to
+/// it, parsed where it lies. Items are split off its front.
+trait Input: std::ops::Deref<Target = [u8]> {
+    /// The first `len` bytes, split off as a shared slice.
+    fn take_front(&mut self, len: usize) -> Bytes;
+    /// Drops the first `len` bytes.
+    fn advance(&mut self, len: usize);
+    /// Drops every byte.
+    fn clear(&mut self);
+}
+
+impl Input for BytesMut {
+    #[inline]
+    fn take_front(&mut self, len: usize) -> Bytes {
+        self.split_to(len).freeze()
+    }
+
+    #[inline]
+    fn advance(&mut self, len: usize) {
+        Buf::advance(self, len);
+    }
+
+    fn clear(&mut self) {
+        BytesMut::clear(self);
+    }
+}
+
+impl Input for Bytes {
+    #[inline]
+    fn take_front(&mut self, len: usize) -> Bytes {
+        self.split_to(len)
+    }
+
+    #[inline]
+    fn advance(&mut self, len: usize) {
+        Buf::advance(self, len);
+    }
+
+    fn clear(&mut self) {
+        Bytes::clear(self);
+    }
 }
 
 impl Default for Parser {
@@ -236,7 +292,7 @@ impl Parser {
     /// A parser for the server side (reading actions): no banner is expected.
     pub fn without_banner() -> Self {
         let mut parser = Parser::new();
-        parser.state = State::Lines;
+        parser.scan.state = State::Lines;
         parser
     }
 
@@ -244,7 +300,7 @@ impl Parser {
     #[cfg(feature = "serde")]
     pub(crate) fn without_banner_with_limits(limits: Limits) -> Self {
         let mut parser = Parser::with_limits(limits);
-        parser.state = State::Lines;
+        parser.scan.state = State::Lines;
         parser
     }
 
@@ -254,31 +310,70 @@ impl Parser {
         limits.max_packet_bytes = limits.max_packet_bytes.min(u32::MAX as usize - 1);
         Parser {
             buf: BytesMut::new(),
-            pos: 0,
-            lines: LineTableBuf::default(),
-            body: None,
-            state: State::Banner,
-            limits,
-            marker: memmem::Finder::new(END_COMMAND),
+            chunk: Bytes::new(),
             next_block: MIN_GROW_BLOCK,
-            resume: None,
+            scan: Scanner {
+                pos: 0,
+                lines: LineTableBuf::default(),
+                body: None,
+                state: State::Banner,
+                limits,
+                marker: memmem::Finder::new(END_COMMAND),
+                resume: None,
+            },
         }
     }
 
     /// Expects no banner: the input starts with packets (AMI over HTTP).
     pub(crate) fn skip_banner(&mut self) {
-        self.state = State::Lines;
+        self.scan.state = State::Lines;
     }
 
     /// The limits in force.
     pub fn limits(&self) -> Limits {
-        self.limits
+        self.scan.limits
     }
 
-    /// Appends received bytes.
+    /// Appends received bytes, copying them.
     pub fn feed(&mut self, data: &[u8]) {
+        self.absorb_chunk();
         self.reserve(data.len());
         self.buf.extend_from_slice(data);
+    }
+
+    /// Appends received bytes without copying them: packets are parsed where they
+    /// lie and come out as slices of `data`. Only what an incomplete packet at the
+    /// end of `data` needs is copied, to be completed by the bytes that follow.
+    /// The way to feed a chunk one already owns (an HTTP body's, a read buffer
+    /// split off); the items are the same as [`Parser::feed`]'s.
+    ///
+    /// ```
+    /// use ami_proto::{Parser, Parsed};
+    /// use bytes::Bytes;
+    ///
+    /// let mut parser = Parser::without_banner();
+    /// let read = Bytes::from_static(b"Event: A\r\n\r\nEvent: B\r\nX: ");
+    /// parser.feed_bytes(read.clone());
+    /// let Some(Parsed::Packet(a)) = parser.next() else { panic!() };
+    /// assert_eq!(a.as_bytes().as_ptr(), read.as_ptr()); // not copied
+    /// assert_eq!(parser.next(), None);
+    /// parser.feed_bytes(Bytes::from_static(b"1\r\n\r\n"));
+    /// let Some(Parsed::Packet(b)) = parser.next() else { panic!() };
+    /// assert_eq!(b.get("X").unwrap(), "1");
+    /// ```
+    pub fn feed_bytes(&mut self, data: Bytes) {
+        self.absorb_chunk();
+        self.chunk = data;
+    }
+
+    /// Moves what is left of the chunk into the buffer, so that bytes can be
+    /// appended after it.
+    fn absorb_chunk(&mut self) {
+        if !self.chunk.is_empty() {
+            let chunk = std::mem::take(&mut self.chunk);
+            self.reserve(chunk.len());
+            self.buf.extend_from_slice(&chunk);
+        }
     }
 
     /// Makes room for at least `additional` more bytes in [`Parser::buffer_mut`],
@@ -299,21 +394,79 @@ impl Parser {
     /// The input buffer, for adapters that read from a socket straight into it
     /// (e.g. tokio's `read_buf`) instead of calling [`Parser::feed`]. Only append.
     pub fn buffer_mut(&mut self) -> &mut BytesMut {
+        self.absorb_chunk();
         &mut self.buf
     }
 
     /// Bytes received but not yet part of a returned item (an incomplete packet).
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.chunk.len()
     }
 
+    /// The next item: from the chunk where it lies while nothing is buffered,
+    /// else from the buffer, which takes from the chunk what completes its item.
     fn next_item(&mut self) -> Option<Parsed> {
         loop {
+            if self.buf.is_empty() {
+                if let Some(item) = self.scan.next_item(&mut self.chunk) {
+                    return Some(item);
+                }
+                // The chunk ends inside an item: keep its start where what
+                // follows can be appended to it. Positions stay valid: the
+                // buffer now starts where the chunk did.
+                self.absorb_chunk();
+                return None;
+            }
+            if let Some(item) = self.scan.next_item(&mut self.buf) {
+                return Some(item);
+            }
+            if self.chunk.is_empty() {
+                return None;
+            }
+            if self.buf.is_empty() {
+                // Dropped, not incomplete (a packet over the limits).
+                continue;
+            }
+            let len = self.scan.completing(&self.buf, &self.chunk);
+            self.reserve(len);
+            self.buf.extend_from_slice(&self.chunk[..len]);
+            Buf::advance(&mut self.chunk, len);
+        }
+    }
+}
+
+impl Scanner {
+    /// How much of `chunk`, which follows `buf`, to copy into `buf` to complete
+    /// the packet it holds: through the first empty line, or all of it. Any
+    /// answer is correct (the bytes are moved in order); this one moves as few
+    /// as it can, so that the packets after it are parsed where they lie. Not
+    /// known for a legacy body, whose text may hold empty lines: all of it.
+    fn completing(&self, buf: &[u8], chunk: &[u8]) -> usize {
+        if self.state != State::Lines {
+            return chunk.len();
+        }
+        let mut line_start = 0;
+        // The chunk's first line continues the buffer's incomplete one.
+        let mut before = &buf[self.pos.min(buf.len())..];
+        for nl in memchr::memchr_iter(b'\n', chunk) {
+            let line = &chunk[line_start..nl];
+            let empty = matches!((before, line), (b"", b"" | b"\r") | (b"\r", b""));
+            if empty {
+                return nl + 1;
+            }
+            before = b"";
+            line_start = nl + 1;
+        }
+        chunk.len()
+    }
+
+    fn next_item<B: Input>(&mut self, buf: &mut B) -> Option<Parsed> {
+        loop {
             let step = match self.state {
-                State::Banner => self.read_banner(),
-                State::Lines => self.read_lines(),
-                State::Follows { marker_scan } => self.read_follows(marker_scan),
-                State::Skip(skip) => self.skip(skip),
+                State::Banner => self.read_banner(buf),
+                State::Lines => self.read_lines(buf),
+                State::Follows { marker_scan } => self.read_follows(buf, marker_scan),
+                State::Skip(skip) => self.skip(buf, skip),
             };
             match step {
                 Step::Item(item) => return Some(item),
@@ -323,14 +476,14 @@ impl Parser {
         }
     }
 
-    fn read_banner(&mut self) -> Step {
+    fn read_banner<B: Input>(&mut self, buf: &mut B) -> Step {
         let max = self.limits.max_packet_bytes;
         // `pos` is where the previous call stopped looking for the line end.
-        let found = memchr::memchr(b'\n', &self.buf[self.pos..]).map(|at| self.pos + at);
+        let found = memchr::memchr(b'\n', &buf[self.pos..]).map(|at| self.pos + at);
         match found {
             Some(nl) if nl < max => {
                 self.pos = 0;
-                let line = self.buf.split_to(nl + 1).freeze();
+                let line = buf.take_front(nl + 1);
                 let end = content_end(&line, 0, nl);
                 self.state = State::Lines;
                 Step::Item(Parsed::Banner(Banner {
@@ -338,49 +491,49 @@ impl Parser {
                 }))
             }
             Some(nl) => {
-                let report = self.too_large();
-                self.drop_packet(report, nl + 1, State::Lines)
+                let report = self.too_large(buf);
+                self.drop_packet(buf, report, nl + 1, State::Lines)
             }
-            None if self.buf.len() > max => {
-                let report = self.too_large();
-                let len = self.buf.len();
-                self.drop_packet(report, len, State::Skip(Skip::Line))
+            None if buf.len() > max => {
+                let report = self.too_large(buf);
+                let len = buf.len();
+                self.drop_packet(buf, report, len, State::Skip(Skip::Line))
             }
             None => {
-                self.pos = self.buf.len();
+                self.pos = buf.len();
                 Step::NeedMore
             }
         }
     }
 
     /// The hot path: index lines until an empty one ends the packet.
-    fn read_lines(&mut self) -> Step {
-        match self.scan_lines() {
-            Scan::Packet(len) => Step::Item(Parsed::Packet(self.take_packet(len))),
+    fn read_lines<B: Input>(&mut self, buf: &mut B) -> Step {
+        match self.scan_lines(buf) {
+            Scan::Packet(len) => Step::Item(Parsed::Packet(self.take_packet(buf, len))),
             Scan::EmptyPacket(len) => {
                 // E.g. the second LF of `\r\n\n`: nothing to report.
-                self.buf.advance(len);
+                buf.advance(len);
                 self.pos = 0;
                 Step::Continue
             }
             Scan::CompleteButTooLarge(len) => {
-                let report = self.too_large();
-                self.drop_packet(report, len, State::Lines)
+                let report = self.too_large(buf);
+                self.drop_packet(buf, report, len, State::Lines)
             }
             Scan::TooLarge { line_end, first } => {
-                let report = self.too_large();
+                let report = self.too_large(buf);
                 let then = if first {
                     State::Lines
                 } else {
                     State::Skip(Skip::Packet(LineSoFar::Nothing))
                 };
-                self.drop_packet(report, line_end, then)
+                self.drop_packet(buf, report, line_end, then)
             }
             Scan::TooManyLines(line_end) => {
                 let limit = self.limits.max_lines;
-                let report = self.malformed(MalformedReason::TooManyLines { limit }, line_end);
+                let report = self.malformed(buf, MalformedReason::TooManyLines { limit }, line_end);
                 let then = State::Skip(Skip::Packet(LineSoFar::Nothing));
-                self.drop_packet(report, line_end, then)
+                self.drop_packet(buf, report, line_end, then)
             }
             Scan::LegacyBody => {
                 self.state = State::Follows {
@@ -389,17 +542,17 @@ impl Parser {
                 Step::Continue
             }
             Scan::NeedMore => {
-                if self.partial_line_over_limit() {
-                    let report = self.too_large();
+                if self.partial_line_over_limit(buf) {
+                    let report = self.too_large(buf);
                     let then = if self.lines.is_empty() {
                         Skip::Line
                     } else {
                         Skip::Packet(LineSoFar::Content)
                     };
-                    let len = self.buf.len();
-                    return self.drop_packet(report, len, State::Skip(then));
+                    let len = buf.len();
+                    return self.drop_packet(buf, report, len, State::Skip(then));
                 }
-                self.resume = Some(self.buf.len());
+                self.resume = Some(buf.len());
                 Step::NeedMore
             }
         }
@@ -407,9 +560,9 @@ impl Parser {
 
     /// Indexes complete lines from `self.pos` on and says what stopped it. Leaves
     /// `self.pos` at the first line not indexed.
-    fn scan_lines(&mut self) -> Scan {
+    fn scan_lines(&mut self, buf: &[u8]) -> Scan {
         let from = self.resume.take().map_or(self.pos, |at| at.max(self.pos));
-        let (scan, pos) = index_lines(&self.buf, self.pos, from, self.limits, &mut self.lines);
+        let (scan, pos) = index_lines(buf, self.pos, from, self.limits, &mut self.lines);
         self.pos = pos;
         scan
     }
@@ -418,30 +571,29 @@ impl Parser {
     /// limit. A lone `\r` does not count yet: it may be half of the empty line that
     /// ends the packet, which [`Scan::CompleteButTooLarge`] reports once complete.
     /// Either way the report is the same as if the line had arrived whole.
-    fn partial_line_over_limit(&self) -> bool {
-        let partial = &self.buf[self.pos..];
-        self.buf.len() > self.limits.max_packet_bytes && !partial.is_empty() && partial != b"\r"
+    fn partial_line_over_limit(&self, buf: &[u8]) -> bool {
+        let partial = &buf[self.pos..];
+        buf.len() > self.limits.max_packet_bytes && !partial.is_empty() && partial != b"\r"
     }
 
     /// The report for the packet at `buf[0]`, which has just gone one byte past
     /// the size limit.
-    fn too_large(&self) -> Parsed {
+    fn too_large(&self, buf: &[u8]) -> Parsed {
         let limit = self.limits.max_packet_bytes;
-        self.malformed(MalformedReason::TooLarge { limit }, limit + 1)
+        self.malformed(buf, MalformedReason::TooLarge { limit }, limit + 1)
     }
 
     /// The report for the packet at `buf[0]`. Its head is taken only from the
     /// bytes up to the one that crossed the size limit, so it is the same however
     /// many more bytes happen to be buffered.
-    fn malformed(&self, reason: MalformedReason, size: usize) -> Parsed {
+    fn malformed(&self, buf: &[u8], reason: MalformedReason, size: usize) -> Parsed {
         const HEAD: usize = 64;
         // Two bytes more than the head, to see a line end right after it.
-        let seen = self
-            .buf
+        let seen = buf
             .len()
             .min(self.limits.max_packet_bytes + 1)
             .min(HEAD + 2);
-        let seen = &self.buf[..seen];
+        let seen = &buf[..seen];
         let end = match memchr::memchr(b'\n', seen) {
             Some(nl) => content_end(seen, 0, nl),
             None => seen.len(),
@@ -455,28 +607,32 @@ impl Parser {
 
     /// Drops the first `len` bytes of the packet being read (already reported),
     /// then goes on in state `then`.
-    fn drop_packet(&mut self, report: Parsed, len: usize, then: State) -> Step {
-        self.buf.advance(len);
+    fn drop_packet<B: Input>(
+        &mut self,
+        buf: &mut B,
+        report: Parsed,
+        len: usize,
+        then: State,
+    ) -> Step {
+        buf.advance(len);
         self.forget_packet();
         self.state = then;
         Step::Item(report)
     }
 
     /// Legacy body: CRLF header lines, then raw text up to `--END COMMAND--`.
-    fn read_follows(&mut self, marker_scan: usize) -> Step {
-        let Some(found) = self.marker.find(&self.buf[marker_scan..]) else {
-            if self.buf.len() > self.limits.max_packet_bytes {
+    fn read_follows<B: Input>(&mut self, buf: &mut B, marker_scan: usize) -> Step {
+        let Some(found) = self.marker.find(&buf[marker_scan..]) else {
+            if buf.len() > self.limits.max_packet_bytes {
                 // Keep enough bytes to find a marker split across two reads.
-                let keep_from = self
-                    .buf
+                let keep_from = buf
                     .len()
                     .saturating_sub(END_COMMAND.len() - 1)
                     .max(self.pos);
-                let report = self.too_large();
-                return self.drop_packet(report, keep_from, State::Skip(Skip::Marker));
+                let report = self.too_large(buf);
+                return self.drop_packet(buf, report, keep_from, State::Skip(Skip::Marker));
             }
-            let resume = self
-                .buf
+            let resume = buf
                 .len()
                 .saturating_sub(END_COMMAND.len() - 1)
                 .max(self.pos);
@@ -489,11 +645,11 @@ impl Parser {
         let marker_end = marker + END_COMMAND.len();
         if marker_end > self.limits.max_packet_bytes {
             // Drop through the marker; what follows it is read as after a kept body.
-            let report = self.too_large();
+            let report = self.too_large(buf);
             let then = State::Skip(Skip::Packet(LineSoFar::Nothing));
-            return self.drop_packet(report, marker_end, then);
+            return self.drop_packet(buf, report, marker_end, then);
         }
-        let body_start = self.index_legacy_headers(marker);
+        let body_start = self.index_legacy_headers(buf, marker);
         self.body = Some((body_start as u32, marker as u32));
         // What follows the marker is read as ordinary lines up to the empty line.
         self.pos = marker + END_COMMAND.len();
@@ -503,16 +659,16 @@ impl Parser {
 
     /// Indexes the `Key: Value\r\n` lines that precede a legacy body (`Privilege`,
     /// `ActionID`); the body starts at the first line that is not one.
-    fn index_legacy_headers(&mut self, marker: usize) -> usize {
+    fn index_legacy_headers(&mut self, buf: &[u8], marker: usize) -> usize {
         let mut pos = self.pos;
-        while let Some(offset) = memchr::memchr(b'\n', &self.buf[pos..marker]) {
+        while let Some(offset) = memchr::memchr(b'\n', &buf[pos..marker]) {
             let nl = pos + offset;
-            let crlf = nl > pos && self.buf[nl - 1] == b'\r';
-            let colon = find_separator(&self.buf[pos..nl]);
+            let crlf = nl > pos && buf[nl - 1] == b'\r';
+            let colon = find_separator(&buf[pos..nl]);
             match colon {
                 Some(_) if crlf && self.lines.len() < self.limits.max_lines => {
                     self.lines.push(pos, nl - 1);
-                    if is_action_id_line(&self.buf[pos..nl - 1]) {
+                    if is_action_id_line(&buf[pos..nl - 1]) {
                         self.lines.mark_action_id();
                     }
                     pos = nl + 1;
@@ -523,9 +679,9 @@ impl Parser {
         pos
     }
 
-    fn take_packet(&mut self, len: usize) -> Packet {
-        let bytes = self.buf.split_to(len).freeze();
-        let packet = Packet::new(bytes, self.lines.take(), self.body);
+    fn take_packet<B: Input>(&mut self, buf: &mut B, len: usize) -> Packet {
+        let bytes = buf.take_front(len);
+        let packet = Packet::new(bytes, self.lines.take(len, self.body.is_some()), self.body);
         self.forget_packet();
         packet
     }
@@ -539,49 +695,49 @@ impl Parser {
 
     /// Drops what is left of a reported packet as it arrives, holding no bytes
     /// but a possibly split end marker, until the parser is back in step.
-    fn skip(&mut self, skip: Skip) -> Step {
+    fn skip<B: Input>(&mut self, buf: &mut B, skip: Skip) -> Step {
         match skip {
             Skip::Line => {
-                let Some(nl) = memchr::memchr(b'\n', &self.buf) else {
-                    self.buf.clear();
+                let Some(nl) = memchr::memchr(b'\n', buf) else {
+                    buf.clear();
                     return Step::NeedMore;
                 };
-                self.buf.advance(nl + 1);
+                buf.advance(nl + 1);
                 self.state = State::Lines;
                 Step::Continue
             }
             Skip::Marker => {
-                let Some(found) = self.marker.find(&self.buf) else {
-                    let drop = self.buf.len().saturating_sub(END_COMMAND.len() - 1);
-                    self.buf.advance(drop);
+                let Some(found) = self.marker.find(buf) else {
+                    let drop = buf.len().saturating_sub(END_COMMAND.len() - 1);
+                    buf.advance(drop);
                     return Step::NeedMore;
                 };
-                self.buf.advance(found + END_COMMAND.len());
+                buf.advance(found + END_COMMAND.len());
                 // As for a kept body, the rest of the marker's line may be the
                 // empty line.
                 self.state = State::Skip(Skip::Packet(LineSoFar::Nothing));
                 Step::Continue
             }
             Skip::Packet(mut so_far) => {
-                while let Some(nl) = memchr::memchr(b'\n', &self.buf) {
+                while let Some(nl) = memchr::memchr(b'\n', buf) {
                     let empty = match so_far {
-                        LineSoFar::Nothing => content_end(&self.buf, 0, nl) == 0,
+                        LineSoFar::Nothing => content_end(buf, 0, nl) == 0,
                         LineSoFar::Cr => nl == 0,
                         LineSoFar::Content => false,
                     };
-                    self.buf.advance(nl + 1);
+                    buf.advance(nl + 1);
                     if empty {
                         self.state = State::Lines;
                         return Step::Continue;
                     }
                     so_far = LineSoFar::Nothing;
                 }
-                so_far = match (so_far, &self.buf[..]) {
+                so_far = match (so_far, &buf[..]) {
                     (_, []) => so_far,
                     (LineSoFar::Nothing, b"\r") => LineSoFar::Cr,
                     _ => LineSoFar::Content,
                 };
-                self.buf.clear();
+                buf.clear();
                 self.state = State::Skip(Skip::Packet(so_far));
                 Step::NeedMore
             }
@@ -739,7 +895,7 @@ mod tests {
         for _ in 0..10_000 {
             parser.feed(b"x");
             assert!(parser.next().is_none());
-            assert_eq!(parser.resume, Some(parser.buf.len()));
+            assert_eq!(parser.scan.resume, Some(parser.buf.len()));
         }
         parser.feed(b"\r\n\r\n");
         match parser.next() {
@@ -750,6 +906,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(parser.resume, None, "taken by the scan that completed it");
+        assert_eq!(
+            parser.scan.resume, None,
+            "taken by the scan that completed it"
+        );
     }
 }

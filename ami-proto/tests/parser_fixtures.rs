@@ -26,13 +26,24 @@ fn server_fixtures() -> Vec<(String, Vec<u8>)> {
 
 /// Feeds `data` in the given chunk sizes (cycled) and collects every item.
 fn parse_chunked(data: &[u8], chunks: &[usize]) -> Vec<Parsed> {
+    parse_fed(data, chunks, false)
+}
+
+/// As [`parse_chunked`], the chunks given as owned `Bytes` (parsed where they
+/// lie) when `owned`.
+fn parse_fed(data: &[u8], chunks: &[usize], owned: bool) -> Vec<Parsed> {
+    let data = bytes::Bytes::copy_from_slice(data);
     let mut parser = Parser::new();
     let mut items = Vec::new();
     let mut at = 0;
     let mut sizes = chunks.iter().cycle();
     while at < data.len() {
         let size = (*sizes.next().unwrap()).max(1).min(data.len() - at);
-        parser.feed(&data[at..at + size]);
+        if owned {
+            parser.feed_bytes(data.slice(at..at + size));
+        } else {
+            parser.feed(&data[at..at + size]);
+        }
         at += size;
         for item in parser.by_ref() {
             items.push(item);
@@ -72,7 +83,15 @@ fn each_fixture_parses_identically_whole_bytewise_and_in_random_chunks() {
         for seed in 1..=20 {
             let sizes = pseudo_random_sizes(seed, 64, 97);
             assert_eq!(parse_chunked(&data, &sizes), whole, "{name}: seed {seed}");
+            let owned = parse_fed(&data, &sizes, true);
+            assert_eq!(owned, whole, "{name}: seed {seed}, parsed where they lie");
         }
+        assert_eq!(
+            parse_fed(&data, &[data.len()], true),
+            whole,
+            "{name}: owned"
+        );
+        assert_eq!(parse_fed(&data, &[1], true), whole, "{name}: owned bytes");
     }
 }
 

@@ -10,14 +10,32 @@ use ami_proto::{Action, ActionId, Config, Keepalive, Limits, Output, PacketKind,
 use proptest::prelude::*;
 
 fn parse_in_chunks(input: &[u8], chunks: &[usize], limits: Limits) -> (Vec<Parsed>, usize) {
+    parse_fed(input, chunks, &[false], limits)
+}
+
+/// Feeds `input` in `chunks` (cycled), each by `Parser::feed_bytes` (where
+/// `owned`, cycled, says so: parsed where it lies) or `Parser::feed` (copied),
+/// and collects every item, with the most bytes the parser held between reads.
+fn parse_fed(
+    input: &[u8],
+    chunks: &[usize],
+    owned: &[bool],
+    limits: Limits,
+) -> (Vec<Parsed>, usize) {
     let mut parser = Parser::with_limits(limits);
     let mut items = Vec::new();
     let mut peak = 0;
     let mut at = 0;
     let mut sizes = chunks.iter().cycle();
+    let mut owned = owned.iter().cycle();
+    let input = bytes::Bytes::copy_from_slice(input);
     while at < input.len() {
         let size = (*sizes.next().unwrap()).clamp(1, input.len() - at);
-        parser.feed(&input[at..at + size]);
+        if *owned.next().unwrap() {
+            parser.feed_bytes(input.slice(at..at + size));
+        } else {
+            parser.feed(&input[at..at + size]);
+        }
         at += size;
         items.extend(std::iter::from_fn(|| parser.next()));
         peak = peak.max(parser.buffered());
@@ -108,7 +126,21 @@ proptest! {
         let limits = Limits { max_packet_bytes: 128, max_lines: 6 };
         let (whole, _) = parse_in_chunks(&input, &[input.len().max(1)], limits);
         let (chunked, _) = parse_in_chunks(&input, &chunks, limits);
-        prop_assert_eq!(whole, chunked);
+        prop_assert_eq!(&whole, &chunked);
+        let (owned, _) = parse_fed(&input, &[input.len().max(1)], &[true], limits);
+        prop_assert_eq!(&whole, &owned);
+    }
+
+    #[test]
+    fn chunks_parsed_where_they_lie_give_the_same_items_as_copied_ones(
+        input in framing_bytes(),
+        chunks in proptest::collection::vec(1usize..64, 1..16),
+        owned in proptest::collection::vec(any::<bool>(), 1..8),
+    ) {
+        let limits = Limits { max_packet_bytes: 128, max_lines: 6 };
+        let (whole, _) = parse_in_chunks(&input, &[input.len().max(1)], limits);
+        let (mixed, _) = parse_fed(&input, &chunks, &owned, limits);
+        prop_assert_eq!(whole, mixed);
     }
 
     #[test]
@@ -133,9 +165,10 @@ proptest! {
     fn arbitrary_bytes_never_panic_and_memory_stays_bounded(
         input in prop_oneof![framing_bytes(), proptest::collection::vec(any::<u8>(), 0..4096)],
         chunk in 1usize..512,
+        owned in any::<bool>(),
     ) {
         let limits = Limits { max_packet_bytes: 256, max_lines: 16 };
-        let (items, peak) = parse_in_chunks(&input, &[chunk], limits);
+        let (items, peak) = parse_fed(&input, &[chunk], &[owned], limits);
         // A packet never holds more than the limit plus one read; a dropped one
         // keeps at most a marker-sized tail.
         prop_assert!(peak <= 256 + chunk, "peak {peak}");

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ami_proto::{Parsed, Parser};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
 pub mod alloc;
@@ -112,6 +112,30 @@ pub fn ours_whole(data: &[u8]) -> Outcome {
     let mut parser = Parser::new();
     parser.feed(data);
     drain(&mut parser, &mut Outcome::default())
+}
+
+/// Ours, given the whole buffer as owned `Bytes` (`Parser::feed_bytes`): the
+/// packets are parsed where they lie, as the floor reads the data where it lies.
+pub fn ours_owned_whole(data: &Bytes) -> Outcome {
+    let mut parser = Parser::new();
+    parser.feed_bytes(data.clone());
+    drain(&mut parser, &mut Outcome::default())
+}
+
+/// Ours, given `chunk`-byte reads as owned `Bytes` (slices of one buffer, as a
+/// read buffer split off after each read), draining after each: only a packet
+/// cut by a read's end is copied.
+pub fn ours_owned_chunked(data: &Bytes, chunk: usize) -> Outcome {
+    let mut parser = Parser::new();
+    let mut out = Outcome::default();
+    let mut at = 0;
+    while at < data.len() {
+        let end = data.len().min(at + chunk);
+        parser.feed_bytes(data.slice(at..end));
+        out = drain(&mut parser, &mut out);
+        at = end;
+    }
+    out
 }
 
 /// What feeding alone costs ours: the whole buffer copied into a new parser,

@@ -21,17 +21,24 @@ pub enum PacketKind {
     Other,
 }
 
-/// Offsets of one line inside a packet's bytes, line ending excluded. Where its
-/// `": "` is gets found when the line is read, not while parsing: most lines of
-/// most packets are never looked at, and lookups by key need no separator at all.
+/// Offsets of one line inside a packet's bytes, line ending excluded, worked
+/// out from the table when the line is read. So is where its `": "` is: most
+/// lines of most packets are never looked at, and lookups by key need no
+/// separator at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LineIndex {
     pub(crate) start: u32,
     pub(crate) end: u32,
 }
 
-/// Bytes one [`LineIndex`] takes in a line table.
-pub(crate) const INDEX_BYTES: usize = 8;
+/// Bytes one line takes in a line table: where its `\n` is, 32-bit
+/// little-endian. Its start and the end of its content are worked out when it
+/// is read (see [`line_index`]), so that the scanning loop stores one number
+/// per line and reads no byte but the first of each line.
+pub(crate) const INDEX_BYTES: usize = 4;
+
+/// The length of the marker that ends a legacy body (`--END COMMAND--`).
+pub(crate) const END_COMMAND_LEN: u32 = 15;
 
 /// The parser's table of line offsets, written in place in a shared block:
 /// the current packet's entries are the front of `block`, whose length is the
@@ -40,8 +47,8 @@ pub(crate) const INDEX_BYTES: usize = 8;
 /// entries with a split, like its data: no copy and no allocation per packet.
 #[derive(Debug)]
 pub(crate) struct LineTableBuf {
-    /// [`INDEX_BYTES`] per line: start then end, 32-bit little-endian. Packets
-    /// taken before hold the slices in front of it.
+    /// [`INDEX_BYTES`] per line. Packets taken before may hold slices in front
+    /// of it.
     block: BytesMut,
     /// Lines of the packet being read, in `block[..count * INDEX_BYTES]`.
     count: usize,
@@ -53,9 +60,9 @@ pub(crate) struct LineTableBuf {
     next_block: usize,
 }
 
-/// First line-table block: 64 lines.
-const MIN_TABLE_BLOCK: usize = 64 * INDEX_BYTES;
-/// Largest line-table block: 2,048 lines, about a hundred packets.
+/// First line-table block: 128 lines.
+const MIN_TABLE_BLOCK: usize = 128 * INDEX_BYTES;
+/// Largest line-table block: 4,096 lines, about two hundred packets.
 const MAX_TABLE_BLOCK: usize = 16 * 1024;
 
 impl Default for LineTableBuf {
@@ -69,10 +76,10 @@ impl Default for LineTableBuf {
     }
 }
 
-/// A line's entry in a table.
+/// The table entry of a line whose `\n` is at `nl`.
 #[inline]
-pub(crate) fn entry(start: usize, end: usize) -> [u8; INDEX_BYTES] {
-    (u64::from(start as u32) | (u64::from(end as u32) << 32)).to_le_bytes()
+pub(crate) fn entry(nl: usize) -> [u8; INDEX_BYTES] {
+    (nl as u32).to_le_bytes()
 }
 
 impl LineTableBuf {
@@ -106,10 +113,11 @@ impl LineTableBuf {
         self.count = count;
     }
 
-    pub(crate) fn push(&mut self, start: usize, end: usize) {
+    /// Adds the line whose `\n` is at `nl`.
+    pub(crate) fn push(&mut self, nl: usize) {
         let (table, count) = self.room_for(1);
         let at = count * INDEX_BYTES;
-        table[at..at + INDEX_BYTES].copy_from_slice(&entry(start, end));
+        table[at..at + INDEX_BYTES].copy_from_slice(&entry(nl));
         self.count += 1;
     }
 
@@ -133,27 +141,27 @@ impl LineTableBuf {
         self.action_id = None;
     }
 
-    /// The table of the packet just read, of `len` bytes, with a legacy body
-    /// or not; the buffer is left empty. A packet of at most [`INLINE_LINES`]
-    /// lines, under 64 KiB and without a legacy body keeps its line ends in
-    /// itself (every line then starts right after the previous one's end), and
-    /// the block is written over by the next packet: no reference count to take
-    /// and drop per packet, which cost about a fifth of the parser's time.
-    /// Other packets take their entries from the block as a shared slice.
-    pub(crate) fn take(&mut self, len: usize, body: bool) -> LineTable {
+    /// The table of the packet just read, of `len` bytes; the buffer is left
+    /// empty. A packet of at most [`INLINE_LINES`] lines and under 64 KiB keeps
+    /// its line ends in itself, and the block is written over by the next
+    /// packet: no reference count to take and drop per packet, which cost
+    /// about a fifth of the parser's time. Other packets take their entries
+    /// from the block as a shared slice.
+    pub(crate) fn take(&mut self, len: usize) -> LineTable {
         let count = std::mem::take(&mut self.count);
         let action_id = self.action_id.take();
-        if count <= INLINE_LINES && len <= usize::from(u16::MAX) && !body {
-            let mut ends = [0u16; INLINE_LINES];
+        if count <= INLINE_LINES && len <= usize::from(u16::MAX) {
+            let mut nls = [0u16; INLINE_LINES];
             let entries = self.block[..count * INDEX_BYTES].chunks_exact(INDEX_BYTES);
-            for (end, entry) in ends.iter_mut().zip(entries) {
-                // Fits: every offset is below `len`.
-                *end = index_of(entry).end as u16;
+            for (nl, entry) in nls.iter_mut().zip(entries) {
+                // The entry's low half, little-endian: it fits, as every offset
+                // is below `len`.
+                *nl = u16::from_le_bytes([entry[0], entry[1]]);
             }
             return LineTable::Inline {
                 count: count as u8,
                 action_id: action_id.map_or(NO_LINE, |line| line as u8),
-                ends,
+                nls,
             };
         }
         LineTable::Shared {
@@ -171,16 +179,15 @@ pub(crate) const INLINE_LINES: usize = 32;
 /// The inline table's "no `ActionID` line".
 const NO_LINE: u8 = u8::MAX;
 
-/// One packet's line offsets, and where its first `ActionID` line is.
+/// One packet's line ends, and where its first `ActionID` line is.
 #[derive(Clone)]
 pub(crate) enum LineTable {
-    /// Where each line's content ends: lines are contiguous, so each starts
-    /// after the previous one's line end (`\n` or `\r\n`), the first at 0.
+    /// Where each line's `\n` is, as 16 bits.
     Inline {
         count: u8,
         /// Line number, or [`NO_LINE`].
         action_id: u8,
-        ends: [u16; INLINE_LINES],
+        nls: [u16; INLINE_LINES],
     },
     /// A cheap, shared slice of the parser's table: [`INDEX_BYTES`] per line.
     Shared {
@@ -215,50 +222,66 @@ impl LineTable {
         }
     }
 
-    /// Line `line` of the packet whose bytes are `bytes`.
-    fn get(&self, bytes: &[u8], line: usize) -> Option<LineIndex> {
+    /// Where the `\n` of line `line` is.
+    #[inline]
+    fn nl(&self, line: usize) -> Option<u32> {
         match self {
-            LineTable::Inline { count, ends, .. } => {
-                let end = *ends[..usize::from(*count)].get(line)?;
-                let start = match line.checked_sub(1) {
-                    Some(previous) => after_line_end(bytes, ends[previous]),
-                    None => 0,
-                };
-                Some(LineIndex {
-                    start,
-                    end: u32::from(end),
-                })
-            }
+            LineTable::Inline { count, nls, .. } => nls[..usize::from(*count)]
+                .get(line)
+                .map(|&nl| u32::from(nl)),
             LineTable::Shared { entries, .. } => {
                 let at = line * INDEX_BYTES;
-                entries.get(at..at + INDEX_BYTES).map(index_of)
+                let entry = entries.get(at..at + INDEX_BYTES)?;
+                Some(u32::from_le_bytes(entry.try_into().unwrap_or_default()))
             }
         }
     }
 
-    /// The lines in order, of the packet whose bytes are `bytes`.
-    fn iter<'a>(&'a self, bytes: &'a [u8]) -> impl Iterator<Item = LineIndex> + 'a {
-        (0..self.len()).filter_map(move |line| self.get(bytes, line))
+    /// Line `line` of the packet of `bytes` and legacy `body`.
+    fn get(&self, bytes: &[u8], body: Option<(u32, u32)>, line: usize) -> Option<LineIndex> {
+        let nl = self.nl(line)?;
+        let previous = match line.checked_sub(1) {
+            Some(previous) => Some(self.nl(previous)?),
+            None => None,
+        };
+        Some(line_index(bytes, body, previous, nl))
+    }
+
+    /// The lines in order, of the packet of `bytes` and legacy `body`.
+    fn iter<'a>(
+        &'a self,
+        bytes: &'a [u8],
+        body: Option<(u32, u32)>,
+    ) -> impl Iterator<Item = LineIndex> + 'a {
+        let mut previous = None;
+        (0..self.len()).map_while(move |line| {
+            let nl = self.nl(line)?;
+            let index = line_index(bytes, body, previous, nl);
+            previous = Some(nl);
+            Some(index)
+        })
     }
 }
 
-/// Where the line after one whose content ends at `end` starts: past its `\n`,
-/// or its `\r\n` (a `\r` right after a line's content is always its line
-/// end's, since the parser keeps any other `\r` in the content).
-fn after_line_end(bytes: &[u8], end: u16) -> u32 {
-    let end = u32::from(end);
-    match bytes.get(end as usize) {
-        Some(b'\r') => end + 2,
-        _ => end + 1,
-    }
-}
-
-fn index_of(entry: &[u8]) -> LineIndex {
-    let (start, end) = entry.split_at(4);
-    LineIndex {
-        start: u32::from_le_bytes(start.try_into().unwrap_or_default()),
-        end: u32::from_le_bytes(end.try_into().unwrap_or_default()),
-    }
+/// The line whose `\n` is at `nl`, the previous line's at `previous` (`None`
+/// for the first line), in a packet of `bytes` and legacy `body`. Lines are
+/// contiguous, so a line starts right after the previous one's `\n` (the first
+/// at 0), but for the line after a legacy body's header lines: it starts after
+/// the body's end marker. Its content ends before a `\r` right before `nl`.
+#[inline]
+fn line_index(bytes: &[u8], body: Option<(u32, u32)>, previous: Option<u32>, nl: u32) -> LineIndex {
+    let start = match (previous, body) {
+        (None, _) => 0,
+        (Some(previous), Some((body_start, marker))) if previous + 1 == body_start => {
+            marker + END_COMMAND_LEN
+        }
+        (Some(previous), _) => previous + 1,
+    };
+    let end = match nl.checked_sub(1) {
+        Some(before) if before >= start && bytes.get(before as usize) == Some(&b'\r') => before,
+        _ => nl,
+    };
+    LineIndex { start, end }
 }
 
 /// Whether a line's key is `ActionID` (ASCII case-insensitive), as
@@ -269,11 +292,13 @@ pub(crate) fn is_action_id_line(line: &[u8]) -> bool {
     const ACTIONID: u64 = u64::from_le_bytes(*b"actionid");
     const LOWER: u64 = u64::from_le_bytes([0x20; 8]);
     match line.get(..10) {
-        Some(head) => {
+        // The first byte alone rules out almost every line, for a load and a
+        // compare.
+        Some(head) if head[0] | 0x20 == b'a' => {
             let key = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
             key | LOWER == ACTIONID && head[8..] == *b": "
         }
-        None => false,
+        _ => false,
     }
 }
 
@@ -308,7 +333,7 @@ pub struct Packet {
 impl Packet {
     pub(crate) fn new(bytes: Bytes, lines: LineTable, body: Option<(u32, u32)>) -> Self {
         let kind = lines
-            .get(&bytes, 0)
+            .get(&bytes, body, 0)
             .map_or(PacketKind::Other, |first| kind_of(&bytes, &first));
         Packet {
             bytes,
@@ -335,7 +360,7 @@ impl Packet {
             return None;
         }
         self.lines
-            .iter(&self.bytes)
+            .iter(&self.bytes, self.body)
             .find_map(|index| value_of(self.raw_line(&index), key))
     }
 
@@ -344,7 +369,7 @@ impl Packet {
         let key = key.as_bytes();
         let possible = is_possible_key(key);
         self.lines
-            .iter(&self.bytes)
+            .iter(&self.bytes, self.body)
             .filter(move |_| possible)
             .filter_map(move |index| value_of(self.raw_line(&index), key))
     }
@@ -367,7 +392,9 @@ impl Packet {
 
     /// Every line in wire order, fields and opaque lines alike.
     pub fn lines(&self) -> impl Iterator<Item = Line<'_>> + '_ {
-        self.lines.iter(&self.bytes).map(|index| self.line(&index))
+        self.lines
+            .iter(&self.bytes, self.body)
+            .map(|index| self.line(&index))
     }
 
     /// Number of lines in the packet's header section.
@@ -397,7 +424,7 @@ impl Packet {
 
     /// The value of the first line, whose key the packet's kind was decided on.
     fn first_value(&self) -> Option<Value<'_>> {
-        let line = self.raw_line(&self.lines.get(&self.bytes, 0)?);
+        let line = self.raw_line(&self.lines.get(&self.bytes, self.body, 0)?);
         find_separator(line).map(|colon| Value(&line[colon + 2..]))
     }
 
@@ -422,7 +449,9 @@ impl Packet {
     /// The first `ActionID` header's value. The parser noted its line while
     /// indexing the packet, so this is a lookup, not a search.
     pub fn action_id(&self) -> Option<Value<'_>> {
-        let line = self.lines.get(&self.bytes, self.lines.action_id()?)?;
+        let line = self
+            .lines
+            .get(&self.bytes, self.body, self.lines.action_id()?)?;
         value_of(self.raw_line(&line), b"ActionID")
     }
 
@@ -506,15 +535,34 @@ fn kind_of(bytes: &[u8], first: &LineIndex) -> PacketKind {
     let line = &bytes[first.start as usize..first.end as usize];
     // The first byte picks the one key worth comparing.
     let (key, kind): (&[u8], _) = match line.first() {
-        Some(b'R' | b'r') => (b"Response", PacketKind::Response),
-        Some(b'E' | b'e') => (b"Event", PacketKind::Event),
-        Some(b'A' | b'a') => (b"Action", PacketKind::Action),
+        Some(b'R' | b'r') => (b"response", PacketKind::Response),
+        Some(b'E' | b'e') => (b"event", PacketKind::Event),
+        Some(b'A' | b'a') => (b"action", PacketKind::Action),
         _ => return PacketKind::Other,
     };
-    match value_of(line, key) {
-        Some(_) => kind,
-        None => PacketKind::Other,
+    if letters_key_is(line, key) {
+        kind
+    } else {
+        PacketKind::Other
     }
+}
+
+/// Whether `line` starts with `key` (at most 8 ASCII letters, lowercase),
+/// ASCII case-insensitively, then `": "`: as `value_of(line, key).is_some()`,
+/// in one 8-byte compare instead of a loop over bytes. OR-ing 0x20 maps an
+/// uppercase letter to its lowercase one and no other byte to a letter.
+#[inline]
+fn letters_key_is(line: &[u8], key: &[u8]) -> bool {
+    let (Some(head), Some(separator)) = (line.get(..key.len()), line.get(key.len()..key.len() + 2))
+    else {
+        return false;
+    };
+    let mut word = [0u8; 8];
+    let mut lower = [0u8; 8];
+    word[..key.len()].copy_from_slice(head);
+    lower[..key.len()].copy_from_slice(key);
+    let case = u64::from_le_bytes([0x20; 8]) & (u64::MAX >> (8 * (8 - key.len())));
+    u64::from_le_bytes(word) | case == u64::from_le_bytes(lower) && separator == b": "
 }
 
 /// No line's key holds `": "`, since lines split at the first one.
@@ -576,8 +624,8 @@ impl PartialEq for Packet {
             && self.lines.len() == other.lines.len()
             && self
                 .lines
-                .iter(&self.bytes)
-                .eq(other.lines.iter(&other.bytes))
+                .iter(&self.bytes, self.body)
+                .eq(other.lines.iter(&other.bytes, other.body))
     }
 }
 

@@ -667,7 +667,7 @@ impl Scanner {
             let colon = find_separator(&buf[pos..nl]);
             match colon {
                 Some(_) if crlf && self.lines.len() < self.limits.max_lines => {
-                    self.lines.push(pos, nl - 1);
+                    self.lines.push(nl);
                     if is_action_id_line(&buf[pos..nl - 1]) {
                         self.lines.mark_action_id();
                     }
@@ -681,7 +681,7 @@ impl Scanner {
 
     fn take_packet<B: Input>(&mut self, buf: &mut B, len: usize) -> Packet {
         let bytes = buf.take_front(len);
-        let packet = Packet::new(bytes, self.lines.take(len, self.body.is_some()), self.body);
+        let packet = Packet::new(bytes, self.lines.take(len), self.body);
         self.forget_packet();
         packet
     }
@@ -827,9 +827,10 @@ fn index_lines(
         while mask != 0 {
             let nl = block_at + mask.trailing_zeros() as usize;
             mask &= mask - 1;
-            let end = content_end(buf, line_start, nl);
             let next = nl + 1;
-            if end == line_start {
+            // Empty: nothing, or a lone `\r`, before the line end.
+            let width = nl - line_start;
+            if width == 0 || (width == 1 && buf[line_start] == b'\r') {
                 let scan = if count == 0 {
                     Scan::EmptyPacket(next)
                 } else if next > limits.max_packet_bytes {
@@ -848,16 +849,17 @@ fn index_lines(
                 break 'scan ((scan, line_start), count);
             }
             let at = count * INDEX_BYTES;
-            table[at..at + INDEX_BYTES].copy_from_slice(&entry(line_start, end));
+            table[at..at + INDEX_BYTES].copy_from_slice(&entry(nl));
             count += 1;
-            let line = &buf[line_start..end];
-            if action_id.is_none() && is_action_id_line(line) {
+            // With its line end or not, the line has the same first 10 bytes
+            // when it starts with `ActionID: `.
+            if action_id.is_none() && is_action_id_line(&buf[line_start..nl]) {
                 action_id = Some((count - 1) as u32);
             }
             if count > limits.max_lines {
                 break 'scan ((Scan::TooManyLines(next), next), count);
             }
-            if line_start == 0 && line.eq_ignore_ascii_case(b"Response: Follows") {
+            if line_start == 0 && is_legacy_first_line(&buf[..nl]) {
                 break 'scan ((Scan::LegacyBody, next), count);
             }
             line_start = next;
@@ -868,6 +870,13 @@ fn index_lines(
     lines.set_len(count);
     lines.action_id = action_id;
     scan
+}
+
+/// Whether the first line of a packet, up to its `\n`, opens a legacy
+/// `Response: Follows` body.
+#[inline]
+fn is_legacy_first_line(line: &[u8]) -> bool {
+    line[..content_end(line, 0, line.len())].eq_ignore_ascii_case(b"Response: Follows")
 }
 
 /// End of a line's content: `nl` minus a `\r` just before it.

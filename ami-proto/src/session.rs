@@ -384,14 +384,20 @@ impl Session {
             return;
         };
         self.next_number = conn.next_number();
-        let outputs: Vec<Output> = std::iter::from_fn(|| conn.poll_output()).collect();
-        // The close reason comes after the failures it causes: decide first
-        // whether they are `Down` (a reconnect follows) or `Closed`.
-        let reconnecting = match outputs.last() {
-            Some(Output::Closed(reason)) => Some((reason.clone(), self.will_redial(reason))),
+        // The close reason comes after the failures it causes, as the last
+        // output of a closed connection: decide first whether they are `Down`
+        // (a reconnect follows) or `Closed`. Read from the connection's state,
+        // so that the outputs are handled as they are taken, not gathered in a
+        // list first (a copy of every event, and reallocations, per read).
+        let closed = match conn.state() {
+            crate::connection::State::Closed(reason) => Some(reason.clone()),
             _ => None,
         };
-        for output in outputs {
+        let reconnecting = closed.map(|reason| {
+            let redial = self.will_redial(&reason);
+            (reason, redial)
+        });
+        while let Some(output) = self.conn.as_mut().and_then(Connection::poll_output) {
             match output {
                 Output::Connected { version } => self.version = version,
                 Output::Ready => self.on_ready(),

@@ -162,7 +162,7 @@ impl Request for Originate {
 
     fn parse(reply: Reply) -> Result<OriginateOutcome, Error> {
         match reply {
-            Reply::Originate(outcome) if outcome.event.is_some() => Ok(outcome),
+            Reply::Originate(outcome) if outcome.event.is_some() => Ok(*outcome),
             Reply::Originate(outcome) => Err(Error::Rejected(outcome.response)),
             Reply::Response(packet) if packet.is_error() => Err(Error::Rejected(packet)),
             other => Err(unexpected("an OriginateResponse", &other)),
@@ -191,7 +191,7 @@ impl Request for CollectList {
 
     fn parse(reply: Reply) -> Result<List, Error> {
         match reply {
-            Reply::List(list) => Ok(list),
+            Reply::List(list) => Ok(*list),
             Reply::Response(packet) if packet.is_error() => Err(Error::Rejected(packet)),
             other => Err(unexpected("a list", &other)),
         }

@@ -227,12 +227,12 @@ fn replies_lists_and_outcomes_are_tagged_and_round_trip() {
     let response = packet(b"Response: Success\r\nEventList: start\r\n\r\n");
     let item = packet(b"Event: CoreShowChannel\r\nChannel: PJSIP/1\r\n\r\n");
     let complete = packet(b"Event: CoreShowChannelsComplete\r\nListItems: 1\r\n\r\n");
-    let list = Reply::List(List {
+    let list = Reply::List(Box::new(List {
         response: response.clone(),
         items: vec![item],
         complete,
         received: 1,
-    });
+    }));
     let json = serde_json::to_string(&list).unwrap();
     assert_eq!(
         json,

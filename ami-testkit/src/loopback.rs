@@ -594,6 +594,33 @@ pub fn pipelined<P, E>(
     Ok(start.elapsed())
 }
 
+/// `next` if it is ready at its first poll, else `None`: an async consumer
+/// takes an event that is already waiting without arming its stall timer,
+/// which reads the clock (a runtime's `timeout` or timer does, at its making).
+/// The raw socket's reader reads no clock per event, and neither need the
+/// adapters' subscribers: the timer is for a stall, so it is armed only when
+/// the consumer is about to wait.
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::pin;
+/// use std::task::{Context, Poll, Waker};
+/// use ami_testkit::loopback::at_once;
+///
+/// let mut cx = Context::from_waker(Waker::noop());
+/// let ready = pin!(async { 7 });
+/// assert_eq!(pin!(at_once(ready)).poll(&mut cx), Poll::Ready(Some(7)));
+/// let waiting = pin!(std::future::pending::<u8>());
+/// assert_eq!(pin!(at_once(waiting)).poll(&mut cx), Poll::Ready(None));
+/// ```
+pub async fn at_once<F: Future>(mut next: std::pin::Pin<&mut F>) -> Option<F::Output> {
+    std::future::poll_fn(|cx| match next.as_mut().poll(cx) {
+        std::task::Poll::Ready(output) => std::task::Poll::Ready(Some(output)),
+        std::task::Poll::Pending => std::task::Poll::Ready(None),
+    })
+    .await
+}
+
 /// [`pipelined`] for one task: the futures `send` returns are awaited in
 /// order on the caller's runtime.
 pub async fn pipelined_async<T, E, F: Future<Output = Result<T, E>>>(

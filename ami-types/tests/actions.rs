@@ -134,7 +134,7 @@ fn requests_set_expectations_and_parse_replies() {
             "Event: OriginateResponse\r\nResponse: Success\r\nReason: 4\r\n\r\n",
         )),
     };
-    let parsed = <Originate as Request>::parse(Reply::Originate(outcome)).unwrap();
+    let parsed = <Originate as Request>::parse(Reply::Originate(Box::new(outcome))).unwrap();
     assert_eq!(parsed.reason_code(), Some(OriginateReason::Answered));
 
     // Command: the output lines.
@@ -161,7 +161,7 @@ fn requests_set_expectations_and_parse_replies() {
         ),
         received: 1,
     };
-    let typed = <CoreShowChannels as Request>::parse(Reply::List(list)).unwrap();
+    let typed = <CoreShowChannels as Request>::parse(Reply::List(Box::new(list))).unwrap();
     let names: Vec<_> = typed
         .items()
         .map(|c| c.channel().name().unwrap().to_string())

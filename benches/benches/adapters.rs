@@ -37,8 +37,8 @@ use std::time::{Duration, Instant};
 use ami_benches::corpus;
 use ami_proto::{Action, Config, Event};
 use ami_testkit::loopback::{
-    config, ends_login, flood_raw, median, pipelined, pipelined_async, round_trips_raw, Blobs,
-    Flow, BLOB_BYTES, IN_FLIGHT, STALL,
+    at_once, config, ends_login, flood_raw, median, pipelined, pipelined_async, round_trips_raw,
+    Blobs, Flow, BLOB_BYTES, IN_FLIGHT, STALL,
 };
 use ami_testkit::{event_packets, FakeAsterisk};
 
@@ -169,10 +169,11 @@ fn flood_tokio(flood: &Blobs, capacity: usize, workers: usize, transport: Transp
         }
         let flow = flood
             .count_async(&fake, async || {
-                tokio::time::timeout(STALL, events_rx.next())
-                    .await
-                    .ok()
-                    .flatten()
+                let mut next = std::pin::pin!(events_rx.next());
+                match at_once(next.as_mut()).await {
+                    Some(item) => item,
+                    None => tokio::time::timeout(STALL, next).await.ok().flatten(),
+                }
             })
             .await;
         client.close();
@@ -201,9 +202,14 @@ fn flood_blocking(flood: &Blobs, capacity: usize, transport: Transport) -> Flow 
     flow
 }
 
-/// The next event within [`STALL`] (`None`: none came, or the stream ended).
+/// The next event within [`STALL`] (`None`: none came, or the stream ended);
+/// the timer is made only when the event is not already waiting.
 async fn smol_next(events: &mut ami_smol::Events) -> Option<Event> {
-    smol::future::or(events.next(), async {
+    let mut next = std::pin::pin!(events.next());
+    if let Some(item) = at_once(next.as_mut()).await {
+        return item;
+    }
+    smol::future::or(next, async {
         smol::Timer::after(STALL).await;
         None
     })

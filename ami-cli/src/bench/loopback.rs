@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use ami_proto::{Action, Event};
 use ami_testkit::loopback::{
-    config, ends_login, flood_raw, median, pipelined, pipelined_async, round_trips_raw, Flow, STALL,
+    at_once, config, ends_login, flood_raw, median, pipelined, pipelined_async, round_trips_raw,
+    Flow, STALL,
 };
 pub use ami_testkit::loopback::{Blobs, IN_FLIGHT};
 use ami_testkit::FakeAsterisk;
@@ -79,10 +80,11 @@ fn flood_tokio(flood: &Blobs, workers: usize) -> Result<Flow, CliError> {
         )? {}
         let flow = flood
             .count_async(&fake, async || {
-                tokio::time::timeout(STALL, events.next())
-                    .await
-                    .ok()
-                    .flatten()
+                let mut next = std::pin::pin!(events.next());
+                match at_once(next.as_mut()).await {
+                    Some(item) => item,
+                    None => tokio::time::timeout(STALL, next).await.ok().flatten(),
+                }
             })
             .await;
         client.close();
@@ -90,9 +92,14 @@ fn flood_tokio(flood: &Blobs, workers: usize) -> Result<Flow, CliError> {
     })
 }
 
-/// The next event within [`STALL`] (`None`: none came, or the stream ended).
+/// The next event within [`STALL`] (`None`: none came, or the stream ended);
+/// the timer is made only when the event is not already waiting.
 async fn smol_next(events: &mut ami_client::Events) -> Option<Event> {
-    smol::future::or(events.next(), async {
+    let mut next = std::pin::pin!(events.next());
+    if let Some(item) = at_once(next.as_mut()).await {
+        return item;
+    }
+    smol::future::or(next, async {
         smol::Timer::after(STALL).await;
         None
     })

@@ -543,10 +543,10 @@ impl Connection {
             return;
         }
         let reply = match pending.expect {
-            Expect::OriginateOutcome => Reply::Originate(OriginateOutcome {
+            Expect::OriginateOutcome => Reply::Originate(Box::new(OriginateOutcome {
                 response: packet,
                 event: None,
-            }),
+            })),
             Expect::Response | Expect::List => Reply::Response(packet),
         };
         self.complete(number, Ok(reply));
@@ -634,7 +634,7 @@ impl Connection {
                         complete: packet,
                         received: *received,
                     };
-                    self.complete(number, Ok(Reply::List(list)));
+                    self.complete(number, Ok(Reply::List(Box::new(list))));
                 } else {
                     *received += 1;
                     pending.deadline = now + pending.timeout;
@@ -661,7 +661,7 @@ impl Connection {
                     response: response.clone(),
                     event: Some(packet),
                 };
-                self.complete(number, Ok(Reply::Originate(outcome)));
+                self.complete(number, Ok(Reply::Originate(Box::new(outcome))));
             }
             _ => self.outputs.push_back(Output::Event(packet)),
         }

@@ -11,9 +11,12 @@ pub enum Reply {
     /// list).
     Response(Packet),
     /// A list: the response, its items and the closing `...Complete` event.
-    List(List),
+    /// Boxed, as is the originate outcome: a reply travels through the same
+    /// queues as events, whose every move would otherwise copy room for the
+    /// largest reply (two packets and a list), twice a packet's size.
+    List(Box<List>),
     /// An async `Originate`: the response, then the call's outcome.
-    Originate(OriginateOutcome),
+    Originate(Box<OriginateOutcome>),
 }
 
 impl Reply {

@@ -828,9 +828,10 @@ fn index_lines(
             let nl = block_at + mask.trailing_zeros() as usize;
             mask &= mask - 1;
             let next = nl + 1;
-            // Empty: nothing, or a lone `\r`, before the line end.
+            // Empty: nothing, or a lone `\r`, before the line end (one
+            // compare for the common line, wider than that).
             let width = nl - line_start;
-            if width == 0 || (width == 1 && buf[line_start] == b'\r') {
+            if width <= 1 && (width == 0 || buf[line_start] == b'\r') {
                 let scan = if count == 0 {
                     Scan::EmptyPacket(next)
                 } else if next > limits.max_packet_bytes {

@@ -37,14 +37,18 @@ pub(crate) struct LineIndex {
 /// per line and reads no byte but the first of each line.
 pub(crate) const INDEX_BYTES: usize = 4;
 
-/// The length of the marker that ends a legacy body (`--END COMMAND--`).
-pub(crate) const END_COMMAND_LEN: u32 = 15;
+/// The marker that ends a legacy `Response: Follows` body.
+pub(crate) const END_COMMAND: &[u8] = b"--END COMMAND--";
 
-/// The parser's table of line offsets, written in place in a shared block:
-/// the current packet's entries are the front of `block`, whose length is the
-/// room left in it (zero-filled when the block is made), so that the scanning loop
-/// writes an entry with a plain indexed store and a finished packet takes its
-/// entries with a split, like its data: no copy and no allocation per packet.
+/// Its length, for offsets into a packet.
+const END_COMMAND_LEN: u32 = END_COMMAND.len() as u32;
+
+/// The parser's table of line ends, written in place in a shared block: the
+/// current packet's entries are the front of `block`, whose length is the room
+/// left in it (zero-filled when the block is made), so that the scanning loop
+/// writes an entry with a plain indexed store. A finished packet copies its
+/// entries into itself when they are few, or takes them with a split, like its
+/// data: no allocation per packet either way (see [`LineTableBuf::take`]).
 #[derive(Debug)]
 pub(crate) struct LineTableBuf {
     /// [`INDEX_BYTES`] per line. Packets taken before may hold slices in front

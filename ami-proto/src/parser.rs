@@ -3,11 +3,10 @@
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memmem;
 
-use crate::packet::{entry, find_separator, is_action_id_line, LineTableBuf, Packet, INDEX_BYTES};
+use crate::packet::{
+    entry, find_separator, is_action_id_line, LineTableBuf, Packet, END_COMMAND, INDEX_BYTES,
+};
 use crate::scan::{newline_mask, BLOCK};
-
-/// The marker that ends a legacy `Response: Follows` body.
-const END_COMMAND: &[u8] = b"--END COMMAND--";
 
 /// The first block the input buffer takes: small, because an idle connection
 /// holds its buffer for as long as it lives.

@@ -594,29 +594,52 @@ pub fn pipelined<P, E>(
     Ok(start.elapsed())
 }
 
-/// `next` if it is ready at its first poll, else `None`: an async consumer
-/// takes an event that is already waiting without arming its stall timer,
-/// which reads the clock (a runtime's `timeout` or timer does, at its making).
-/// The raw socket's reader reads no clock per event, and neither need the
-/// adapters' subscribers: the timer is for a stall, so it is armed only when
-/// the consumer is about to wait.
+/// The output of `next` (an async subscriber's next event), or `None` when
+/// the future `stall()` makes finishes first: an async consumer with a stall
+/// guard on any runtime (`|| tokio::time::sleep(STALL)`, or a smol timer).
+///
+/// The stall timer is made only when `next` is not ready at its first poll.
+/// A runtime's timer reads the clock when made, and the raw socket's reader
+/// reads none per event, so neither do the adapters' consumers for an event
+/// that is already waiting: the timer is for a stall.
 ///
 /// ```
-/// use std::future::Future;
-/// use std::pin::pin;
-/// use std::task::{Context, Poll, Waker};
-/// use ami_testkit::loopback::at_once;
+/// use std::future::{pending, ready};
+/// use ami_testkit::loopback::next_or_stall;
 ///
-/// let mut cx = Context::from_waker(Waker::noop());
-/// let ready = pin!(async { 7 });
-/// assert_eq!(pin!(at_once(ready)).poll(&mut cx), Poll::Ready(Some(7)));
-/// let waiting = pin!(std::future::pending::<u8>());
-/// assert_eq!(pin!(at_once(waiting)).poll(&mut cx), Poll::Ready(None));
+/// let stall_made = std::cell::Cell::new(false);
+/// let first = next_or_stall(ready(Some(7)), || {
+///     stall_made.set(true);
+///     ready(())
+/// });
+/// assert_eq!(futures_block_on(first), Some(7));
+/// assert!(!stall_made.get(), "no timer for an event already waiting");
+/// let stalled = next_or_stall(pending::<Option<u8>>(), || ready(()));
+/// assert_eq!(futures_block_on(stalled), None);
+/// # fn futures_block_on<F: std::future::Future>(future: F) -> F::Output {
+/// #     let mut future = std::pin::pin!(future);
+/// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// #     loop {
+/// #         if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+/// #             return output;
+/// #         }
+/// #     }
+/// # }
 /// ```
-pub async fn at_once<F: Future>(mut next: std::pin::Pin<&mut F>) -> Option<F::Output> {
+pub async fn next_or_stall<T, S: Future<Output = ()>>(
+    next: impl Future<Output = Option<T>>,
+    stall: impl FnOnce() -> S,
+) -> Option<T> {
+    use std::task::Poll;
+    let mut next = std::pin::pin!(next);
+    let first = std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await;
+    if let Poll::Ready(item) = first {
+        return item;
+    }
+    let mut stall = std::pin::pin!(stall());
     std::future::poll_fn(|cx| match next.as_mut().poll(cx) {
-        std::task::Poll::Ready(output) => std::task::Poll::Ready(Some(output)),
-        std::task::Poll::Pending => std::task::Poll::Ready(None),
+        Poll::Ready(item) => Poll::Ready(item),
+        Poll::Pending => stall.as_mut().poll(cx).map(|()| None),
     })
     .await
 }

@@ -37,8 +37,8 @@ use std::time::{Duration, Instant};
 use ami_benches::corpus;
 use ami_proto::{Action, Config, Event};
 use ami_testkit::loopback::{
-    at_once, config, ends_login, flood_raw, median, pipelined, pipelined_async, round_trips_raw,
-    Blobs, Flow, BLOB_BYTES, IN_FLIGHT, STALL,
+    config, ends_login, flood_raw, median, next_or_stall, pipelined, pipelined_async,
+    round_trips_raw, Blobs, Flow, BLOB_BYTES, IN_FLIGHT, STALL,
 };
 use ami_testkit::{event_packets, FakeAsterisk};
 
@@ -169,11 +169,7 @@ fn flood_tokio(flood: &Blobs, capacity: usize, workers: usize, transport: Transp
         }
         let flow = flood
             .count_async(&fake, async || {
-                let mut next = std::pin::pin!(events_rx.next());
-                match at_once(next.as_mut()).await {
-                    Some(item) => item,
-                    None => tokio::time::timeout(STALL, next).await.ok().flatten(),
-                }
+                next_or_stall(events_rx.next(), || tokio::time::sleep(STALL)).await
             })
             .await;
         client.close();
@@ -205,13 +201,8 @@ fn flood_blocking(flood: &Blobs, capacity: usize, transport: Transport) -> Flow 
 /// The next event within [`STALL`] (`None`: none came, or the stream ended);
 /// the timer is made only when the event is not already waiting.
 async fn smol_next(events: &mut ami_smol::Events) -> Option<Event> {
-    let mut next = std::pin::pin!(events.next());
-    if let Some(item) = at_once(next.as_mut()).await {
-        return item;
-    }
-    smol::future::or(next, async {
+    next_or_stall(events.next(), || async {
         smol::Timer::after(STALL).await;
-        None
     })
     .await
 }

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use ami_proto::{Action, Event};
 use ami_testkit::loopback::{
-    at_once, config, ends_login, flood_raw, median, pipelined, pipelined_async, round_trips_raw,
-    Flow, STALL,
+    config, ends_login, flood_raw, median, next_or_stall, pipelined, pipelined_async,
+    round_trips_raw, Flow, STALL,
 };
 pub use ami_testkit::loopback::{Blobs, IN_FLIGHT};
 use ami_testkit::FakeAsterisk;
@@ -80,11 +80,7 @@ fn flood_tokio(flood: &Blobs, workers: usize) -> Result<Flow, CliError> {
         )? {}
         let flow = flood
             .count_async(&fake, async || {
-                let mut next = std::pin::pin!(events.next());
-                match at_once(next.as_mut()).await {
-                    Some(item) => item,
-                    None => tokio::time::timeout(STALL, next).await.ok().flatten(),
-                }
+                next_or_stall(events.next(), || tokio::time::sleep(STALL)).await
             })
             .await;
         client.close();
@@ -95,13 +91,8 @@ fn flood_tokio(flood: &Blobs, workers: usize) -> Result<Flow, CliError> {
 /// The next event within [`STALL`] (`None`: none came, or the stream ended);
 /// the timer is made only when the event is not already waiting.
 async fn smol_next(events: &mut ami_client::Events) -> Option<Event> {
-    let mut next = std::pin::pin!(events.next());
-    if let Some(item) = at_once(next.as_mut()).await {
-        return item;
-    }
-    smol::future::or(next, async {
+    next_or_stall(events.next(), || async {
         smol::Timer::after(STALL).await;
-        None
     })
     .await
 }

@@ -6,7 +6,7 @@ use memchr::memmem;
 use crate::packet::{
     entry, find_separator, is_action_id_line, LineTableBuf, Packet, END_COMMAND, INDEX_BYTES,
 };
-use crate::scan::{newline_mask, BLOCK};
+use crate::scan::{full_mask, newline_mask, LineEnds, BLOCK};
 
 /// The first block the input buffer takes: small, because an idle connection
 /// holds its buffer for as long as it lives.
@@ -447,7 +447,7 @@ impl Scanner {
         let mut line_start = 0;
         // The chunk's first line continues the buffer's incomplete one.
         let mut before = &buf[self.pos.min(buf.len())..];
-        for nl in memchr::memchr_iter(b'\n', chunk) {
+        for nl in LineEnds::new(chunk) {
             let line = &chunk[line_start..nl];
             let empty = matches!((before, line), (b"", b"" | b"\r") | (b"\r", b""));
             if empty {
@@ -792,9 +792,14 @@ enum Scan {
 /// line end is in a long line: `memchr` skips to its end, since it moves faster
 /// than 64 bytes at a time through bytes it has nothing to report about.
 ///
-/// The loop keeps the table's slice and count in locals, written back at each
-/// exit: pushes through `lines` would make the compiler reload and store the
-/// count around every entry written.
+/// Each line is checked against the limits, the legacy body and the empty line
+/// that ends the packet. Once the packet's first line is behind and the blocks
+/// ahead are whole and within the limits, [`index_plain_run`] takes over, with
+/// only the tests such lines need.
+///
+/// The loops keep the table's count in locals, written back at each exit:
+/// pushes through `lines` would make the compiler reload and store the count
+/// around every entry written.
 #[inline]
 fn index_lines(
     buf: &[u8],
@@ -803,17 +808,23 @@ fn index_lines(
     limits: Limits,
     lines: &mut LineTableBuf,
 ) -> (Scan, usize) {
-    let mut action_id = lines.action_id;
-    let mut line_start = start;
+    let mut state = Lines {
+        line_start: start,
+        count: lines.len(),
+        action_id: lines.action_id,
+    };
+    // Whole blocks that end here or before hold no line that takes the packet
+    // past the size limit.
+    let plain_end = buf.len().min(limits.max_packet_bytes);
     // `buf[start..from]` is known to hold no line end (a previous scan's).
     let mut block_at = from;
-    let (scan, count) = 'scan: loop {
+    let (scan, pos) = 'scan: loop {
         if block_at >= buf.len() {
-            break 'scan ((Scan::NeedMore, line_start), lines.len());
+            break 'scan (Scan::NeedMore, state.line_start);
         }
         // Room for every line end the block can hold (the table is allocated
         // only once there are bytes to index).
-        let (table, mut count) = lines.room_for(BLOCK);
+        let (table, _) = lines.room_for(BLOCK);
         let block = &buf[block_at..buf.len().min(block_at + BLOCK)];
         let mut mask = newline_mask(block);
         if mask == 0 {
@@ -827,49 +838,135 @@ fn index_lines(
             let nl = block_at + mask.trailing_zeros() as usize;
             mask &= mask - 1;
             let next = nl + 1;
+            let line_start = state.line_start;
             // Empty: nothing, or a lone `\r`, before the line end (one
             // compare for the common line, wider than that).
             let width = nl - line_start;
             if width <= 1 && (width == 0 || buf[line_start] == b'\r') {
-                let scan = if count == 0 {
+                let scan = if state.count == 0 {
                     Scan::EmptyPacket(next)
                 } else if next > limits.max_packet_bytes {
                     Scan::CompleteButTooLarge(next)
                 } else {
                     Scan::Packet(next)
                 };
-                break 'scan ((scan, line_start), count);
+                break 'scan (scan, line_start);
             }
             if next > limits.max_packet_bytes {
-                let first = count == 0;
+                let first = state.count == 0;
                 let scan = Scan::TooLarge {
                     line_end: next,
                     first,
                 };
-                break 'scan ((scan, line_start), count);
+                break 'scan (scan, line_start);
             }
-            let at = count * INDEX_BYTES;
+            let at = state.count * INDEX_BYTES;
             table[at..at + INDEX_BYTES].copy_from_slice(&entry(nl));
-            count += 1;
-            // With its line end or not, the line has the same first 10 bytes
-            // when it starts with `ActionID: `.
-            if action_id.is_none() && is_action_id_line(&buf[line_start..nl]) {
-                action_id = Some((count - 1) as u32);
-            }
-            if count > limits.max_lines {
-                break 'scan ((Scan::TooManyLines(next), next), count);
+            state.note_action_id(buf);
+            state.count += 1;
+            state.line_start = next;
+            if state.count > limits.max_lines {
+                break 'scan (Scan::TooManyLines(next), next);
             }
             if line_start == 0 && is_legacy_first_line(&buf[..nl]) {
-                break 'scan ((Scan::LegacyBody, next), count);
+                break 'scan (Scan::LegacyBody, next);
             }
-            line_start = next;
+            if block_at + BLOCK <= plain_end && state.count + BLOCK <= limits.max_lines {
+                lines.set_len(state.count);
+                match index_plain_run(buf, plain_end, block_at, mask, &mut state, lines, limits) {
+                    Ok(next) => break 'scan (Scan::Packet(next), state.line_start),
+                    Err(stopped_at) => {
+                        block_at = stopped_at;
+                        continue 'scan;
+                    }
+                }
+            }
         }
-        lines.set_len(count);
+        lines.set_len(state.count);
         block_at += block.len();
     };
-    lines.set_len(count);
-    lines.action_id = action_id;
-    scan
+    lines.set_len(state.count);
+    lines.action_id = state.action_id;
+    (scan, pos)
+}
+
+/// Where [`index_lines`] is in a packet: the current line's start, the lines
+/// indexed, and the first `ActionID` line's number.
+struct Lines {
+    line_start: usize,
+    count: usize,
+    action_id: Option<u32>,
+}
+
+impl Lines {
+    /// Notes the current line (line number `count`) if it is the packet's first
+    /// `ActionID` line. Its first 10 bytes decide, whether its line end is among
+    /// them or not: no byte of `ActionID: ` is a `\n`.
+    #[inline(always)]
+    fn note_action_id(&mut self, buf: &[u8]) {
+        if self.action_id.is_none() && is_action_id_line(&buf[self.line_start..]) {
+            self.action_id = Some(self.count as u32);
+        }
+    }
+}
+
+/// Indexes the lines of whole blocks, from the one at `block_at` with the line
+/// ends `mask` not yet visited, while no line can take the packet past a limit
+/// (the blocks end at or before `plain_end`, and the table and `max_lines`
+/// have room for every line end a block can hold) and the packet's first line
+/// is behind: a line is then the packet's end or an entry, nothing else.
+/// Returns `Ok` with the packet's length once its empty line is found, or `Err`
+/// with the first block not looked at.
+#[inline(always)]
+fn index_plain_run(
+    buf: &[u8],
+    plain_end: usize,
+    mut block_at: usize,
+    mut mask: u64,
+    state: &mut Lines,
+    lines: &mut LineTableBuf,
+    limits: Limits,
+) -> Result<usize, usize> {
+    let (table, first) = lines.room_for(BLOCK);
+    let room = (table.len() / INDEX_BYTES - first).min(limits.max_lines - first);
+    let table = &mut table[first * INDEX_BYTES..(first + room) * INDEX_BYTES];
+    let result = 'run: loop {
+        // One bounds check per block: then at most one entry per bit of the
+        // mask, which `& (BLOCK - 1)` tells the compiler.
+        let written = state.count - first;
+        let slots = table
+            .get_mut(written * INDEX_BYTES..(written + BLOCK) * INDEX_BYTES)
+            .and_then(|slots| <&mut [u8; BLOCK * INDEX_BYTES]>::try_from(slots).ok());
+        let Some(slots) = slots else {
+            break 'run Err(block_at);
+        };
+        let mut slot = 0;
+        while mask != 0 {
+            let nl = block_at + mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let width = nl - state.line_start;
+            if width <= 1 && (width == 0 || buf[state.line_start] == b'\r') {
+                break 'run Ok(nl + 1);
+            }
+            let at = (slot & (BLOCK - 1)) * INDEX_BYTES;
+            slots[at..at + INDEX_BYTES].copy_from_slice(&entry(nl));
+            slot += 1;
+            state.note_action_id(buf);
+            state.count += 1;
+            state.line_start = nl + 1;
+        }
+        block_at += BLOCK;
+        let next_block = buf
+            .get(block_at..block_at + BLOCK)
+            .filter(|_| block_at + BLOCK <= plain_end)
+            .and_then(|block| <&[u8; BLOCK]>::try_from(block).ok());
+        let Some(block) = next_block else {
+            break 'run Err(block_at);
+        };
+        mask = full_mask(block);
+    };
+    lines.set_len(state.count);
+    result
 }
 
 /// Whether the first line of a packet, up to its `\n`, opens a legacy

@@ -1,7 +1,9 @@
 //! Byte classification for the parser: which bytes of a block are line ends,
-//! as one bit each. On x86_64 by SSE2 compare and movemask through `safe_arch`
-//! (the workspace forbids `unsafe`, and `std::arch` needs it to call them);
-//! elsewhere in portable code that the compiler vectorises.
+//! as one bit each. On x86_64 with the `simd` feature (the default), by SSE2
+//! compare and movemask through `safe_arch`: the workspace forbids `unsafe`,
+//! which `std::arch` needs to call them, and no portable formulation tried
+//! compiles to `pmovmskb` alone. Elsewhere, in portable code that the compiler
+//! vectorises.
 
 /// Bytes classified at a time: one bit each in a `u64`.
 pub(crate) const BLOCK: usize = 64;
@@ -61,7 +63,7 @@ impl Iterator for LineEnds<'_> {
 
 /// The mask of a full block: on x86_64, 16 bytes at a time by SSE2 compare and
 /// `pmovmskb` (x86_64's baseline), about 4 instructions per 16 bytes.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[cfg(all(feature = "simd", target_arch = "x86_64", target_feature = "sse2"))]
 #[inline]
 pub(crate) fn full_mask(block: &[u8; BLOCK]) -> u64 {
     use safe_arch::{cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i};
@@ -77,7 +79,7 @@ pub(crate) fn full_mask(block: &[u8; BLOCK]) -> u64 {
 }
 
 /// The mask of a full block where SSE2 is not at hand.
-#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[cfg(not(all(feature = "simd", target_arch = "x86_64", target_feature = "sse2")))]
 #[inline]
 pub(crate) fn full_mask(block: &[u8; BLOCK]) -> u64 {
     portable_mask(block)
@@ -90,7 +92,10 @@ pub(crate) fn full_mask(block: &[u8; BLOCK]) -> u64 {
 /// (byte `j` of the word lands on bit `56 + j`). About 65 instructions per 64
 /// bytes on x86_64; a bit-by-bit loop is not turned into `pmovmskb` by LLVM and
 /// is several times slower.
-#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[cfg_attr(
+    all(feature = "simd", target_arch = "x86_64", target_feature = "sse2"),
+    allow(dead_code)
+)]
 #[inline]
 fn portable_mask(block: &[u8; BLOCK]) -> u64 {
     const GATHER: u64 = 0x0102_0408_1020_4080;

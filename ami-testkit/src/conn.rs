@@ -138,9 +138,22 @@ impl Conn {
                 .filter(|e| session.wants(e))
                 .collect()
         };
-        if wanted.is_empty()
-            || !self.write_locked(&mut out, wanted.iter().map(|e| (e.bytes.as_slice(), false)))
-        {
+        if wanted.is_empty() {
+            return 0;
+        }
+        let written = if out.faults.is_empty() {
+            // Nothing to shape: the events' bytes as they are, not copied into
+            // one buffer first.
+            let parts: Vec<&[u8]> = wanted.iter().map(|e| e.bytes.as_slice()).collect();
+            let ok = out.sink.write_all_parts(&parts).is_ok();
+            if !ok {
+                self.kill_locked(&mut out);
+            }
+            ok
+        } else {
+            self.write_locked(&mut out, wanted.iter().map(|e| (e.bytes.as_slice(), false)))
+        };
+        if !written {
             return 0;
         }
         wanted.len()

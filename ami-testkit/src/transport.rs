@@ -4,7 +4,7 @@
 //! connection's writer lock. For TLS both halves share one `rustls::ServerConnection`
 //! behind its own mutex, taken only briefly (lock order: writer lock, then TLS lock).
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -69,6 +69,35 @@ impl Sink {
             Sink::Tls(tls) => {
                 let mut conn = tls.conn.lock().unwrap_or_else(|e| e.into_inner());
                 conn.writer().write_all(bytes)?;
+                Tls::flush(&mut conn, &tls.tcp)
+            }
+        }
+    }
+
+    /// Writes `parts` in order, as if concatenated. On TCP by vectored writes,
+    /// without copying them together first: a flood's batch is megabytes, and
+    /// the copy made the fake, not the client, much of what a flood measures.
+    pub(crate) fn write_all_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        match self {
+            Sink::Plain(tcp) => {
+                let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+                let mut slices = &mut slices[..];
+                IoSlice::advance_slices(&mut slices, 0);
+                while !slices.is_empty() {
+                    match tcp.write_vectored(slices) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            }
+            Sink::Tls(tls) => {
+                let mut conn = tls.conn.lock().unwrap_or_else(|e| e.into_inner());
+                for part in parts {
+                    conn.writer().write_all(part)?;
+                }
                 Tls::flush(&mut conn, &tls.tcp)
             }
         }

@@ -161,6 +161,56 @@ fn floods_the_benchmark_corpus_events_in_order() {
 }
 
 #[test]
+fn floods_over_tls_byte_for_byte() {
+    let fake = FakeAsterisk::builder().tls(true).start();
+    let config = fake.tls_client_config().unwrap();
+    let server_name = ami_testkit::rustls::pki_types::ServerName::try_from("localhost")
+        .unwrap()
+        .to_owned();
+    let conn = ami_testkit::rustls::ClientConnection::new(config, server_name).unwrap();
+    let tcp = TcpStream::connect(fake.addr()).unwrap();
+    tcp.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+    let mut tls = ami_testkit::rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(
+        b"Action: Login\r\nActionID: t\r\nUsername: admin\r\nSecret: amp111\r\nEvents: off\r\n\r\n\
+          Action: Events\r\nActionID: e\r\nEventMask: on\r\n\r\n",
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    // The banner, then the two responses: the second ends the login.
+    while !seen.ends_with(b"\r\n\r\n") || !seen.windows(13).any(|w| w == b"ActionID: e\r\n") {
+        let n = tls.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed during the login: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // Many events in one batch, so that the writes are written in parts.
+    let events: Vec<Vec<u8>> = (0..3000)
+        .map(|i| {
+            format!(
+                "Event: Flood\r\nPrivilege: call,all\r\nSeq: {i}\r\nPad: {}\r\n\r\n",
+                "x".repeat(i % 300)
+            )
+            .into_bytes()
+        })
+        .collect();
+    let expected = events.concat();
+    let flood = fake.flood(events.clone(), Rate::Unlimited);
+    let mut got = Vec::with_capacity(expected.len());
+    while got.len() < expected.len() {
+        let n = tls.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(flood.wait(), events.len() as u64);
+    assert!(got == expected, "the events arrive byte for byte, in order");
+}
+
+#[test]
 fn floods_at_a_rate() {
     let fake = FakeAsterisk::start();
     let mut c = Client::connect(fake.addr());

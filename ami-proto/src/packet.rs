@@ -340,9 +340,7 @@ pub struct Packet {
 
 impl Packet {
     pub(crate) fn new(bytes: Bytes, lines: LineTable, body: Option<(u32, u32)>) -> Self {
-        let kind = lines
-            .get(&bytes, body, 0)
-            .map_or(PacketKind::Other, |first| kind_of(&bytes, &first));
+        let kind = kind_of(&bytes);
         Packet {
             bytes,
             lines,
@@ -539,8 +537,10 @@ impl Packet {
     }
 }
 
-fn kind_of(bytes: &[u8], first: &LineIndex) -> PacketKind {
-    let line = &bytes[first.start as usize..first.end as usize];
+/// The kind of the packet of `bytes`, from its first line, read from the
+/// packet's first bytes: no byte of a key or of `": "` is a line end, so a
+/// match there lies in the first line, and the line table is not consulted.
+fn kind_of(line: &[u8]) -> PacketKind {
     // The first byte picks the one key worth comparing.
     let (key, kind): (&[u8], _) = match line.first() {
         Some(b'R' | b'r') => (b"response", PacketKind::Response),
@@ -810,6 +810,58 @@ mod tests {
         }
         text.extend_from_slice(b"\r\n");
         text
+    }
+
+    /// The kind, read from the packet's first bytes, is what the first line's
+    /// key says (`value_of` on the line's content), whatever the line's end and
+    /// however short the line.
+    #[test]
+    fn the_kind_is_the_first_line_key() {
+        use crate::PacketKind::{Action, Event, Other, Response};
+        let firsts: [&[u8]; 16] = [
+            b"Response: Success",
+            b"response: ",
+            b"RESPONSE: x",
+            b"Response:",
+            b"Response",
+            b"Responses: x",
+            b"Event: A",
+            b"EVENT: ",
+            b"Event",
+            b"Event:x",
+            b"Action: Ping",
+            b"action:",
+            b"A",
+            b"R",
+            b"x: y",
+            b": ",
+        ];
+        for first in firsts {
+            for end in [&b"\r\n"[..], b"\n"] {
+                let mut bytes = first.to_vec();
+                bytes.extend_from_slice(end);
+                bytes.extend_from_slice(b"Next: line\r\n\r\n");
+                let mut parser = Parser::without_banner();
+                parser.feed(&bytes);
+                let Some(Parsed::Packet(packet)) = parser.next() else {
+                    panic!("{bytes:?}");
+                };
+                let expected = [
+                    (&b"response"[..], Response),
+                    (b"event", Event),
+                    (b"action", Action),
+                ]
+                .into_iter()
+                .find(|(key, _)| super::value_of(first, key).is_some())
+                .map_or(Other, |(_, kind)| kind);
+                assert_eq!(
+                    packet.kind(),
+                    expected,
+                    "{:?}",
+                    String::from_utf8_lossy(&bytes)
+                );
+            }
+        }
     }
 
     /// Tables kept inline (up to `INLINE_LINES` lines, under 64 KiB) and shared

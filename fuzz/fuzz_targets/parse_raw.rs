@@ -92,7 +92,12 @@ fn check_packet(packet: &ami_proto::Packet, limits: Limits) {
     let _ = packet.kind();
     let _ = packet.event_name();
     let _ = packet.response();
-    let _ = packet.action_id();
+    // Found while indexing: the same as a lookup through the lines.
+    assert_eq!(
+        packet.action_id().map(|v| v.as_bytes().to_vec()),
+        packet.get("ActionID").map(|v| v.as_bytes().to_vec()),
+        "the ActionID noted while indexing is the first ActionID line"
+    );
     let _ = packet.is_error();
     let _ = packet.list_items();
     let _ = packet.command_text();

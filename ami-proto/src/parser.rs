@@ -964,6 +964,10 @@ fn index_plain_run(
             break 'run Err(block_at);
         };
         mask = full_mask(block);
+        if mask == 0 {
+            // In a long line: `index_lines` skips to its end with `memchr`.
+            break 'run Err(block_at);
+        }
     };
     lines.set_len(state.count);
     result

@@ -61,12 +61,18 @@ impl Iterator for LineEnds<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<usize> {
-        while self.mask == 0 {
-            self.block_at += BLOCK;
-            if self.block_at >= self.hay.len() {
-                return None;
+        if self.mask == 0 {
+            // The next block, or in a long line, where `memchr` (faster than a
+            // mask per 64 bytes through bytes with nothing to report) finds
+            // the next line end.
+            let after = self.block_at + BLOCK;
+            self.mask = newline_mask_at(self.hay, after);
+            self.block_at = after;
+            if self.mask == 0 {
+                let rest = self.hay.get(after..)?;
+                self.block_at = after + memchr::memchr(b'\n', rest)?;
+                self.mask = newline_mask_at(self.hay, self.block_at);
             }
-            self.mask = newline_mask_at(self.hay, self.block_at);
         }
         let at = self.block_at + self.mask.trailing_zeros() as usize;
         self.mask &= self.mask - 1;
@@ -160,6 +166,17 @@ mod tests {
                 expected,
                 "len {len}"
             );
+        }
+        // Long lines, whose blocks hold no line end: skipped by `memchr`.
+        for gap in [63, 64, 65, 127, 128, 129, 1000] {
+            for len in [gap - 1, gap, gap + 1, 3 * gap + 7] {
+                let hay: Vec<u8> = (1..=len)
+                    .map(|i| if i % gap == 0 { b'\n' } else { b'a' })
+                    .collect();
+                let expected: Vec<usize> = memchr::memchr_iter(b'\n', &hay).collect();
+                let ends: Vec<usize> = LineEnds::new(&hay).collect();
+                assert_eq!(ends, expected, "gap {gap} len {len}");
+            }
         }
     }
 

@@ -111,10 +111,10 @@ pub(crate) fn full_mask(block: &[u8; BLOCK]) -> u64 {
 /// (byte `j` of the word lands on bit `56 + j`). About 65 instructions per 64
 /// bytes on x86_64; a bit-by-bit loop is not turned into `pmovmskb` by LLVM and
 /// is several times slower.
-#[cfg_attr(
-    all(feature = "simd", target_arch = "x86_64", target_feature = "sse2"),
-    allow(dead_code)
-)]
+#[cfg(any(
+    test,
+    not(all(feature = "simd", target_arch = "x86_64", target_feature = "sse2"))
+))]
 #[inline]
 fn portable_mask(block: &[u8; BLOCK]) -> u64 {
     const GATHER: u64 = 0x0102_0408_1020_4080;

@@ -1,6 +1,7 @@
 //! The event fan-out: one bounded queue per subscriber.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -24,6 +25,8 @@ pub(crate) type Subscriber = Arc<Mailbox<EventQueue>>;
 pub(crate) struct Hub {
     capacity: usize,
     state: Mutex<HubState>,
+    /// A subscriber's queue was more than half full after the last publish.
+    behind: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -43,6 +46,7 @@ impl Hub {
                 prelude: Some(EventQueue::new(capacity)),
                 closed: false,
             }),
+            behind: AtomicBool::new(false),
         }
     }
 
@@ -81,13 +85,27 @@ impl Hub {
         }
         // A subscriber only the hub still holds was dropped.
         state.subscribers.retain(|s| Arc::strong_count(s) > 1);
+        let mut behind = false;
         if let Some((last, others)) = state.subscribers.split_last() {
             for subscriber in others {
-                subscriber.update(|queue| batch.iter().for_each(|e| queue.push(e.clone())));
+                behind |= subscriber.update(|queue| {
+                    batch.iter().for_each(|e| queue.push(e.clone()));
+                    queue.is_behind()
+                });
             }
-            last.update(|queue| batch.drain(..).for_each(|e| queue.push(e)));
+            behind |= last.update(|queue| {
+                batch.drain(..).for_each(|e| queue.push(e));
+                queue.is_behind()
+            });
         }
         batch.clear();
+        self.behind.store(behind, Ordering::Relaxed);
+    }
+
+    /// Whether a subscriber's queue was more than half full after the last
+    /// batch published: its subscriber is falling behind the reads.
+    pub(crate) fn is_behind(&self) -> bool {
+        self.behind.load(Ordering::Relaxed)
     }
 
     /// Ends every subscriber's stream, after what it has queued, for good.
@@ -177,4 +195,50 @@ fn wanted(packet: &ami_proto::Packet, only: &Only) -> bool {
             .iter()
             .any(|wanted| wanted.as_bytes().eq_ignore_ascii_case(name.as_bytes()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(n: usize) -> Vec<Event> {
+        (0..n).map(|_| Event::Reconnected).collect()
+    }
+
+    /// A subscriber is behind once its queue is more than half full after a
+    /// publish, and no longer once it has taken its events and the next
+    /// publish leaves it at most half full.
+    #[test]
+    fn a_subscriber_is_behind_past_half_its_capacity() {
+        let hub = Hub::new(10);
+        let subscriber = hub.subscribe();
+        hub.publish(&mut events(5));
+        assert!(!hub.is_behind(), "half full is not behind");
+        hub.publish(&mut events(1));
+        assert!(hub.is_behind(), "6 of 10");
+        let mut taken = VecDeque::new();
+        subscriber.update(|queue| queue.take_all(&mut taken));
+        assert_eq!(taken.len(), 6);
+        hub.publish(&mut events(2));
+        assert!(
+            !hub.is_behind(),
+            "2 of 10 after the subscriber took its events"
+        );
+    }
+
+    /// With several subscribers, one behind is enough.
+    #[test]
+    fn one_subscriber_behind_is_enough() {
+        let hub = Hub::new(4);
+        let slow = hub.subscribe();
+        let fast = hub.subscribe();
+        hub.publish(&mut events(2));
+        let mut taken = VecDeque::new();
+        fast.update(|queue| queue.take_all(&mut taken));
+        hub.publish(&mut events(1));
+        assert!(hub.is_behind(), "the slow one holds 3 of 4");
+        drop(slow);
+        hub.publish(&mut events(1));
+        assert!(!hub.is_behind(), "a dropped subscriber does not count");
+    }
 }

@@ -124,6 +124,13 @@ impl Link {
         self.shared.drive(|engine, now| tcp(engine).feed(data, now));
     }
 
+    /// Whether a subscriber's queue is more than half full: a pump then lets
+    /// the subscriber's thread run (`std::thread::yield_now`) before it
+    /// reads on, rather than fill the queue until it drops events.
+    pub fn subscribers_behind(&self) -> bool {
+        self.shared.hub.is_behind()
+    }
+
     /// The transport reached its end.
     pub fn eof(&self) {
         self.shared.drive(|engine, now| tcp(engine).handle_eof(now));

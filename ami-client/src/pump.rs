@@ -212,6 +212,14 @@ where
                         // before the next read, not when the runtime's budget
                         // runs out.
                         R::yield_now().await;
+                        // A subscriber on another thread that has fallen
+                        // past half its queue gets this thread's time slice
+                        // before the next read: under a flood on few cores,
+                        // it otherwise waited for the scheduler while the
+                        // pump filled its queue until events were dropped.
+                        if link.subscribers_behind() {
+                            std::thread::yield_now();
+                        }
                     }
                     Happened::Read(Err(error)) | Happened::Wrote(Err(error)) => {
                         link.io_failed(&error)

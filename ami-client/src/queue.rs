@@ -50,6 +50,11 @@ impl EventQueue {
         self.items.push_back(event);
     }
 
+    /// More than half full: its subscriber is falling behind.
+    pub(crate) fn is_behind(&self) -> bool {
+        self.items.len() * 2 > self.capacity
+    }
+
     /// The next item: `Lagged(n)` if events were dropped since the last call,
     /// else the oldest event. `None` when empty.
     pub fn pop(&mut self) -> Option<Event> {

@@ -102,12 +102,21 @@ impl Conn {
         out: &mut Out,
         packets: impl IntoIterator<Item = (&'a [u8], bool)>,
     ) -> bool {
+        if out.faults.is_empty() {
+            // Nothing to shape: the packets' bytes as they are, by vectored
+            // writes, not copied into one buffer first (a flood's batch is
+            // megabytes).
+            let parts: Vec<&[u8]> = packets.into_iter().map(|(bytes, _)| bytes).collect();
+            if out.sink.write_all_parts(&parts).is_err() {
+                self.kill_locked(out);
+                return false;
+            }
+            return true;
+        }
         out.buf.clear();
         let mut close = false;
         for (bytes, response) in packets {
-            if out.faults.is_empty() {
-                out.buf.extend_from_slice(bytes);
-            } else if out.faults.shape_packet(bytes, response, &mut out.buf) {
+            if out.faults.shape_packet(bytes, response, &mut out.buf) {
                 close = true;
                 break;
             }
@@ -138,22 +147,9 @@ impl Conn {
                 .filter(|e| session.wants(e))
                 .collect()
         };
-        if wanted.is_empty() {
-            return 0;
-        }
-        let written = if out.faults.is_empty() {
-            // Nothing to shape: the events' bytes as they are, not copied into
-            // one buffer first.
-            let parts: Vec<&[u8]> = wanted.iter().map(|e| e.bytes.as_slice()).collect();
-            let ok = out.sink.write_all_parts(&parts).is_ok();
-            if !ok {
-                self.kill_locked(&mut out);
-            }
-            ok
-        } else {
-            self.write_locked(&mut out, wanted.iter().map(|e| (e.bytes.as_slice(), false)))
-        };
-        if !written {
+        if wanted.is_empty()
+            || !self.write_locked(&mut out, wanted.iter().map(|e| (e.bytes.as_slice(), false)))
+        {
             return 0;
         }
         wanted.len()

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use crate::queue::Batch;
 use ami_proto::http::HttpSession;
 use ami_proto::{Action, ActionId, Config, Error, Session, Status, Transport, Update};
 
@@ -42,6 +43,15 @@ impl Engine {
         match self {
             Engine::Tcp(session) => session.poll_update(),
             Engine::Http(session) => session.poll_update(),
+        }
+    }
+
+    /// The events before the next other update, moved to the end of `into`
+    /// (over HTTP they come one by one from [`poll_update`](Self::poll_update)).
+    pub(crate) fn poll_events(&mut self, into: &mut Batch) {
+        match self {
+            Engine::Tcp(session) => session.poll_events(into),
+            Engine::Http(_) => {}
         }
     }
 

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use ami_proto::Event;
 use futures_core::Stream;
 
-use crate::hub::{self, Only, Subscriber, Taken};
+use crate::hub::{self, Only, Subscriber};
+use crate::queue::Taken;
 use crate::shared::Shared;
 
 /// The events of a [`Client`](crate::Client); see
@@ -64,7 +65,7 @@ impl Events {
         Events {
             subscriber,
             only: None,
-            taken: Taken::new(),
+            taken: Taken::default(),
             shared,
         }
     }

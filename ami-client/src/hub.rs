@@ -1,6 +1,5 @@
 //! The event fan-out: one bounded queue per subscriber.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
@@ -9,6 +8,7 @@ use std::time::Instant;
 use ami_proto::Event;
 
 use crate::mailbox::Mailbox;
+use crate::queue::{Batch, Taken};
 use crate::EventQueue;
 
 /// One subscriber's queue.
@@ -73,14 +73,15 @@ impl Hub {
     }
 
     /// Gives every event of `batch` to every live subscriber, one lock and one
-    /// wake-up per subscriber for the whole batch.
-    pub(crate) fn publish(&self, batch: &mut Vec<Event>) {
+    /// wake-up per subscriber for the whole batch. The last subscriber's queue
+    /// takes the batch's buffer as it is and leaves an empty one in its place.
+    pub(crate) fn publish(&self, batch: &mut Batch) {
         if batch.is_empty() {
             return;
         }
         let mut state = self.lock();
         if let Some(prelude) = &mut state.prelude {
-            batch.drain(..).for_each(|event| prelude.push(event));
+            prelude.push_batch(batch);
             return;
         }
         // A subscriber only the hub still holds was dropped.
@@ -89,12 +90,12 @@ impl Hub {
         if let Some((last, others)) = state.subscribers.split_last() {
             for subscriber in others {
                 behind |= subscriber.update(|queue| {
-                    batch.iter().for_each(|e| queue.push(e.clone()));
+                    queue.push_copy(batch);
                     queue.is_behind()
                 });
             }
             behind |= last.update(|queue| {
-                batch.drain(..).for_each(|e| queue.push(e));
+                queue.push_batch(batch);
                 queue.is_behind()
             });
         }
@@ -122,11 +123,6 @@ impl Hub {
 /// `Event:` names (ASCII case-insensitive). The client's own items (`Lagged`,
 /// `Disconnected`, `Reconnected`, unmatched and malformed packets) always pass.
 pub(crate) type Only = Option<std::sync::Arc<[String]>>;
-
-/// What a subscriber took from its queue and has not handed out yet: events
-/// leave the shared queue a batch at a time (one lock per batch, not per
-/// event), and the `only` filter runs outside the lock.
-pub(crate) type Taken = VecDeque<Event>;
 
 /// The next event: from what was taken, else a new batch from the queue.
 pub(crate) fn poll_next(
@@ -178,9 +174,11 @@ fn refill(queue: &mut EventQueue, taken: &mut Taken) -> Option<bool> {
     }
 }
 
-/// The next wanted event of the batch already taken.
+/// The next wanted event of the batches already taken: they leave the shared
+/// queue whole (one lock per batch, not per event), and the `only` filter
+/// runs outside the lock.
 pub(crate) fn next_taken(taken: &mut Taken, only: &Only) -> Option<Event> {
-    std::iter::from_fn(|| taken.pop_front()).find(|event| match event {
+    std::iter::from_fn(|| taken.pop()).find(|event| match event {
         Event::Event(packet) => wanted(packet, only),
         _ => true,
     })
@@ -201,7 +199,7 @@ fn wanted(packet: &ami_proto::Packet, only: &Only) -> bool {
 mod tests {
     use super::*;
 
-    fn events(n: usize) -> Vec<Event> {
+    fn events(n: usize) -> Batch {
         (0..n).map(|_| Event::Reconnected).collect()
     }
 
@@ -216,7 +214,7 @@ mod tests {
         assert!(!hub.is_behind(), "half full is not behind");
         hub.publish(&mut events(1));
         assert!(hub.is_behind(), "6 of 10");
-        let mut taken = VecDeque::new();
+        let mut taken = Taken::default();
         subscriber.update(|queue| queue.take_all(&mut taken));
         assert_eq!(taken.len(), 6);
         hub.publish(&mut events(2));
@@ -233,7 +231,7 @@ mod tests {
         let slow = hub.subscribe();
         let fast = hub.subscribe();
         hub.publish(&mut events(2));
-        let mut taken = VecDeque::new();
+        let mut taken = Taken::default();
         fast.update(|queue| queue.take_all(&mut taken));
         hub.publish(&mut events(1));
         assert!(hub.is_behind(), "the slow one holds 3 of 4");

@@ -1,11 +1,25 @@
 //! The slow-consumer policy of one subscriber.
 
+use std::collections::VecDeque;
+
 use ami_proto::Event;
+
+/// A batch of events, as the session hands them over and a subscriber takes
+/// them.
+pub(crate) type Batch = VecDeque<Event>;
+
+/// Emptied batch buffers a queue keeps for the next batches: enough for the
+/// one being filled and the one a subscriber is emptying, without holding a
+/// flood's buffers for good.
+const SPARE_BATCHES: usize = 2;
 
 /// One subscriber's bounded queue of events, with the slow-consumer policy every
 /// adapter shares: when full, the oldest event is dropped and counted, and the
 /// subscriber's next item is [`Event::Lagged`] with the count. The adapter
 /// adds only its way of waking the subscriber (waker, condvar, channel).
+///
+/// Events are queued as the batches they were published in: a batch is
+/// queued, and taken by its subscriber, as one buffer, not event by event.
 ///
 /// ```
 /// use ami_client::EventQueue;
@@ -22,9 +36,14 @@ use ami_proto::Event;
 /// queue.close();
 /// assert!(queue.is_finished());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct EventQueue {
-    items: std::collections::VecDeque<Event>,
+    /// The batches queued, oldest first; none is empty.
+    batches: VecDeque<Batch>,
+    /// Events in `batches`.
+    len: usize,
+    /// Emptied buffers for the next batches (no allocation per batch).
+    spare: Vec<Batch>,
     capacity: usize,
     missed: u64,
     closed: bool,
@@ -34,7 +53,9 @@ impl EventQueue {
     /// An empty queue holding at most `capacity` events (at least 1).
     pub fn new(capacity: usize) -> Self {
         EventQueue {
-            items: std::collections::VecDeque::new(),
+            batches: VecDeque::new(),
+            len: 0,
+            spare: Vec::new(),
             capacity: capacity.max(1),
             missed: 0,
             closed: false,
@@ -43,16 +64,69 @@ impl EventQueue {
 
     /// Adds an event, dropping the oldest one if the queue is full.
     pub fn push(&mut self, event: Event) {
-        if self.items.len() >= self.capacity {
-            self.items.pop_front();
-            self.missed += 1;
+        match self.batches.back_mut() {
+            Some(last) => last.push_back(event),
+            None => {
+                let mut batch = self.spare.pop().unwrap_or_default();
+                batch.push_back(event);
+                self.batches.push_back(batch);
+            }
         }
-        self.items.push_back(event);
+        self.len += 1;
+        self.drop_oldest();
+    }
+
+    /// Queues `batch` as it is and leaves an empty buffer in its place; the
+    /// oldest events are dropped past the capacity.
+    pub(crate) fn push_batch(&mut self, batch: &mut Batch) {
+        if batch.is_empty() {
+            return;
+        }
+        let fresh = self.spare.pop().unwrap_or_default();
+        let batch = std::mem::replace(batch, fresh);
+        self.len += batch.len();
+        self.batches.push_back(batch);
+        self.drop_oldest();
+    }
+
+    /// Queues a copy of `batch` (for every subscriber but the last).
+    pub(crate) fn push_copy(&mut self, batch: &Batch) {
+        let mut copy = self.spare.pop().unwrap_or_default();
+        copy.extend(batch.iter().cloned());
+        self.push_batch(&mut copy);
+        self.recycle(copy);
+    }
+
+    /// Drops the oldest events past the capacity, counting them.
+    fn drop_oldest(&mut self) {
+        while self.len > self.capacity {
+            let excess = self.len - self.capacity;
+            let Some(oldest) = self.batches.front_mut() else {
+                return;
+            };
+            let dropped = excess.min(oldest.len());
+            oldest.drain(..dropped);
+            self.len -= dropped;
+            self.missed += dropped as u64;
+            if oldest.is_empty() {
+                let emptied = self.batches.pop_front().unwrap_or_default();
+                self.recycle(emptied);
+            }
+        }
+    }
+
+    /// Keeps an emptied buffer for a later batch, if fewer than
+    /// [`SPARE_BATCHES`] are kept.
+    fn recycle(&mut self, mut batch: Batch) {
+        if self.spare.len() < SPARE_BATCHES {
+            batch.clear();
+            self.spare.push(batch);
+        }
     }
 
     /// More than half full: its subscriber is falling behind.
     pub(crate) fn is_behind(&self) -> bool {
-        self.items.len() * 2 > self.capacity
+        self.len * 2 > self.capacity
     }
 
     /// The next item: `Lagged(n)` if events were dropped since the last call,
@@ -61,23 +135,32 @@ impl EventQueue {
         if self.missed > 0 {
             return Some(Event::Lagged(std::mem::take(&mut self.missed)));
         }
-        self.items.pop_front()
+        let oldest = self.batches.front_mut()?;
+        let event = oldest.pop_front();
+        if oldest.is_empty() {
+            let emptied = self.batches.pop_front().unwrap_or_default();
+            self.recycle(emptied);
+        }
+        self.len -= usize::from(event.is_some());
+        event
     }
 
-    /// Moves everything queued into `into` (empty when called): the lag
-    /// first, as [`pop`](Self::pop) would give it. False when nothing was queued.
-    pub(crate) fn take_all(&mut self, into: &mut std::collections::VecDeque<Event>) -> bool {
+    /// Moves everything queued into `taken` (whose batches were all handed
+    /// out), the lag first, as [`pop`](Self::pop) would give it, and keeps the
+    /// buffers `taken` emptied. False when nothing was queued.
+    pub(crate) fn take_all(&mut self, taken: &mut Taken) -> bool {
+        taken.emptied.drain(..).for_each(|b| self.recycle(b));
         if self.missed > 0 {
-            into.push_back(Event::Lagged(std::mem::take(&mut self.missed)));
+            let lag = Event::Lagged(std::mem::take(&mut self.missed));
+            taken.batches.push_back(VecDeque::from([lag]));
         }
-        if into.is_empty() {
-            // Swapped, not moved: the queue keeps the subscriber's emptied
-            // buffer, so no batch allocates once both have grown.
-            std::mem::swap(&mut self.items, into);
+        if taken.batches.is_empty() {
+            std::mem::swap(&mut self.batches, &mut taken.batches);
         } else {
-            into.append(&mut self.items);
+            taken.batches.append(&mut self.batches);
         }
-        !into.is_empty()
+        self.len = 0;
+        !taken.batches.is_empty()
     }
 
     /// Marks the end of the stream: once drained, [`is_finished`](Self::is_finished).
@@ -87,6 +170,143 @@ impl EventQueue {
 
     /// Closed and drained: the subscriber's stream ends here.
     pub fn is_finished(&self) -> bool {
-        self.closed && self.missed == 0 && self.items.is_empty()
+        self.closed && self.missed == 0 && self.len == 0
+    }
+
+    /// The queued events, oldest first.
+    fn events(&self) -> impl Iterator<Item = &Event> {
+        self.batches.iter().flatten()
+    }
+}
+
+/// Equal when they would give the same items and have the same capacity and
+/// end, however the events are split into batches.
+impl PartialEq for EventQueue {
+    fn eq(&self, other: &Self) -> bool {
+        (self.capacity, self.missed, self.closed, self.len)
+            == (other.capacity, other.missed, other.closed, other.len)
+            && self.events().eq(other.events())
+    }
+}
+
+impl Eq for EventQueue {}
+
+/// What a subscriber took from its queue and has not handed out yet: whole
+/// batches, handed out one event at a time outside the queue's lock.
+#[derive(Debug, Default)]
+pub(crate) struct Taken {
+    batches: VecDeque<Batch>,
+    /// Emptied buffers, given back to the queue at the next take.
+    emptied: Vec<Batch>,
+}
+
+impl Taken {
+    /// The next event taken, oldest first.
+    pub(crate) fn pop(&mut self) -> Option<Event> {
+        loop {
+            let oldest = self.batches.front_mut()?;
+            if let Some(event) = oldest.pop_front() {
+                return Some(event);
+            }
+            let emptied = self.batches.pop_front().unwrap_or_default();
+            if self.emptied.len() < SPARE_BATCHES {
+                self.emptied.push(emptied);
+            }
+        }
+    }
+
+    /// Events taken and not handed out.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.batches.iter().map(VecDeque::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lagged(n: u64) -> Event {
+        Event::Lagged(n)
+    }
+
+    fn batch(range: std::ops::Range<u64>) -> Batch {
+        range.map(lagged).collect()
+    }
+
+    fn drain(queue: &mut EventQueue) -> Vec<Event> {
+        std::iter::from_fn(|| queue.pop()).collect()
+    }
+
+    /// Batches past the capacity lose their oldest events, counted, across
+    /// batch boundaries, and the buffer given back is empty.
+    #[test]
+    fn a_batch_past_the_capacity_drops_the_oldest() {
+        let mut queue = EventQueue::new(5);
+        let mut first = batch(0..3);
+        queue.push_batch(&mut first);
+        assert!(first.is_empty());
+        queue.push_batch(&mut batch(10..14));
+        assert_eq!(
+            drain(&mut queue),
+            [
+                lagged(2),
+                lagged(2),
+                lagged(10),
+                lagged(11),
+                lagged(12),
+                lagged(13)
+            ]
+        );
+        queue.push_batch(&mut batch(20..28));
+        assert_eq!(drain(&mut queue)[..2], [lagged(3), lagged(23)]);
+    }
+
+    /// `take_all` gives the lag first, then every batch in order, and takes
+    /// back the buffers the subscriber emptied.
+    #[test]
+    fn take_all_hands_over_the_batches_in_order() {
+        let mut queue = EventQueue::new(4);
+        queue.push_batch(&mut batch(0..3));
+        queue.push_batch(&mut batch(3..6));
+        let mut taken = Taken::default();
+        assert!(queue.take_all(&mut taken));
+        assert_eq!(taken.len(), 5);
+        let items: Vec<Event> = std::iter::from_fn(|| taken.pop()).collect();
+        assert_eq!(
+            items,
+            [lagged(2), lagged(2), lagged(3), lagged(4), lagged(5)]
+        );
+        assert!(!queue.take_all(&mut taken), "nothing left");
+        assert_eq!(
+            queue.spare.len(),
+            SPARE_BATCHES,
+            "the emptied buffers came back"
+        );
+        queue.close();
+        assert!(queue.is_finished());
+    }
+
+    /// A copy for another subscriber leaves the batch as it was.
+    #[test]
+    fn a_copy_leaves_the_batch() {
+        let mut queue = EventQueue::new(10);
+        let original = batch(0..3);
+        queue.push_copy(&original);
+        assert_eq!(original.len(), 3);
+        assert_eq!(drain(&mut queue), [lagged(0), lagged(1), lagged(2)]);
+    }
+
+    /// Equality looks at the items, not at how they are split into batches.
+    #[test]
+    fn equal_whatever_the_batches() {
+        let mut one = EventQueue::new(10);
+        one.push_batch(&mut batch(0..4));
+        let mut two = EventQueue::new(10);
+        two.push_batch(&mut batch(0..2));
+        two.push_batch(&mut batch(2..4));
+        assert_eq!(one, two);
+        two.push(lagged(9));
+        assert_ne!(one, two);
     }
 }

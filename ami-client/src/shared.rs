@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::Instant;
 
-use ami_proto::{Action, ActionId, Error, Event, Packet, Reply, Status, Update};
+use ami_proto::{Action, ActionId, Error, Packet, Reply, Status, Update};
 
 use crate::engine::Engine;
 
 use crate::hub::Hub;
 use crate::mailbox::Mailbox;
+use crate::queue::Batch;
 use crate::trace::{ActionSpans, ClientSpan};
 
 /// An action's completion, as its caller waits for it.
@@ -41,7 +42,7 @@ pub(crate) struct Core {
     /// Tasks waiting for a status change (`Client::ready`).
     status_waiters: Vec<Waker>,
     /// Events routed under the lock, published as one batch.
-    batch: Vec<Event>,
+    batch: Batch,
     /// The spans of the actions in flight (feature `tracing`).
     actions: ActionSpans,
 }
@@ -70,7 +71,7 @@ impl Shared {
                 replies: HashMap::new(),
                 items: HashMap::new(),
                 status_waiters: Vec::new(),
-                batch: Vec::new(),
+                batch: Batch::new(),
                 actions: ActionSpans::new(),
             }),
             hub,
@@ -166,7 +167,15 @@ impl Shared {
     /// their waiters; then wakes the pump.
     pub(crate) fn route(&self, core: &mut Core) {
         let mut status_changed = false;
-        while let Some(update) = core.engine.poll_update() {
+        loop {
+            // The events before the next other update, as one run (the
+            // session's buffer itself when it is every event it holds).
+            let before = core.batch.len();
+            core.engine.poll_events(&mut core.batch);
+            core.batch.range(before..).for_each(|e| self.trace.event(e));
+            let Some(update) = core.engine.poll_update() else {
+                break;
+            };
             self.trace.update(&update, core.engine.config());
             match update {
                 Update::Reply { id, result } => {
@@ -196,7 +205,7 @@ impl Shared {
                         items.update(|(queue, _)| queue.push_back(item));
                     }
                 }
-                Update::Event(event) => core.batch.push(event),
+                Update::Event(event) => core.batch.push_back(event),
                 Update::Status(_) => status_changed = true,
                 _ => {}
             }

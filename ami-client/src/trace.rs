@@ -109,22 +109,31 @@ mod on {
         /// One update of the session, before it is routed; `config` for the
         /// login's user and method.
         pub(crate) fn update(&self, update: &Update, config: &Config) {
-            let span = &self.0;
             match update {
                 Update::Status(status) => self.status(status, config),
-                Update::Event(Event::Disconnected(
-                    reason @ (Reason::ClosedByClient | Reason::LoggedOff),
-                )) => debug!(target: "ami_client", parent: span, %reason, "disconnected"),
-                Update::Event(Event::Disconnected(reason)) => {
+                Update::Event(event) => self.event(event),
+                _ => {}
+            }
+        }
+
+        /// One item for the subscribers, before it is published: the
+        /// client's own items are told, AMI events are not.
+        pub(crate) fn event(&self, event: &Event) {
+            let span = &self.0;
+            match event {
+                Event::Disconnected(reason @ (Reason::ClosedByClient | Reason::LoggedOff)) => {
+                    debug!(target: "ami_client", parent: span, %reason, "disconnected")
+                }
+                Event::Disconnected(reason) => {
                     if *reason == Reason::KeepaliveTimeout {
                         warn!(target: "ami_client", parent: span, %reason, "keepalive failed");
                     }
                     warn!(target: "ami_client", parent: span, %reason, "connection lost");
                 }
-                Update::Event(Event::Reconnected) => {
+                Event::Reconnected => {
                     info!(target: "ami_client", parent: span, "reconnected")
                 }
-                Update::Event(Event::Malformed(malformed)) => warn!(
+                Event::Malformed(malformed) => warn!(
                     target: "ami_client",
                     parent: span,
                     reason = ?malformed.reason,
@@ -132,7 +141,7 @@ mod on {
                     head = %String::from_utf8_lossy(&malformed.head),
                     "malformed packet dropped"
                 ),
-                Update::Event(Event::Unmatched(packet)) => info!(
+                Event::Unmatched(packet) => info!(
                     target: "ami_client",
                     parent: span,
                     action_id = packet.action_id().map(|v| v.to_string()),
@@ -225,7 +234,7 @@ mod on {
 mod off {
     use std::fmt::Display;
 
-    use ami_proto::{Action, ActionId, Config, Error, Reason, Reply, Status, Update};
+    use ami_proto::{Action, ActionId, Config, Error, Event, Reason, Reply, Status, Update};
 
     #[derive(Debug)]
     pub(crate) struct ClientSpan;
@@ -270,6 +279,8 @@ mod off {
         pub(crate) fn io_error(&self, _: &dyn Display) {}
         #[inline]
         pub(crate) fn update(&self, _: &Update, _: &Config) {}
+        #[inline]
+        pub(crate) fn event(&self, _: &Event) {}
         #[inline]
         pub(crate) fn lagged(&self, _: u64) {}
     }

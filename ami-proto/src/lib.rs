@@ -103,6 +103,7 @@ mod scan;
 #[cfg(feature = "serde")]
 mod serde_impl;
 mod session;
+mod updates;
 
 pub use action::{encode_field, Action, EncodeError, MAX_ACTION_LINES, MAX_LINE_BYTES};
 pub use auth::md5_key;

@@ -15,6 +15,7 @@ use crate::action::Action;
 use crate::client::{Error, Event};
 use crate::connection::{ActionId, Config, Connection, Output, Reason, Reply};
 use crate::packet::Packet;
+use crate::updates::Updates;
 
 /// Where a client is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,7 +154,7 @@ pub struct Session {
     next_number: u64,
     /// Why and when the last ready connection was lost, until the next login.
     lost: Option<(Reason, Instant)>,
-    updates: VecDeque<Update>,
+    updates: Updates,
 }
 
 impl Session {
@@ -174,7 +175,7 @@ impl Session {
             dialing: true,
             next_number: 0,
             lost: None,
-            updates: VecDeque::new(),
+            updates: Updates::default(),
         }
     }
 
@@ -365,7 +366,34 @@ impl Session {
 
     /// The next update.
     pub fn poll_update(&mut self) -> Option<Update> {
-        self.updates.pop_front()
+        self.updates.pop()
+    }
+
+    /// Moves to the end of `into` the events that come before the next update
+    /// of another kind: what [`poll_update`](Self::poll_update) would give as
+    /// [`Update::Event`]s, in order, up to that update. When `into` is empty
+    /// and no other update waits, the buffers are swapped, not the events
+    /// moved: a client takes a flood's events from each read in one go.
+    ///
+    /// ```
+    /// use std::collections::VecDeque;
+    /// use std::time::Instant;
+    /// use ami_proto::{Config, Event, Session, Update};
+    ///
+    /// let now = Instant::now();
+    /// let mut session = Session::new(Config::default(), 7, now);
+    /// session.handle_connected(now);
+    /// session.feed(b"Asterisk Call Manager/11.0.0\r\n", now); // no login: ready
+    /// while session.poll_update().is_some() {} // the status changes
+    /// session.feed(b"Event: Hangup\r\n\r\nEvent: Newchannel\r\n\r\n", now);
+    /// let mut events = VecDeque::new();
+    /// session.poll_events(&mut events);
+    /// assert_eq!(events.len(), 2);
+    /// assert!(matches!(&events[0], Event::Event(p) if p.event_name().unwrap() == "Hangup"));
+    /// assert!(session.poll_update().is_none(), "taken");
+    /// ```
+    pub fn poll_events(&mut self, into: &mut VecDeque<Event>) {
+        self.updates.take_events(into);
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
@@ -409,11 +437,9 @@ impl Session {
                         Some((reason, false)) if *reason == failure => Error::Closed(failure),
                         _ => Error::from(failure),
                     });
-                    self.updates.push_back(Update::Reply { id, result });
+                    self.updates.push(Update::Reply { id, result });
                 }
-                Output::ListItem { id, item } => {
-                    self.updates.push_back(Update::ListItem { id, item })
-                }
+                Output::ListItem { id, item } => self.updates.push(Update::ListItem { id, item }),
                 Output::Event(packet) => self.publish(Event::Event(packet)),
                 Output::Response(packet) => self.publish(Event::Unmatched(packet)),
                 Output::Malformed(malformed) => self.publish(Event::Malformed(malformed)),
@@ -423,13 +449,13 @@ impl Session {
     }
 
     fn publish(&mut self, event: Event) {
-        self.updates.push_back(Update::Event(event));
+        self.updates.push(Update::Event(event));
     }
 
     fn set_status(&mut self, status: Status) {
         if self.status != status {
             self.status = status.clone();
-            self.updates.push_back(Update::Status(status));
+            self.updates.push(Update::Status(status));
         }
     }
 

@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use ami_proto::{
-    Action, ActionId, Config, Connection, Credentials, Error, Output, Packet, PacketKind, Parsed,
-    Parser, Reason, Reply, Session, Status, Transport, Update,
+    Action, ActionId, Config, Connection, Credentials, Error, Event, Output, Packet, PacketKind,
+    Parsed, Parser, Reason, Reply, Session, Status, Transport, Update,
 };
 
 /// What the scripted server does with one action it read.
@@ -318,12 +318,33 @@ impl SessionPair {
         pair
     }
 
+    /// Takes the session's updates, the runs of events through
+    /// `poll_events` (into a buffer that already holds one event every other
+    /// time, so both its swap and its move are used) and the others through
+    /// `poll_update`: every test on the order of updates checks that the two
+    /// together keep it.
+    fn take_updates(&mut self) {
+        let mut events = VecDeque::new();
+        loop {
+            let marker = self.updates.len() % 2 == 1;
+            if marker {
+                events.push_back(Event::Lagged(u64::MAX));
+            }
+            self.session.poll_events(&mut events);
+            let taken = events.drain(..).skip(usize::from(marker));
+            self.updates.extend(taken.map(Update::Event));
+            let Some(update) = self.session.poll_update() else {
+                return;
+            };
+            self.updates.push(update);
+        }
+    }
+
     /// Does what the session asks of the transport, and moves bytes both ways
     /// until nobody has anything to say.
     pub fn drive(&mut self) {
         for _ in 0..10_000 {
-            self.updates
-                .extend(std::iter::from_fn(|| self.session.poll_update()));
+            self.take_updates();
             match self.session.transport() {
                 Transport::Dial if self.auto_dial => self.dial(),
                 Transport::Open => {

@@ -366,7 +366,7 @@ impl Session {
 
     /// The next update.
     pub fn poll_update(&mut self) -> Option<Update> {
-        self.updates.pop()
+        self.updates.pop_update()
     }
 
     /// Moves to the end of `into` the events that come before the next update
@@ -425,7 +425,19 @@ impl Session {
             let redial = self.will_redial(&reason);
             (reason, redial)
         });
-        while let Some(output) = self.conn.as_mut().and_then(Connection::poll_output) {
+        loop {
+            // The connection's events before its next other output go to the
+            // updates whole (its buffer itself, when they are all it holds).
+            let output = match &mut self.conn {
+                Some(conn) => {
+                    conn.move_events(&mut self.updates);
+                    conn.poll_output()
+                }
+                None => None,
+            };
+            let Some(output) = output else {
+                break;
+            };
             match output {
                 Output::Connected { version } => self.version = version,
                 Output::Ready => self.on_ready(),

@@ -20,6 +20,7 @@ pub use reply::{List, ListMismatch, OriginateOutcome, Reply};
 use crate::action::{Action, Expect};
 use crate::packet::{starts_with_ignore_case, Packet, PacketKind};
 use crate::parser::{Malformed, Parsed, Parser};
+use crate::updates::{Outputs, Updates};
 use pending::{Internal, Origin, Pending, PendingTable, Phase};
 
 /// Where the session is.
@@ -172,7 +173,7 @@ pub struct Connection {
     /// Keepalive Ping in flight: its number and when it was sent.
     ping: Option<(u64, Instant)>,
     transmit: Vec<u8>,
-    outputs: VecDeque<Output>,
+    outputs: Outputs,
     /// Caller-set ActionIDs of pending actions, to their numbers.
     custom_ids: HashMap<Box<str>, u64>,
 }
@@ -202,7 +203,7 @@ impl Connection {
             last_rx: now,
             ping: None,
             transmit: Vec::new(),
-            outputs: VecDeque::new(),
+            outputs: Outputs::default(),
             custom_ids: HashMap::new(),
         }
     }
@@ -366,7 +367,14 @@ impl Connection {
 
     /// The next output, in the order things happened.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        self.outputs.pop_output()
+    }
+
+    /// Moves the events (with unmatched responses and malformed packets)
+    /// that come before the next other output to `to`, whole: see
+    /// [`Lanes::take_events`](crate::updates::Lanes::take_events).
+    pub(crate) fn move_events(&mut self, to: &mut Updates) {
+        self.outputs.move_events(to);
     }
 
     /// The next instant at which [`handle_timeout`](Self::handle_timeout) must be
@@ -390,9 +398,7 @@ impl Connection {
             match item {
                 Parsed::Banner(banner) => self.on_banner(banner.version().map(str::to_owned)),
                 Parsed::Packet(packet) => self.on_packet(packet, now),
-                Parsed::Malformed(malformed) => {
-                    self.outputs.push_back(Output::Malformed(malformed))
-                }
+                Parsed::Malformed(malformed) => self.outputs.push(Output::Malformed(malformed)),
             }
             if matches!(self.state, State::Closed(_)) {
                 return;
@@ -401,7 +407,7 @@ impl Connection {
     }
 
     fn on_banner(&mut self, version: Option<String>) {
-        self.outputs.push_back(Output::Connected { version });
+        self.outputs.push(Output::Connected { version });
         let Some(credentials) = self.config.credentials.clone() else {
             self.become_ready();
             return;
@@ -457,9 +463,7 @@ impl Connection {
         match packet.kind() {
             PacketKind::Response => self.on_response(packet, now),
             PacketKind::Event => self.on_event(packet, now),
-            PacketKind::Action | PacketKind::Other => {
-                self.outputs.push_back(Output::Response(packet))
-            }
+            PacketKind::Action | PacketKind::Other => self.outputs.push(Output::Response(packet)),
         }
     }
 
@@ -507,7 +511,7 @@ impl Connection {
             (pending.phase == Phase::AwaitingResponse).then_some((n, pending.origin))
         });
         let Some((number, origin)) = awaiting else {
-            self.outputs.push_back(Output::Response(packet));
+            self.outputs.push(Output::Response(packet));
             return;
         };
         self.in_flight -= 1;
@@ -614,11 +618,11 @@ impl Connection {
 
     fn on_event(&mut self, packet: Packet, now: Instant) {
         let Some(number) = self.own_number(&packet) else {
-            self.outputs.push_back(Output::Event(packet));
+            self.outputs.push(Output::Event(packet));
             return;
         };
         let Some(pending) = self.pending.get_mut(number) else {
-            self.outputs.push_back(Output::Event(packet));
+            self.outputs.push(Output::Event(packet));
             return;
         };
         match &mut pending.phase {
@@ -639,14 +643,14 @@ impl Connection {
                     *received += 1;
                     pending.deadline = now + pending.timeout;
                     if pending.stream_list {
-                        self.outputs.push_back(Output::ListItem {
+                        self.outputs.push(Output::ListItem {
                             id: ActionId(number),
                             item: packet,
                         });
                     } else if items.len() >= self.config.max_list_items {
                         let limit = self.config.max_list_items;
                         self.complete(number, Err(Reason::ListTooLarge { limit }));
-                        self.outputs.push_back(Output::Event(packet));
+                        self.outputs.push(Output::Event(packet));
                     } else {
                         items.push(packet);
                     }
@@ -663,7 +667,7 @@ impl Connection {
                 };
                 self.complete(number, Ok(Reply::Originate(Box::new(outcome))));
             }
-            _ => self.outputs.push_back(Output::Event(packet)),
+            _ => self.outputs.push(Output::Event(packet)),
         }
     }
 
@@ -771,7 +775,7 @@ impl Connection {
     fn become_ready(&mut self) {
         self.state = State::Ready;
         self.login_deadline = None;
-        self.outputs.push_back(Output::Ready);
+        self.outputs.push(Output::Ready);
         self.write_queued();
     }
 
@@ -782,7 +786,7 @@ impl Connection {
         if let Some(pending) = self.pending.remove(number) {
             self.release_custom_id(&pending);
             if pending.origin == Origin::User {
-                self.outputs.push_back(Output::Reply {
+                self.outputs.push(Output::Reply {
                     id: ActionId(number),
                     result,
                 });
@@ -880,13 +884,13 @@ impl Connection {
         self.custom_ids.clear();
         for (number, pending) in failed {
             if pending.origin == Origin::User {
-                self.outputs.push_back(Output::Reply {
+                self.outputs.push(Output::Reply {
                     id: ActionId(number),
                     result: Err(reason.clone()),
                 });
             }
         }
-        self.outputs.push_back(Output::Closed(reason));
+        self.outputs.push(Output::Closed(reason));
     }
 }
 

@@ -178,6 +178,9 @@ fn refill(queue: &mut EventQueue, taken: &mut Taken) -> Option<bool> {
 /// queue whole (one lock per batch, not per event), and the `only` filter
 /// runs outside the lock.
 pub(crate) fn next_taken(taken: &mut Taken, only: &Only) -> Option<Event> {
+    if only.is_none() {
+        return taken.pop();
+    }
     std::iter::from_fn(|| taken.pop()).find(|event| match event {
         Event::Event(packet) => wanted(packet, only),
         _ => true,

@@ -50,6 +50,11 @@ impl Hub {
         }
     }
 
+    /// Each subscriber's capacity.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     fn lock(&self) -> MutexGuard<'_, HubState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -131,6 +131,12 @@ impl Link {
         self.shared.hub.is_behind()
     }
 
+    /// The most to give [`received`](Self::received) at once, so that a
+    /// subscriber on the pump's thread keeps up (see `read_buf::feed_slice`).
+    pub(crate) fn feed_slice(&self) -> usize {
+        crate::read_buf::feed_slice(self.shared.hub.capacity())
+    }
+
     /// The transport reached its end.
     pub fn eof(&self) {
         self.shared.drive(|engine, now| tcp(engine).handle_eof(now));

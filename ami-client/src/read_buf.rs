@@ -1,14 +1,51 @@
 //! The pumps' read buffer, sized by what the reads bring.
 
+use crate::Link;
+
 /// Smallest buffer: what an idle client keeps.
 const MIN: usize = 4 * 1024;
-/// Largest buffer: one read of a flood (as large as a raw socket reader's).
-const MAX: usize = 64 * 1024;
+/// Largest buffer: one read of a flood (as large as the benchmarks' raw
+/// socket reader's). Every read costs some fixed work whatever it brings (a
+/// system call, the session's lock, a batch published and a subscriber
+/// woken, a yield to the runtime), so under a flood larger reads cost less
+/// per event.
+const MAX: usize = 256 * 1024;
+
+/// The smallest event counted on when slicing a read (see [`feed_slice`]);
+/// real Asterisk events are larger (150 bytes and more in the corpus).
+const SMALL_EVENT: usize = 64;
+
+/// The most a pump gives the session at once, for subscriber queues of
+/// `capacity` events: a read is fed in slices of this size, and between two
+/// slices the pump lets the subscribers run when one of them is past half
+/// its queue ([`Link::subscribers_behind`]). A slice then holds at most half
+/// a queue of events of [`SMALL_EVENT`] bytes or more, so a subscriber on the
+/// pump's own thread, which runs only between slices, loses none to a large
+/// read: 32 KiB at the default capacity (1024); a whole read when the queues
+/// hold 8,192 events or more.
+pub(crate) fn feed_slice(capacity: usize) -> usize {
+    (capacity / 2 * SMALL_EVENT).max(SMALL_EVENT)
+}
+
+/// Gives `data` to `feed` a [`feed_slice`] at a time, and stops early when a
+/// subscriber of `link` is behind and more is left: the pump lets it run,
+/// then feeds the rest. Returns how many bytes were given.
+pub(crate) fn feed_until_behind(link: &Link, data: &[u8], mut feed: impl FnMut(&[u8])) -> usize {
+    let mut fed = 0;
+    for slice in data.chunks(link.feed_slice()) {
+        feed(slice);
+        fed += slice.len();
+        if fed < data.len() && link.subscribers_behind() {
+            break;
+        }
+    }
+    fed
+}
 
 /// A read buffer that doubles when a read fills it (more is waiting: fewer,
 /// larger reads, so fewer wake-ups and locks per event under a flood) and
 /// halves when reads use under a quarter of it, so an idle client keeps 4 KiB
-/// rather than a flood's 64 KiB.
+/// rather than a flood's 256 KiB.
 ///
 /// ```
 /// let mut buf = ami_client::pump::ReadBuf::default();
@@ -49,5 +86,77 @@ impl ReadBuf {
         if next != size {
             self.bytes = vec![0; next];
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ami_proto::{Config, Event};
+
+    /// A client logged in (no credentials) with a subscriber whose queue
+    /// holds `capacity` events.
+    fn client(capacity: usize) -> (crate::Client, Link, crate::Events) {
+        let config = Config {
+            event_capacity: capacity,
+            ..Config::default()
+        };
+        let (client, link) = crate::new(config, std::time::Instant::now);
+        link.step(&mut Vec::new());
+        link.connected();
+        link.received(b"Asterisk Call Manager/11.0.0\r\n");
+        let events = client.events();
+        (client, link, events)
+    }
+
+    /// 1,536 events of [`SMALL_EVENT`] bytes: three slices' worth at the
+    /// default capacity (1024), 512 in each.
+    fn flood() -> Vec<u8> {
+        let head = b"Event: A\r\nPad: ";
+        let mut event = head.to_vec();
+        event.resize(SMALL_EVENT - 4, b'x');
+        event.extend(b"\r\n\r\n");
+        event.repeat(1_536)
+    }
+
+    /// The AMI events taken, none lost.
+    fn take(events: &mut crate::Events) -> usize {
+        std::iter::from_fn(|| events.try_recv().ok().flatten())
+            .inspect(|event| assert!(matches!(event, Event::Event(_)), "{event:?}"))
+            .count()
+    }
+
+    #[test]
+    fn a_slice_holds_half_a_queue_of_small_events() {
+        assert_eq!(feed_slice(1024), 32 * 1024);
+        assert_eq!(feed_slice(8192), MAX);
+        assert_eq!(feed_slice(0), SMALL_EVENT);
+    }
+
+    /// Feeding stops after the slice that left a subscriber past half its
+    /// queue, and the rest follows once it has taken its events: a
+    /// subscriber at the default capacity loses nothing.
+    #[test]
+    fn feeding_stops_at_a_subscriber_behind_and_goes_on() {
+        let (_client, link, mut events) = client(1024);
+        let data = flood();
+        let fed = feed_until_behind(&link, &data, |s| link.received(s));
+        assert_eq!(fed, 2 * feed_slice(1024), "1,024 queued: past half");
+        assert_eq!(take(&mut events), 1024);
+        let rest = feed_until_behind(&link, &data[fed..], |s| link.received(s));
+        assert_eq!(fed + rest, data.len());
+        assert_eq!(take(&mut events), 512);
+    }
+
+    /// With no subscriber behind, a read is fed whole.
+    #[test]
+    fn a_read_is_fed_whole_when_nobody_is_behind() {
+        let (_client, link, mut events) = client(20_000);
+        let data = flood();
+        assert_eq!(
+            feed_until_behind(&link, &data, |s| link.received(s)),
+            data.len()
+        );
+        assert_eq!(take(&mut events), 1_536);
     }
 }

@@ -13,7 +13,7 @@ const EVENTS: usize = 20_000;
 #[tokio::test(flavor = "current_thread")]
 async fn a_same_thread_subscriber_keeps_up_with_a_flood() {
     let fake = FakeAsterisk::builder().start();
-    // Default capacity (1024). One read holds at most 64 KiB, under 400 of these
+    // Default capacity (1024). A pump feeds at most 64 KiB at once, under 400 of these
     // ~170-byte events: far fewer than a subscriber that runs between reads can
     // hold, so it must never lag.
     let config = Config::new(Credentials::md5("admin", "amp111"));

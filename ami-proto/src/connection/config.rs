@@ -59,6 +59,10 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// How many events each subscriber may fall behind before it is told
     /// [`Event::Lagged`](crate::Event::Lagged). Default 1024. Replies are never dropped.
+    /// A client's pump feeds a large read to the session in slices of at most
+    /// half this many 64-byte events (32 KiB at the default), letting a
+    /// subscriber behind run in between: one on the pump's own thread never
+    /// lags because of a large read.
     pub event_capacity: usize,
     /// Reconnect after the connection is lost; `None` (default) closes for good.
     pub reconnect: Option<crate::Reconnect>,

@@ -201,16 +201,20 @@ pub(crate) struct Taken {
 }
 
 impl Taken {
-    /// The next event taken, oldest first.
+    /// The next event taken, oldest first. A batch leaves as soon as it is
+    /// emptied, so that what is left is never an empty batch.
     pub(crate) fn pop(&mut self) -> Option<Event> {
         loop {
             let oldest = self.batches.front_mut()?;
-            if let Some(event) = oldest.pop_front() {
-                return Some(event);
+            let event = oldest.pop_front();
+            if oldest.is_empty() {
+                let emptied = self.batches.pop_front().unwrap_or_default();
+                if self.emptied.len() < SPARE_BATCHES {
+                    self.emptied.push(emptied);
+                }
             }
-            let emptied = self.batches.pop_front().unwrap_or_default();
-            if self.emptied.len() < SPARE_BATCHES {
-                self.emptied.push(emptied);
+            if event.is_some() {
+                return event;
             }
         }
     }
@@ -308,5 +312,122 @@ mod tests {
         assert_eq!(one, two);
         two.push(lagged(9));
         assert_ne!(one, two);
+    }
+
+    /// What a subscriber does to its queue, and the hub to it.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push,
+        PushBatch(usize),
+        PushCopy(usize),
+        Pop,
+        TakeAll,
+        PopTaken,
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            2 => Just(Op::Push),
+            3 => (0usize..12).prop_map(Op::PushBatch),
+            1 => (0usize..12).prop_map(Op::PushCopy),
+            2 => Just(Op::Pop),
+            2 => Just(Op::TakeAll),
+            4 => Just(Op::PopTaken),
+        ]
+    }
+
+    /// The policy event by event, as the queue must behave whatever its
+    /// batches: the newest `capacity` events are kept, the dropped ones are
+    /// counted and told first.
+    #[derive(Default)]
+    struct Model {
+        items: VecDeque<Event>,
+        taken: VecDeque<Event>,
+        missed: u64,
+    }
+
+    impl Model {
+        fn push(&mut self, event: Event, capacity: usize) {
+            self.items.push_back(event);
+            if self.items.len() > capacity {
+                self.items.pop_front();
+                self.missed += 1;
+            }
+        }
+
+        fn lag(&mut self) -> Option<Event> {
+            (self.missed > 0).then(|| Event::Lagged(std::mem::take(&mut self.missed)))
+        }
+    }
+
+    /// A distinct event per number.
+    fn numbered(n: u64) -> Event {
+        Event::Disconnected(ami_proto::Reason::Io(n.to_string()))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 512,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x0e0e_0e0e),
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// Whatever the mix of single events, batches, copies, pops and
+        /// takes, the items come out as the event-by-event model gives them:
+        /// in order, the newest kept, every dropped one counted in a
+        /// `Lagged` before what follows it.
+        #[test]
+        fn batches_keep_the_policy_of_single_events(
+            capacity in 1usize..10,
+            ops in proptest::collection::vec(op(), 0..80),
+        ) {
+            let mut queue = EventQueue::new(capacity);
+            let mut taken = Taken::default();
+            let mut model = Model::default();
+            let mut next = 0u64;
+            let mut numbers = |k: usize| {
+                let batch: Batch = (next..next + k as u64).map(numbered).collect();
+                next += k as u64;
+                batch
+            };
+            for op in ops {
+                match op {
+                    Op::Push => {
+                        let event = numbers(1).pop_front().unwrap();
+                        model.push(event.clone(), capacity);
+                        queue.push(event);
+                    }
+                    Op::PushBatch(k) | Op::PushCopy(k) => {
+                        let mut batch = numbers(k);
+                        batch.iter().for_each(|e| model.push(e.clone(), capacity));
+                        if let Op::PushCopy(_) = op {
+                            queue.push_copy(&batch);
+                        } else {
+                            queue.push_batch(&mut batch);
+                            proptest::prop_assert!(batch.is_empty());
+                        }
+                    }
+                    Op::Pop => {
+                        let expected = model.lag().or_else(|| model.items.pop_front());
+                        proptest::prop_assert_eq!(queue.pop(), expected);
+                    }
+                    Op::TakeAll => {
+                        let lag = model.lag();
+                        model.taken.extend(lag);
+                        model.taken.extend(model.items.drain(..));
+                        let any = queue.take_all(&mut taken);
+                        proptest::prop_assert_eq!(any, !model.taken.is_empty());
+                    }
+                    Op::PopTaken => {
+                        proptest::prop_assert_eq!(taken.pop(), model.taken.pop_front());
+                    }
+                }
+                proptest::prop_assert_eq!(queue.len, model.items.len());
+                proptest::prop_assert_eq!(queue.is_behind(), model.items.len() * 2 > capacity);
+                proptest::prop_assert!(queue.spare.len() <= SPARE_BATCHES);
+            }
+        }
     }
 }

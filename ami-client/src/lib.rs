@@ -35,6 +35,17 @@
 //! timeout. There is no separate command queue between handles and pump: a
 //! handle locks the session, encodes, and wakes the pump.
 //!
+//! Events: the events of a read reach a subscriber as one batch, not one by
+//! one: the session hands over its buffer of them (`Session::poll_events`),
+//! the hub queues it whole in each subscriber's [`EventQueue`] (one lock and
+//! one wake-up per subscriber), and [`Events`] takes the queued batches whole
+//! and hands them out outside the lock; emptied buffers go back, so nothing
+//! allocates per batch. Publishing never waits for a subscriber: one that
+//! falls `Config::event_capacity` behind loses the oldest events, counted in
+//! an [`Event::Lagged`](ami_proto::Event::Lagged). A pump feeds a large read
+//! in slices a queue can hold and lets a subscriber past half its queue run
+//! between them, so one on the pump's own thread never lags to a large read.
+//!
 //! # Features
 //!
 //! - `tracing` (on by default): the client tells [`tracing`](https://docs.rs/tracing)

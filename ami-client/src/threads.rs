@@ -55,7 +55,7 @@ socket!(std::os::unix::net::UnixStream);
 /// Turns bytes read from the socket into plaintext for the session, and the
 /// session's plaintext into bytes for the socket: the identity for plain TCP
 /// (`Wire::default()`), a rustls session shared by the reader and the writer
-/// thread for TLS ([`Wire::handshake`], feature `rustls`).
+/// thread for TLS (`Wire::handshake`, feature `rustls`).
 #[derive(Default)]
 pub struct Wire {
     #[cfg(feature = "rustls")]

@@ -98,7 +98,9 @@ pub enum Update {
 ///   [`handle_timeout`](Self::handle_timeout).
 /// - **Commands**: [`send_action`](Self::send_action), [`close`](Self::close).
 /// - **Outputs**: [`poll_transmit`](Self::poll_transmit),
-///   [`poll_update`](Self::poll_update), [`poll_timeout`](Self::poll_timeout).
+///   [`poll_update`](Self::poll_update) (or, for the runs of events between
+///   other updates, [`poll_events`](Self::poll_events): the same order, a
+///   buffer at a time), [`poll_timeout`](Self::poll_timeout).
 ///
 /// After every input or command: write what `poll_transmit` gives, take
 /// `poll_update` until `None`, look at [`transport`](Self::transport) (dial,

@@ -18,6 +18,7 @@ pub use id::ActionId;
 pub use reply::{List, ListMismatch, OriginateOutcome, Reply};
 
 use crate::action::{Action, Expect};
+use crate::client::Event;
 use crate::packet::{starts_with_ignore_case, Packet, PacketKind};
 use crate::parser::{Malformed, Parsed, Parser};
 use crate::updates::{Outputs, Updates};
@@ -398,7 +399,9 @@ impl Connection {
             match item {
                 Parsed::Banner(banner) => self.on_banner(banner.version().map(str::to_owned)),
                 Parsed::Packet(packet) => self.on_packet(packet, now),
-                Parsed::Malformed(malformed) => self.outputs.push(Output::Malformed(malformed)),
+                Parsed::Malformed(malformed) => {
+                    self.outputs.push_event(Event::Malformed(malformed))
+                }
             }
             if matches!(self.state, State::Closed(_)) {
                 return;
@@ -463,7 +466,9 @@ impl Connection {
         match packet.kind() {
             PacketKind::Response => self.on_response(packet, now),
             PacketKind::Event => self.on_event(packet, now),
-            PacketKind::Action | PacketKind::Other => self.outputs.push(Output::Response(packet)),
+            PacketKind::Action | PacketKind::Other => {
+                self.outputs.push_event(Event::Unmatched(packet))
+            }
         }
     }
 
@@ -511,7 +516,7 @@ impl Connection {
             (pending.phase == Phase::AwaitingResponse).then_some((n, pending.origin))
         });
         let Some((number, origin)) = awaiting else {
-            self.outputs.push(Output::Response(packet));
+            self.outputs.push_event(Event::Unmatched(packet));
             return;
         };
         self.in_flight -= 1;
@@ -618,11 +623,11 @@ impl Connection {
 
     fn on_event(&mut self, packet: Packet, now: Instant) {
         let Some(number) = self.own_number(&packet) else {
-            self.outputs.push(Output::Event(packet));
+            self.outputs.push_event(Event::Event(packet));
             return;
         };
         let Some(pending) = self.pending.get_mut(number) else {
-            self.outputs.push(Output::Event(packet));
+            self.outputs.push_event(Event::Event(packet));
             return;
         };
         match &mut pending.phase {
@@ -650,7 +655,7 @@ impl Connection {
                     } else if items.len() >= self.config.max_list_items {
                         let limit = self.config.max_list_items;
                         self.complete(number, Err(Reason::ListTooLarge { limit }));
-                        self.outputs.push(Output::Event(packet));
+                        self.outputs.push_event(Event::Event(packet));
                     } else {
                         items.push(packet);
                     }
@@ -667,7 +672,7 @@ impl Connection {
                 };
                 self.complete(number, Ok(Reply::Originate(Box::new(outcome))));
             }
-            _ => self.outputs.push(Output::Event(packet)),
+            _ => self.outputs.push_event(Event::Event(packet)),
         }
     }
 

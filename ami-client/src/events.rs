@@ -133,7 +133,9 @@ impl Events {
         .map_err(|()| TimedOut)
     }
 
-    /// Tells `tracing` when this subscriber fell behind.
+    /// Tells `tracing` when this subscriber fell behind. Inlined: out of
+    /// line, every event was moved in and out of it.
+    #[inline]
     fn seen(&self, next: Option<Event>) -> Option<Event> {
         if let Some(Event::Lagged(missed)) = next {
             self.shared.trace.lagged(missed);

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use ami_proto::{Error, Reason, Transport};
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::read_buf::feed_until_behind;
 pub use crate::read_buf::ReadBuf;
 use crate::Link;
 
@@ -207,18 +206,12 @@ where
                 match happened.await {
                     Happened::Read(Ok(0)) => link.eof(),
                     Happened::Read(Ok(n)) => {
-                        let mut fed = 0;
-                        while fed < n {
-                            let data = &buf.space()[fed..n];
-                            fed += feed_until_behind(&link, data, |s| link.received(s));
-                            if fed < n {
-                                // A subscriber on this thread runs before the
-                                // rest of a read larger than its queue holds.
-                                R::yield_now().await;
-                                std::thread::yield_now();
-                            }
+                        while buf.feed(n, &link, |s| link.received(s)) {
+                            // A subscriber on this thread runs before the
+                            // rest of a read larger than its queue holds.
+                            R::yield_now().await;
+                            std::thread::yield_now();
                         }
-                        buf.filled(n);
                         // Once per read: a subscriber on this thread runs
                         // before the next read, not when the runtime's budget
                         // runs out.

@@ -27,21 +27,6 @@ pub(crate) fn feed_slice(capacity: usize) -> usize {
     (capacity / 2 * SMALL_EVENT).max(SMALL_EVENT)
 }
 
-/// Gives `data` to `feed` a [`feed_slice`] at a time, and stops early when a
-/// subscriber of `link` is behind and more is left: the pump lets it run,
-/// then feeds the rest. Returns how many bytes were given.
-pub(crate) fn feed_until_behind(link: &Link, data: &[u8], mut feed: impl FnMut(&[u8])) -> usize {
-    let mut fed = 0;
-    for slice in data.chunks(link.feed_slice()) {
-        feed(slice);
-        fed += slice.len();
-        if fed < data.len() && link.subscribers_behind() {
-            break;
-        }
-    }
-    fed
-}
-
 /// A read buffer that doubles when a read fills it (more is waiting: fewer,
 /// larger reads, so fewer wake-ups and locks per event under a flood) and
 /// halves when reads use under a quarter of it, so an idle client keeps 4 KiB
@@ -59,12 +44,15 @@ pub(crate) fn feed_until_behind(link: &Link, data: &[u8], mut feed: impl FnMut(&
 #[derive(Debug)]
 pub struct ReadBuf {
     bytes: Vec<u8>,
+    /// Bytes of the last read already fed (see [`ReadBuf::feed`]).
+    fed: usize,
 }
 
 impl Default for ReadBuf {
     fn default() -> Self {
         ReadBuf {
             bytes: vec![0; MIN],
+            fed: 0,
         }
     }
 }
@@ -73,6 +61,24 @@ impl ReadBuf {
     /// Where the next read goes.
     pub fn space(&mut self) -> &mut [u8] {
         &mut self.bytes
+    }
+
+    /// Gives the `n` bytes just read to `feed`, a [`feed_slice`] at a time,
+    /// from where the last call stopped. Returns true when it stopped early,
+    /// a subscriber of `link` being behind with more left: the pump lets it
+    /// run, then calls again. Returns false once all `n` are fed, the buffer
+    /// sized for the next read ([`filled`](Self::filled)).
+    pub(crate) fn feed(&mut self, n: usize, link: &Link, mut feed: impl FnMut(&[u8])) -> bool {
+        for slice in self.bytes[self.fed..n].chunks(link.feed_slice()) {
+            feed(slice);
+            self.fed += slice.len();
+            if self.fed < n && link.subscribers_behind() {
+                return true;
+            }
+        }
+        self.fed = 0;
+        self.filled(n);
+        false
     }
 
     /// The last read brought `n` bytes: resizes for the next one.
@@ -133,6 +139,14 @@ mod tests {
         assert_eq!(feed_slice(0), SMALL_EVENT);
     }
 
+    /// A buffer holding `data` as if just read.
+    fn read(data: Vec<u8>) -> ReadBuf {
+        ReadBuf {
+            bytes: data,
+            fed: 0,
+        }
+    }
+
     /// Feeding stops after the slice that left a subscriber past half its
     /// queue, and the rest follows once it has taken its events: a
     /// subscriber at the default capacity loses nothing.
@@ -140,11 +154,12 @@ mod tests {
     fn feeding_stops_at_a_subscriber_behind_and_goes_on() {
         let (_client, link, mut events) = client(1024);
         let data = flood();
-        let fed = feed_until_behind(&link, &data, |s| link.received(s));
-        assert_eq!(fed, 2 * feed_slice(1024), "1,024 queued: past half");
+        let n = data.len();
+        let mut buf = read(data);
+        assert!(buf.feed(n, &link, |s| link.received(s)), "stopped early");
+        assert_eq!(buf.fed, 2 * feed_slice(1024), "1,024 queued: past half");
         assert_eq!(take(&mut events), 1024);
-        let rest = feed_until_behind(&link, &data[fed..], |s| link.received(s));
-        assert_eq!(fed + rest, data.len());
+        assert!(!buf.feed(n, &link, |s| link.received(s)), "the rest");
         assert_eq!(take(&mut events), 512);
     }
 
@@ -153,10 +168,8 @@ mod tests {
     fn a_read_is_fed_whole_when_nobody_is_behind() {
         let (_client, link, mut events) = client(20_000);
         let data = flood();
-        assert_eq!(
-            feed_until_behind(&link, &data, |s| link.received(s)),
-            data.len()
-        );
+        let n = data.len();
+        assert!(!read(data).feed(n, &link, |s| link.received(s)));
         assert_eq!(take(&mut events), 1_536);
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ami_proto::{Error, Reason, Transport};
 
-use crate::read_buf::{feed_until_behind, ReadBuf};
+use crate::read_buf::ReadBuf;
 use crate::Link;
 
 /// Shortest read timeout (std refuses zero).
@@ -245,15 +245,9 @@ impl<S: Socket> Open<S> {
         match read {
             Ok(0) => link.eof(),
             Ok(n) => {
-                let mut fed = 0;
-                while fed < n {
-                    let data = &buf.space()[fed..n];
-                    fed += feed_until_behind(link, data, |s| self.wire.feed(link, s));
-                    if fed < n {
-                        std::thread::yield_now();
-                    }
+                while buf.feed(n, link, |s| self.wire.feed(link, s)) {
+                    std::thread::yield_now();
                 }
-                buf.filled(n);
                 // Once per read, as the async pumps do: a subscriber woken by
                 // this read's events runs before the next read rather than
                 // when the scheduler gets to it. With the producer, this

@@ -39,7 +39,8 @@ pub(crate) struct Lanes<U> {
 /// A session's updates.
 pub(crate) type Updates = Lanes<Update>;
 
-/// A connection's outputs.
+/// A connection's outputs: its events, unmatched responses and malformed
+/// packets go in the events lane, as the client events they become.
 pub(crate) type Outputs = Lanes<Output>;
 
 impl<U> Default for Lanes<U> {
@@ -125,17 +126,6 @@ impl Updates {
 }
 
 impl Outputs {
-    /// Queues `output`; packets for the client's subscribers (events,
-    /// unmatched responses, malformed packets) go to the events.
-    pub(crate) fn push(&mut self, output: Output) {
-        match output {
-            Output::Event(packet) => self.push_event(Event::Event(packet)),
-            Output::Response(packet) => self.push_event(Event::Unmatched(packet)),
-            Output::Malformed(malformed) => self.push_event(Event::Malformed(malformed)),
-            other => self.push_other(other),
-        }
-    }
-
     /// The next output, in the order they were pushed.
     pub(crate) fn pop_output(&mut self) -> Option<Output> {
         loop {
@@ -262,11 +252,11 @@ mod tests {
         });
         let (event, response) = (packets.next().unwrap(), packets.next().unwrap());
         let mut outputs = Outputs::default();
-        outputs.push(Output::Ready);
-        outputs.push(Output::Event(event.clone()));
-        outputs.push(Output::Response(response.clone()));
-        outputs.push(Output::Ready);
-        outputs.push(Output::Event(event));
+        outputs.push_other(Output::Ready);
+        outputs.push_event(Event::Event(event.clone()));
+        outputs.push_event(Event::Unmatched(response.clone()));
+        outputs.push_other(Output::Ready);
+        outputs.push_event(Event::Event(event));
         assert!(matches!(outputs.pop_output(), Some(Output::Ready)));
         assert!(
             matches!(outputs.pop_output(), Some(Output::Event(p)) if p.event_name().unwrap() == "Hangup")

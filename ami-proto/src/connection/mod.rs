@@ -410,7 +410,7 @@ impl Connection {
     }
 
     fn on_banner(&mut self, version: Option<String>) {
-        self.outputs.push(Output::Connected { version });
+        self.outputs.push_other(Output::Connected { version });
         let Some(credentials) = self.config.credentials.clone() else {
             self.become_ready();
             return;
@@ -648,7 +648,7 @@ impl Connection {
                     *received += 1;
                     pending.deadline = now + pending.timeout;
                     if pending.stream_list {
-                        self.outputs.push(Output::ListItem {
+                        self.outputs.push_other(Output::ListItem {
                             id: ActionId(number),
                             item: packet,
                         });
@@ -780,7 +780,7 @@ impl Connection {
     fn become_ready(&mut self) {
         self.state = State::Ready;
         self.login_deadline = None;
-        self.outputs.push(Output::Ready);
+        self.outputs.push_other(Output::Ready);
         self.write_queued();
     }
 
@@ -791,7 +791,7 @@ impl Connection {
         if let Some(pending) = self.pending.remove(number) {
             self.release_custom_id(&pending);
             if pending.origin == Origin::User {
-                self.outputs.push(Output::Reply {
+                self.outputs.push_other(Output::Reply {
                     id: ActionId(number),
                     result,
                 });
@@ -889,13 +889,13 @@ impl Connection {
         self.custom_ids.clear();
         for (number, pending) in failed {
             if pending.origin == Origin::User {
-                self.outputs.push(Output::Reply {
+                self.outputs.push_other(Output::Reply {
                     id: ActionId(number),
                     result: Err(reason.clone()),
                 });
             }
         }
-        self.outputs.push(Output::Closed(reason));
+        self.outputs.push_other(Output::Closed(reason));
     }
 }
 

@@ -11,6 +11,7 @@ use futures_core::Stream;
 use crate::hub::{self, Only, Subscriber};
 use crate::queue::Taken;
 use crate::shared::Shared;
+use crate::EventQueue;
 
 /// The events of a [`Client`](crate::Client); see
 /// [`Client::events`](crate::Client::events). A [`Stream`], an async
@@ -95,7 +96,13 @@ impl Events {
     /// The next event, or `None` once the client is closed for good.
     pub async fn next(&mut self) -> Option<Event> {
         let next = std::future::poll_fn(|cx| {
-            hub::poll_next(&self.subscriber, &self.only, &mut self.taken, cx)
+            hub::poll_next(
+                &self.shared.hub,
+                &self.subscriber,
+                &self.only,
+                &mut self.taken,
+                cx,
+            )
         })
         .await;
         self.seen(next)
@@ -111,7 +118,13 @@ impl Events {
         let deadline = Instant::now() + timeout;
         loop {
             let until = crate::pending::until(&self.shared).min(deadline);
-            if let Ok(next) = hub::wait_next(&self.subscriber, &self.only, &mut self.taken, until) {
+            if let Ok(next) = hub::wait_next(
+                &self.shared.hub,
+                &self.subscriber,
+                &self.only,
+                &mut self.taken,
+                until,
+            ) {
                 return Ok(self.seen(next));
             }
             if Instant::now() >= deadline {
@@ -124,6 +137,7 @@ impl Events {
     /// The next event if one is buffered (`Ok(None)`: the stream has ended).
     pub fn try_recv(&mut self) -> Result<Option<Event>, TimedOut> {
         hub::wait_next(
+            &self.shared.hub,
             &self.subscriber,
             &self.only,
             &mut self.taken,
@@ -149,8 +163,23 @@ impl Stream for Events {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         let this = self.get_mut();
-        let next = hub::poll_next(&this.subscriber, &this.only, &mut this.taken, cx);
+        let next = hub::poll_next(
+            &this.shared.hub,
+            &this.subscriber,
+            &this.only,
+            &mut this.taken,
+            cx,
+        );
         next.map(|next| this.seen(next))
+    }
+}
+
+impl Drop for Events {
+    /// Its queue is emptied now rather than at the next publish, so that a
+    /// pump waiting for this subscriber to take its events waits no more.
+    fn drop(&mut self) {
+        self.subscriber.with(EventQueue::clear);
+        self.shared.hub.took();
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ami_proto::Event;
 
@@ -16,7 +16,8 @@ pub(crate) type Subscriber = Arc<Mailbox<EventQueue>>;
 
 /// A client's event fan-out: one [`EventQueue`] per subscriber (bounded to
 /// exactly `capacity` events, oldest dropped and counted as `Lagged`).
-/// Publishing never waits on a subscriber.
+/// Publishing never waits on a subscriber; the pump may, before it reads on,
+/// for at most `wait` ([`Hub::poll_room`], [`Hub::wait_room`]).
 ///
 /// Until the first subscriber exists, events are kept in a queue of the same
 /// capacity that the first subscriber takes over: what arrives between login
@@ -25,8 +26,15 @@ pub(crate) type Subscriber = Arc<Mailbox<EventQueue>>;
 pub(crate) struct Hub {
     capacity: usize,
     state: Mutex<HubState>,
-    /// A subscriber's queue was more than half full after the last publish.
+    /// A subscriber's queue was more than half full after the last publish,
+    /// and a pump should wait for it ([`EventQueue::wants_room`]).
     behind: AtomicBool,
+    /// How long a pump waits for a subscriber behind (`Config::subscriber_wait`).
+    wait: Duration,
+    /// A pump waits for room: a subscriber that takes events wakes it.
+    waiting: AtomicBool,
+    /// The waiting pump's wake-up.
+    room: Mailbox<()>,
 }
 
 #[derive(Debug)]
@@ -38,7 +46,7 @@ struct HubState {
 }
 
 impl Hub {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, wait: Duration) -> Self {
         Hub {
             capacity,
             state: Mutex::new(HubState {
@@ -47,7 +55,15 @@ impl Hub {
                 closed: false,
             }),
             behind: AtomicBool::new(false),
+            wait,
+            waiting: AtomicBool::new(false),
+            room: Mailbox::default(),
         }
+    }
+
+    /// How long a pump waits for a subscriber behind; zero: it never waits.
+    pub(crate) fn wait(&self) -> Duration {
+        self.wait
     }
 
     /// Each subscriber's capacity.
@@ -96,12 +112,12 @@ impl Hub {
             for subscriber in others {
                 behind |= subscriber.update(|queue| {
                     queue.push_copy(batch);
-                    queue.is_behind()
+                    queue.wants_room()
                 });
             }
             behind |= last.update(|queue| {
                 queue.push_batch(batch);
-                queue.is_behind()
+                queue.wants_room()
             });
         }
         batch.clear();
@@ -109,9 +125,66 @@ impl Hub {
     }
 
     /// Whether a subscriber's queue was more than half full after the last
-    /// batch published: its subscriber is falling behind the reads.
+    /// batch published: its subscriber is falling behind the reads (and was
+    /// not waited out, see [`EventQueue::wants_room`]).
     pub(crate) fn is_behind(&self) -> bool {
         self.behind.load(Ordering::Relaxed)
+    }
+
+    /// No live subscriber wants room now (their queues read under their
+    /// locks, not the flag of the last publish).
+    fn has_room(&self) -> bool {
+        let state = self.lock();
+        state.closed
+            || state
+                .subscribers
+                .iter()
+                .filter(|s| Arc::strong_count(s) > 1)
+                .all(|s| !s.with(|queue| queue.wants_room()))
+    }
+
+    /// Ready once no subscriber is behind; until then the task of `cx` is
+    /// woken by the first subscriber that takes events (or is dropped).
+    pub(crate) fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+        // Announced before the queues are read: a subscriber that takes
+        // after this sees it and wakes the pump; one that took before is
+        // seen in its queue.
+        self.waiting.store(true, Ordering::SeqCst);
+        let room = self.room.poll(cx, |()| self.has_room().then_some(()));
+        if room.is_ready() {
+            self.stop_waiting(false);
+        }
+        room
+    }
+
+    /// [`poll_room`](Self::poll_room) for a pump thread: false when `until`
+    /// passed first.
+    pub(crate) fn wait_room(&self, until: Instant) -> bool {
+        self.waiting.store(true, Ordering::SeqCst);
+        let room = self.room.wait(until, |()| self.has_room().then_some(()));
+        self.stop_waiting(room.is_none());
+        room.is_some()
+    }
+
+    /// The pump waits no more: if it waited in vain (`waited_out`), every
+    /// subscriber still behind is not waited for again until it comes for
+    /// its events.
+    pub(crate) fn stop_waiting(&self, waited_out: bool) {
+        self.waiting.store(false, Ordering::SeqCst);
+        if waited_out {
+            for subscriber in &self.lock().subscribers {
+                subscriber.with(EventQueue::wait_out);
+            }
+        }
+        self.behind.store(false, Ordering::Relaxed);
+    }
+
+    /// A subscriber took events, or is gone: a pump waiting for room looks
+    /// again. Called outside the subscriber's lock.
+    pub(crate) fn took(&self) {
+        if self.waiting.load(Ordering::SeqCst) {
+            self.room.update(|()| ());
+        }
     }
 
     /// Ends every subscriber's stream, after what it has queued, for good.
@@ -131,6 +204,7 @@ pub(crate) type Only = Option<std::sync::Arc<[String]>>;
 
 /// The next event: from what was taken, else a new batch from the queue.
 pub(crate) fn poll_next(
+    hub: &Hub,
     subscriber: &Subscriber,
     only: &Only,
     taken: &mut Taken,
@@ -141,7 +215,7 @@ pub(crate) fn poll_next(
             return Poll::Ready(Some(event));
         }
         match subscriber.poll(cx, |queue| refill(queue, taken)) {
-            Poll::Ready(true) => {}
+            Poll::Ready(true) => hub.took(),
             Poll::Ready(false) => return Poll::Ready(None),
             Poll::Pending => return Poll::Pending,
         }
@@ -150,6 +224,7 @@ pub(crate) fn poll_next(
 
 /// [`poll_next`] for a waiting thread: `Err` when `until` passes first.
 pub(crate) fn wait_next(
+    hub: &Hub,
     subscriber: &Subscriber,
     only: &Only,
     taken: &mut Taken,
@@ -160,7 +235,7 @@ pub(crate) fn wait_next(
             return Ok(Some(event));
         }
         match subscriber.wait(until, |queue| refill(queue, taken)) {
-            Some(true) => {}
+            Some(true) => hub.took(),
             Some(false) => return Ok(None),
             None => return Err(()),
         }
@@ -207,8 +282,104 @@ fn wanted(packet: &ami_proto::Packet, only: &Only) -> bool {
 mod tests {
     use super::*;
 
+    const WAIT: Duration = Duration::from_millis(1);
+
     fn events(n: usize) -> Batch {
         (0..n).map(|_| Event::Reconnected).collect()
+    }
+
+    /// A waker that counts its wake-ups.
+    #[derive(Default)]
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Count {
+        fn woken(&self) -> usize {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    /// A subscriber taking what it was given, as `Events` does.
+    fn take(hub: &Hub, subscriber: &Subscriber) -> usize {
+        let mut taken = Taken::default();
+        subscriber.update(|queue| queue.take_all(&mut taken));
+        hub.took();
+        taken.len()
+    }
+
+    /// A pump waiting for room is woken by the subscriber taking its
+    /// events, and then has room.
+    #[test]
+    fn a_waiting_pump_is_woken_when_the_subscriber_takes() {
+        let hub = Hub::new(10, WAIT);
+        let subscriber = hub.subscribe();
+        let count = Arc::new(Count::default());
+        let waker = std::task::Waker::from(Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        assert!(hub.poll_room(&mut cx).is_ready(), "nobody is behind");
+        hub.publish(&mut events(6));
+        assert!(hub.poll_room(&mut cx).is_pending(), "6 of 10");
+        hub.publish(&mut events(1));
+        assert_eq!(count.woken(), 0, "publishing does not wake the pump");
+        assert_eq!(take(&hub, &subscriber), 7);
+        assert_eq!(count.woken(), 1, "taking does");
+        assert!(hub.poll_room(&mut cx).is_ready());
+        assert!(!hub.is_behind());
+        hub.publish(&mut events(6));
+        assert_eq!(take(&hub, &subscriber), 6);
+        assert_eq!(count.woken(), 1, "no pump waits: nobody is woken");
+    }
+
+    /// A subscriber that did not come for its events during a wait is not
+    /// waited for again until it does; it lags meanwhile, as without waits.
+    #[test]
+    fn a_subscriber_waited_out_is_waited_for_again_once_it_takes() {
+        let hub = Hub::new(10, WAIT);
+        let subscriber = hub.subscribe();
+        hub.publish(&mut events(6));
+        assert!(!hub.wait_room(Instant::now()), "the wait is over at once");
+        assert!(!hub.is_behind(), "waited out");
+        hub.publish(&mut events(10));
+        assert!(!hub.is_behind(), "still waited out, though full");
+        assert!(hub.wait_room(Instant::now()), "room: nobody to wait for");
+        let mut taken = Taken::default();
+        subscriber.update(|queue| queue.take_all(&mut taken));
+        assert_eq!(taken.pop(), Some(Event::Lagged(6)));
+        assert_eq!(taken.len(), 10);
+        hub.publish(&mut events(6));
+        assert!(hub.is_behind(), "it took: waited for again");
+    }
+
+    /// A subscriber dropped while a pump waits for it ends the wait: the
+    /// pump is woken and has room.
+    #[test]
+    fn a_dropped_subscriber_ends_the_wait() {
+        let (client, _link) = crate::new(ami_proto::Config::default(), Instant::now);
+        let hub = &client.shared().hub;
+        let subscriber = client.events();
+        hub.publish(&mut events(600));
+        let count = Arc::new(Count::default());
+        let waker = std::task::Waker::from(Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        assert!(hub.poll_room(&mut cx).is_pending());
+        drop(subscriber);
+        assert_eq!(count.woken(), 1);
+        assert!(hub.poll_room(&mut cx).is_ready());
+    }
+
+    /// A closed hub has room: nobody will take anything.
+    #[test]
+    fn a_closed_hub_has_room() {
+        let hub = Hub::new(10, WAIT);
+        let _subscriber = hub.subscribe();
+        hub.publish(&mut events(8));
+        hub.close();
+        assert!(hub.wait_room(Instant::now()));
     }
 
     /// A subscriber is behind once its queue is more than half full after a
@@ -216,7 +387,7 @@ mod tests {
     /// publish leaves it at most half full.
     #[test]
     fn a_subscriber_is_behind_past_half_its_capacity() {
-        let hub = Hub::new(10);
+        let hub = Hub::new(10, WAIT);
         let subscriber = hub.subscribe();
         hub.publish(&mut events(5));
         assert!(!hub.is_behind(), "half full is not behind");
@@ -235,7 +406,7 @@ mod tests {
     /// With several subscribers, one behind is enough.
     #[test]
     fn one_subscriber_behind_is_enough() {
-        let hub = Hub::new(4);
+        let hub = Hub::new(4, WAIT);
         let slow = hub.subscribe();
         let fast = hub.subscribe();
         hub.publish(&mut events(2));

@@ -40,11 +40,18 @@
 //! the hub queues it whole in each subscriber's [`EventQueue`] (one lock and
 //! one wake-up per subscriber), and [`Events`] takes the queued batches whole
 //! and hands them out outside the lock; emptied buffers go back, so nothing
-//! allocates per batch. Publishing never waits for a subscriber: one that
-//! falls `Config::event_capacity` behind loses the oldest events, counted in
-//! an [`Event::Lagged`](ami_proto::Event::Lagged). A pump feeds a large read
-//! in slices a queue can hold and lets a subscriber past half its queue run
-//! between them, so one on the pump's own thread never lags to a large read.
+//! allocates per batch. A subscriber that falls `Config::event_capacity`
+//! behind loses the oldest events, counted in an
+//! [`Event::Lagged`](ami_proto::Event::Lagged). Before that happens to one
+//! that keeps up on average: a pump feeds a large read in slices of at most
+//! half a queue, and when a slice leaves a subscriber more than half full,
+//! the pump stops reading (writes go on) until that subscriber has taken its
+//! events, at most `Config::subscriber_wait` (1 ms by default). The wait is
+//! what lets a subscriber on another thread, not scheduled in time on a busy
+//! machine, keep every event of a flood; one on the pump's own thread runs
+//! during it. A subscriber that does not come for its events during a whole
+//! wait is not waited for again until it does: a stuck or forgotten stream
+//! costs one wait, then lags as usual.
 //!
 //! # Features
 //!

@@ -124,11 +124,42 @@ impl Link {
         self.shared.drive(|engine, now| tcp(engine).feed(data, now));
     }
 
-    /// Whether a subscriber's queue is more than half full: a pump then lets
-    /// the subscriber's thread run (`std::thread::yield_now`) before it
-    /// reads on, rather than fill the queue until it drops events.
+    /// Whether a subscriber's queue is more than half full: a pump then waits
+    /// for it (at most `Config::subscriber_wait`) before it reads on, rather
+    /// than fill the queue until it drops events.
     pub fn subscribers_behind(&self) -> bool {
         self.shared.hub.is_behind()
+    }
+
+    /// How long a pump waits for a subscriber behind; zero: it never waits.
+    pub(crate) fn subscriber_wait(&self) -> Duration {
+        self.shared.hub.wait()
+    }
+
+    /// Ready once no subscriber is behind; the task of `cx` is woken when one
+    /// takes its events. A pump that stops waiting first says so with
+    /// [`stop_waiting`](Self::stop_waiting).
+    pub(crate) fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.shared.hub.poll_room(cx)
+    }
+
+    /// The pump waits no more; `waited_out`: it waited `subscriber_wait` in
+    /// vain, and the subscribers still behind are not waited for again until
+    /// they come for their events.
+    pub(crate) fn stop_waiting(&self, waited_out: bool) {
+        self.shared.hub.stop_waiting(waited_out);
+    }
+
+    /// For a pump thread, between two slices of a read or before the next
+    /// read while a subscriber is behind: waits until the subscribers behind
+    /// have taken their events, at most `subscriber_wait`; yields the thread
+    /// when that is zero.
+    pub(crate) fn let_subscribers_catch_up(&self) {
+        let wait = self.subscriber_wait();
+        if wait.is_zero() {
+            return std::thread::yield_now();
+        }
+        self.shared.hub.wait_room(Instant::now() + wait);
     }
 
     /// The most to give [`received`](Self::received) at once, so that a

@@ -178,6 +178,9 @@ enum Happened {
     Wrote(io::Result<usize>),
     Deadline,
     Woken,
+    /// The wait for the subscribers behind is over: they took their events,
+    /// or `Config::subscriber_wait` passed.
+    WaitOver,
 }
 
 async fn run<R, S>(link: Link, mut open: Option<S>, mut dial: Option<Dial<S>>) -> Result<(), Error>
@@ -191,38 +194,38 @@ where
     };
     let mut buf = ReadBuf::default();
     let mut out = Outbox::default();
+    // Armed while the pump waits for a subscriber behind, instead of reading.
+    let mut room = Alarm::<R> {
+        timer: None,
+        armed: None,
+    };
+    // The bytes of the last read, while some are still to feed.
+    let mut unfed = None;
     loop {
         let step = link.step(&mut out.bytes);
         alarm.set(step.deadline);
         if open.is_none() {
             out = Outbox::default();
+            if room.armed.is_some() {
+                room.set(None);
+                link.stop_waiting(false);
+            }
+            unfed = None;
+            buf.discard();
         }
         match (step.transport, open.as_mut()) {
             (Transport::Stop, _) => return link.outcome(),
             (Transport::Open, Some(stream)) => {
                 let happened = std::future::poll_fn(|cx| {
-                    poll_once(cx, &link, stream, &mut out, buf.space(), &mut alarm)
+                    poll_once(cx, &link, stream, &mut out, &mut buf, &mut alarm, &mut room)
                 });
                 match happened.await {
                     Happened::Read(Ok(0)) => link.eof(),
-                    Happened::Read(Ok(n)) => {
-                        while buf.feed(n, &link, |s| link.received(s)) {
-                            // A subscriber on this thread runs before the
-                            // rest of a read larger than its queue holds.
-                            R::yield_now().await;
-                            std::thread::yield_now();
-                        }
-                        // Once per read: a subscriber on this thread runs
-                        // before the next read, not when the runtime's budget
-                        // runs out.
-                        R::yield_now().await;
-                        // A subscriber on another thread that has fallen
-                        // past half its queue gets this thread's time slice
-                        // before the next read: under a flood on few cores,
-                        // it otherwise waited for the scheduler while the
-                        // pump filled its queue until events were dropped.
-                        if link.subscribers_behind() {
-                            std::thread::yield_now();
+                    Happened::Read(Ok(n)) => unfed = feed(&link, &mut buf, n, &mut room).await,
+                    Happened::WaitOver => {
+                        room.set(None);
+                        if let Some(n) = unfed.take() {
+                            unfed = feed(&link, &mut buf, n, &mut room).await;
                         }
                     }
                     Happened::Read(Err(error)) | Happened::Wrote(Err(error)) => {
@@ -279,15 +282,53 @@ impl Outbox {
     }
 }
 
+/// Feeds the `n` bytes just read to the session, a slice at a time; `Some`
+/// with `n` again when it stopped for a subscriber behind, with `room` armed
+/// for the end of the wait.
+async fn feed<R: Runtime>(
+    link: &Link,
+    buf: &mut ReadBuf,
+    n: usize,
+    room: &mut Alarm<R>,
+) -> Option<usize> {
+    loop {
+        let more = buf.feed(n, link, |s| link.received(s));
+        // Once per slice: a subscriber on this thread runs before the next
+        // slice or read, not when the runtime's budget runs out.
+        R::yield_now().await;
+        if !link.subscribers_behind() {
+            match more {
+                true => continue,
+                false => return None,
+            }
+        }
+        // A subscriber on another thread past half its queue: under a flood
+        // on few cores it may wait for a core while the pump fills its queue
+        // until events are dropped, so the pump waits for it (reading
+        // nothing, writing on) or at least lets it have this thread's time.
+        let wait = link.subscriber_wait();
+        if !wait.is_zero() {
+            room.set(Some(R::now() + wait));
+            return more.then_some(n);
+        }
+        std::thread::yield_now();
+        if !more {
+            return None;
+        }
+    }
+}
+
 /// Polls, in this order, the write (so a flood of reads never starves the
-/// actions), the read, the deadline and the wake-up.
+/// actions), the read (or, while a subscriber is waited for, its room and
+/// the end of the wait), the deadline and the wake-up.
 fn poll_once<R: Runtime, S: AsyncRead + AsyncWrite + Unpin>(
     cx: &mut Context<'_>,
     link: &Link,
     stream: &mut S,
     out: &mut Outbox,
-    buf: &mut [u8],
+    buf: &mut ReadBuf,
     alarm: &mut Alarm<R>,
+    room: &mut Alarm<R>,
 ) -> Poll<Happened> {
     if out.pending() {
         let unwritten = &out.bytes[out.written..];
@@ -303,7 +344,15 @@ fn poll_once<R: Runtime, S: AsyncRead + AsyncWrite + Unpin>(
             }));
         }
     }
-    if let Poll::Ready(read) = Pin::new(&mut *stream).poll_read(cx, buf) {
+    if room.armed.is_some() {
+        if link.poll_room(cx).is_ready() {
+            return Poll::Ready(Happened::WaitOver);
+        }
+        if room.poll(cx).is_ready() {
+            link.stop_waiting(true);
+            return Poll::Ready(Happened::WaitOver);
+        }
+    } else if let Poll::Ready(read) = Pin::new(&mut *stream).poll_read(cx, buf.space()) {
         return Poll::Ready(Happened::Read(read));
     }
     if alarm.poll(cx).is_ready() {

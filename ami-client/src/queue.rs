@@ -47,6 +47,10 @@ pub struct EventQueue {
     capacity: usize,
     missed: u64,
     closed: bool,
+    /// A pump waited a whole `subscriber_wait` for this queue's subscriber,
+    /// which did not come for its events meanwhile: no pump waits for it
+    /// again until it does.
+    waited_out: bool,
 }
 
 impl EventQueue {
@@ -59,6 +63,7 @@ impl EventQueue {
             capacity: capacity.max(1),
             missed: 0,
             closed: false,
+            waited_out: false,
         }
     }
 
@@ -129,9 +134,20 @@ impl EventQueue {
         self.len * 2 > self.capacity
     }
 
+    /// Behind, and a pump should wait for its subscriber: not waited out.
+    pub(crate) fn wants_room(&self) -> bool {
+        self.is_behind() && !self.waited_out
+    }
+
+    /// A pump waited for this subscriber in vain; see [`wants_room`](Self::wants_room).
+    pub(crate) fn wait_out(&mut self) {
+        self.waited_out = self.is_behind();
+    }
+
     /// The next item: `Lagged(n)` if events were dropped since the last call,
     /// else the oldest event. `None` when empty.
     pub fn pop(&mut self) -> Option<Event> {
+        self.waited_out = false;
         if self.missed > 0 {
             return Some(Event::Lagged(std::mem::take(&mut self.missed)));
         }
@@ -160,7 +176,15 @@ impl EventQueue {
             taken.batches.append(&mut self.batches);
         }
         self.len = 0;
+        self.waited_out = false;
         !taken.batches.is_empty()
+    }
+
+    /// Drops every event queued, uncounted: for a subscriber that is gone.
+    pub(crate) fn clear(&mut self) {
+        self.batches.clear();
+        self.len = 0;
+        self.missed = 0;
     }
 
     /// Marks the end of the stream: once drained, [`is_finished`](Self::is_finished).
@@ -323,6 +347,7 @@ mod tests {
         Pop,
         TakeAll,
         PopTaken,
+        WaitOut,
     }
 
     fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -334,6 +359,7 @@ mod tests {
             2 => Just(Op::Pop),
             2 => Just(Op::TakeAll),
             4 => Just(Op::PopTaken),
+            1 => Just(Op::WaitOut),
         ]
     }
 
@@ -345,6 +371,8 @@ mod tests {
         items: VecDeque<Event>,
         taken: VecDeque<Event>,
         missed: u64,
+        /// Waited out while behind, and not come for events since.
+        waited_out: bool,
     }
 
     impl Model {
@@ -377,7 +405,9 @@ mod tests {
         /// Whatever the mix of single events, batches, copies, pops and
         /// takes, the items come out as the event-by-event model gives them:
         /// in order, the newest kept, every dropped one counted in a
-        /// `Lagged` before what follows it.
+        /// `Lagged` before what follows it. A pump waits for the subscriber
+        /// while it is behind, unless waited out since it last came for
+        /// events.
         #[test]
         fn batches_keep_the_policy_of_single_events(
             capacity in 1usize..10,
@@ -410,10 +440,12 @@ mod tests {
                         }
                     }
                     Op::Pop => {
+                        model.waited_out = false;
                         let expected = model.lag().or_else(|| model.items.pop_front());
                         proptest::prop_assert_eq!(queue.pop(), expected);
                     }
                     Op::TakeAll => {
+                        model.waited_out = false;
                         let lag = model.lag();
                         model.taken.extend(lag);
                         model.taken.extend(model.items.drain(..));
@@ -423,9 +455,15 @@ mod tests {
                     Op::PopTaken => {
                         proptest::prop_assert_eq!(taken.pop(), model.taken.pop_front());
                     }
+                    Op::WaitOut => {
+                        model.waited_out = model.items.len() * 2 > capacity;
+                        queue.wait_out();
+                    }
                 }
+                let behind = model.items.len() * 2 > capacity;
                 proptest::prop_assert_eq!(queue.len, model.items.len());
-                proptest::prop_assert_eq!(queue.is_behind(), model.items.len() * 2 > capacity);
+                proptest::prop_assert_eq!(queue.is_behind(), behind);
+                proptest::prop_assert_eq!(queue.wants_room(), behind && !model.waited_out);
                 proptest::prop_assert!(queue.spare.len() <= SPARE_BATCHES);
             }
         }

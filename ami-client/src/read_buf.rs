@@ -17,12 +17,12 @@ const SMALL_EVENT: usize = 64;
 
 /// The most a pump gives the session at once, for subscriber queues of
 /// `capacity` events: a read is fed in slices of this size, and between two
-/// slices the pump lets the subscribers run when one of them is past half
-/// its queue ([`Link::subscribers_behind`]). A slice then holds at most half
-/// a queue of events of [`SMALL_EVENT`] bytes or more, so a subscriber on the
-/// pump's own thread, which runs only between slices, loses none to a large
-/// read: 32 KiB at the default capacity (1024); a whole read when the queues
-/// hold 8,192 events or more.
+/// slices the pump waits for a subscriber past half its queue
+/// ([`Link::subscribers_behind`], `Config::subscriber_wait`). A slice then
+/// holds at most half a queue of events of [`SMALL_EVENT`] bytes or more, so
+/// a subscriber that takes its events during the wait (one on the pump's own
+/// thread runs then) loses none to a large read: 32 KiB at the default
+/// capacity (1024); a whole read when the queues hold 8,192 events or more.
 pub(crate) fn feed_slice(capacity: usize) -> usize {
     (capacity / 2 * SMALL_EVENT).max(SMALL_EVENT)
 }
@@ -65,8 +65,8 @@ impl ReadBuf {
 
     /// Gives the `n` bytes just read to `feed`, a [`feed_slice`] at a time,
     /// from where the last call stopped. Returns true when it stopped early,
-    /// a subscriber of `link` being behind with more left: the pump lets it
-    /// run, then calls again. Returns false once all `n` are fed, the buffer
+    /// a subscriber of `link` being behind with more left: the pump waits for
+    /// it, then calls again. Returns false once all `n` are fed, the buffer
     /// sized for the next read ([`filled`](Self::filled)).
     pub(crate) fn feed(&mut self, n: usize, link: &Link, mut feed: impl FnMut(&[u8])) -> bool {
         for slice in self.bytes[self.fed..n].chunks(link.feed_slice()) {
@@ -79,6 +79,11 @@ impl ReadBuf {
         self.fed = 0;
         self.filled(n);
         false
+    }
+
+    /// Forgets the rest of a read not wholly fed (its transport is gone).
+    pub(crate) fn discard(&mut self) {
+        self.fed = 0;
     }
 
     /// The last read brought `n` bytes: resizes for the next one.

@@ -64,7 +64,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(engine: Engine, clock: Clock) -> Arc<Self> {
-        let hub = Hub::new(engine.config().event_capacity);
+        let hub = Hub::new(
+            engine.config().event_capacity,
+            engine.config().subscriber_wait,
+        );
         Arc::new(Shared {
             core: Mutex::new(Core {
                 engine,

@@ -246,7 +246,7 @@ impl<S: Socket> Open<S> {
             Ok(0) => link.eof(),
             Ok(n) => {
                 while buf.feed(n, link, |s| self.wire.feed(link, s)) {
-                    std::thread::yield_now();
+                    link.let_subscribers_catch_up();
                 }
                 // Once per read, as the async pumps do: a subscriber woken by
                 // this read's events runs before the next read rather than
@@ -255,6 +255,10 @@ impl<S: Socket> Open<S> {
                 // otherwise lagged 14-32 % of the events at the default
                 // capacity (1-6 % with it), and took fewer events per second.
                 std::thread::yield_now();
+                // One still behind is waited for before the next read.
+                if link.subscribers_behind() {
+                    link.let_subscribers_catch_up();
+                }
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 link.timeout()

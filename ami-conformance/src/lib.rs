@@ -70,6 +70,7 @@ macro_rules! conformance_suite {
             server_stall_keepalive_closes,
             server_stall_keepalive_longer_than_action_timeout,
             slow_consumer_lagged,
+            a_subscriber_keeping_up_loses_nothing,
             event_capacity_is_exact,
             reconnect_after_restart,
             calls_during_reconnect_gap_fail_fast,

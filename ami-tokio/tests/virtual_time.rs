@@ -41,12 +41,19 @@ fn action_id(packet: &str) -> &str {
 
 /// A client logged in over a duplex, its driver spawned, and the server side.
 async fn logged_in() -> (Client, tokio::task::JoinHandle<Result<(), Error>>, Server) {
-    let (near, far) = tokio::io::duplex(1 << 16);
     let mut config = Config::new(Credentials::plain("admin", "amp111"));
     config.keepalive = Some(Keepalive {
         interval: Duration::from_secs(20),
         timeout: Duration::from_secs(10),
     });
+    logged_in_with(config).await
+}
+
+/// [`logged_in`] with `config`.
+async fn logged_in_with(
+    config: Config,
+) -> (Client, tokio::task::JoinHandle<Result<(), Error>>, Server) {
+    let (near, far) = tokio::io::duplex(1 << 16);
     let (client, driver) = ami_tokio::from_stream(near, config);
     let driver = tokio::spawn(driver);
     let (rd, wr) = tokio::io::split(far);
@@ -176,4 +183,105 @@ async fn keepalive_closes_a_stalled_link_on_virtual_time() {
         wall.elapsed() < Duration::from_secs(4),
         "virtual time, not wall time"
     );
+}
+
+/// Subscribers of 16 events, and a pump that waits at most 1 s for one that
+/// is behind.
+fn waiting_config() -> Config {
+    Config {
+        event_capacity: 16,
+        subscriber_wait: Duration::from_secs(1),
+        ..Config::new(Credentials::plain("admin", "amp111"))
+    }
+}
+
+/// `n` events of 64 bytes, the smallest a pump's slices count on, numbered
+/// from `first`.
+fn ticks(first: usize, n: usize) -> Vec<u8> {
+    (first..first + n)
+        .flat_map(|seq| {
+            let head = format!("Event: Tick\r\nSeq: {seq:05}\r\nPad: ");
+            let pad = "x".repeat(64 - head.len() - 4);
+            format!("{head}{pad}\r\n\r\n").into_bytes()
+        })
+        .collect()
+}
+
+/// A Ping sent now: the server reads it (returning when it did, on the
+/// virtual clock) and answers; the reply's task is returned.
+async fn ping(
+    client: &Client,
+    server: &mut Server,
+) -> (
+    Duration,
+    tokio::task::JoinHandle<Result<ami_tokio::Reply, Error>>,
+) {
+    let start = Instant::now();
+    let reply = tokio::spawn({
+        let client = client.clone();
+        async move { client.send(Action::new("Ping")).await }
+    });
+    let packet = server.read_packet().await;
+    let read_after = start.elapsed();
+    let pong = format!(
+        "Response: Success\r\nActionID: {}\r\nPing: Pong\r\n\r\n",
+        action_id(&packet)
+    );
+    server.wr.write_all(pong.as_bytes()).await.unwrap();
+    (read_after, reply)
+}
+
+/// A subscriber that is never read costs the pump one `subscriber_wait`,
+/// not one per read: it is not waited for again until it comes for its
+/// events, and it lags as it would with no waits. Meanwhile the pump keeps
+/// writing: an action sent during the wait reaches the server at once.
+#[tokio::test(start_paused = true)]
+async fn a_forgotten_subscriber_costs_one_wait() {
+    let (client, _driver, mut server) = logged_in_with(waiting_config()).await;
+    let mut forgotten = client.events();
+    for round in 0..2 {
+        let start = Instant::now();
+        // 200 events: 25 pump slices of 8 (half the queue) at most.
+        server.wr.write_all(&ticks(0, 200)).await.unwrap();
+        let (written_after, reply) = ping(&client, &mut server).await;
+        assert_eq!(written_after, Duration::ZERO, "written during the wait");
+        reply.await.unwrap().unwrap();
+        // The Pong came after the events: it was read once the wait ended.
+        let waited = start.elapsed();
+        assert_eq!(waited, Duration::from_secs(1), "round {round}: one wait");
+        assert_eq!(forgotten.next().await, Some(Event::Lagged(200 - 16)));
+        for seq in 200 - 16..200 {
+            match forgotten.next().await {
+                Some(Event::Event(p)) => assert_eq!(p.get("Seq").unwrap(), &*format!("{seq:05}")),
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+    }
+}
+
+/// A subscriber that takes its events as they come loses none, however
+/// small its queue, and costs the pump no wait: it runs while the pump waits
+/// and ends the wait when it takes.
+#[tokio::test(start_paused = true)]
+async fn a_subscriber_keeping_up_costs_no_wait() {
+    const EVENTS: usize = 5_000;
+    let (client, _driver, mut server) = logged_in_with(waiting_config()).await;
+    let mut events = client.events();
+    let reader = tokio::spawn(async move {
+        for seq in 0..EVENTS {
+            match events.next().await {
+                Some(Event::Event(p)) => assert_eq!(p.get("Seq").unwrap(), &*format!("{seq:05}")),
+                other => panic!("after {seq} events: {other:?}"),
+            }
+        }
+    });
+    let start = Instant::now();
+    // In writes of 500: the duplex holds 64 KiB.
+    for first in (0..EVENTS).step_by(500) {
+        server.wr.write_all(&ticks(first, 500)).await.unwrap();
+    }
+    reader.await.unwrap();
+    let (_, reply) = ping(&client, &mut server).await;
+    reply.await.unwrap().unwrap();
+    assert_eq!(start.elapsed(), Duration::ZERO, "no wait ran out");
 }

@@ -71,6 +71,45 @@ pub fn slow_consumer_lagged<A: Adapter>() {
     }
 }
 
+/// A subscriber that keeps up loses nothing at the default capacity, however
+/// its thread is scheduled: 100,000 events flood in (a hundred queues' worth),
+/// and the pump, once the subscriber is more than half full, reads on only
+/// after it took its events or after `subscriber_wait`, here longer than any
+/// scheduling delay. Every event arrives, in order, with no `Lagged`. (The
+/// events are of 64 bytes or more, as real ones are: a pump's slice holds
+/// half a queue of those.)
+pub fn a_subscriber_keeping_up_loses_nothing<A: Adapter>() {
+    const FLOOD: usize = 100_000;
+    let fake = fake().start();
+    let config = Config {
+        subscriber_wait: WAIT,
+        ..config()
+    };
+    assert_eq!(config.event_capacity, 1024, "the default capacity");
+    let client = connect::<A>(&fake, config);
+    let mut events = events_after_login::<A>(&client);
+    let packets: Vec<Vec<u8>> = (0..FLOOD)
+        .map(|seq| {
+            FakeEvent::new("Flood")
+                .header("Privilege", "user,all")
+                .header("Seq", format!("{seq:06}"))
+                .header("Padding", "x".repeat(16))
+                .to_bytes()
+        })
+        .collect();
+    assert!(packets.iter().all(|p| p.len() >= 64));
+    let flood = fake.flood(packets, Rate::Unlimited);
+    for seq in 0..FLOOD {
+        match A::next_event(&mut events, WAIT) {
+            Next::Event(Event::Event(p)) if p.is("Event", "Flood") => {
+                assert_eq!(text(&p, "Seq"), Some(format!("{seq:06}")), "{p:?}");
+            }
+            other => panic!("expected Flood {seq}, got {other:?}"),
+        }
+    }
+    assert_eq!(flood.wait(), FLOOD as u64);
+}
+
 /// `event_capacity` is exact, not rounded (tokio's broadcast channel rounded 10
 /// up to 16): after a flood of 1,000 events into a subscriber of capacity 10
 /// that does not read, it is told `Lagged(990)`, then gets exactly the newest

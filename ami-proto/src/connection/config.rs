@@ -60,10 +60,24 @@ pub struct Config {
     /// How many events each subscriber may fall behind before it is told
     /// [`Event::Lagged`](crate::Event::Lagged). Default 1024. Replies are never dropped.
     /// A client's pump feeds a large read to the session in slices of at most
-    /// half this many 64-byte events (32 KiB at the default), letting a
-    /// subscriber behind run in between: one on the pump's own thread never
-    /// lags because of a large read.
+    /// half this many 64-byte events (32 KiB at the default), and after a
+    /// slice that leaves a subscriber more than half full it waits for that
+    /// subscriber (see [`subscriber_wait`](Self::subscriber_wait)).
     pub event_capacity: usize,
+    /// How long a client's pump waits, before it reads on, for a subscriber
+    /// more than half full to take its events. Default 1 ms.
+    ///
+    /// A subscriber that keeps up on average is then never lapped by a burst
+    /// it was not scheduled in time for (on a busy machine, a thread may wait
+    /// milliseconds for a core while a flood fills 1,024 events in a quarter
+    /// of one). A subscriber that takes nothing during a whole wait is not
+    /// waited for again until it takes events: a stuck or forgotten stream
+    /// costs one wait, then lags and is told [`Event::Lagged`](crate::Event::Lagged)
+    /// as usual. Replies read after the events wait with them, so this bounds
+    /// how much a subscriber can delay them per slice. `Duration::ZERO` never
+    /// waits: the pump only yields its thread, and a subscriber on another
+    /// thread may lag under a flood however fast it is.
+    pub subscriber_wait: Duration,
     /// Reconnect after the connection is lost; `None` (default) closes for good.
     pub reconnect: Option<crate::Reconnect>,
 }
@@ -104,6 +118,7 @@ impl Default for Config {
             id_prefix: None,
             connect_timeout: Duration::from_secs(10),
             event_capacity: 1024,
+            subscriber_wait: Duration::from_millis(1),
             reconnect: None,
         }
     }

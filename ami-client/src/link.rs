@@ -124,6 +124,14 @@ impl Link {
         self.shared.drive(|engine, now| tcp(engine).feed(data, now));
     }
 
+    /// Bytes read from the transport, parsed where they lie: the packets are
+    /// slices of `data`, not copies (a pump that reads into a buffer of its
+    /// own per read, as [`ReadBuf`](crate::pump::ReadBuf) does).
+    pub fn received_bytes(&self, data: bytes::Bytes) {
+        self.shared
+            .drive(|engine, now| tcp(engine).feed_bytes(data, now));
+    }
+
     /// Whether a subscriber's queue is more than half full: a pump then waits
     /// for it (at most `Config::subscriber_wait`) before it reads on, rather
     /// than fill the queue until it drops events.

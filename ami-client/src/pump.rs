@@ -292,7 +292,7 @@ async fn feed<R: Runtime>(
     room: &mut Alarm<R>,
 ) -> Option<usize> {
     loop {
-        let more = buf.feed(n, link, |s| link.received(s));
+        let more = buf.feed(n, link, |s| link.received_bytes(s));
         // Once per slice: a subscriber on this thread runs before the next
         // slice or read, not when the runtime's budget runs out.
         R::yield_now().await;

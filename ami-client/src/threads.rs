@@ -66,12 +66,12 @@ impl Wire {
     /// Gives `data`, read from the socket, to the session as plaintext. Under
     /// TLS `data` may be empty, to take plaintext the handshake already
     /// decrypted; the peer's `close_notify` is the end of the stream.
-    fn feed(&self, link: &Link, data: &[u8]) {
+    fn feed(&self, link: &Link, data: bytes::Bytes) {
         #[cfg(feature = "rustls")]
         if let Some(tls) = &self.tls {
-            return rustls_wire::feed(tls, link, data);
+            return rustls_wire::feed(tls, link, &data);
         }
-        link.received(data);
+        link.received_bytes(data);
     }
 
     /// Encodes `plain` (and pending TLS records) into `out`.
@@ -220,7 +220,7 @@ impl<S: Socket> Open<S> {
         });
         match writer {
             Ok(writer) => {
-                wire.feed(link, &[]);
+                wire.feed(link, bytes::Bytes::new());
                 let writer = Some(writer);
                 Some(Open {
                     stream,

@@ -286,6 +286,36 @@ impl Session {
         }
     }
 
+    /// Bytes received from the transport, parsed where they lie: the packets
+    /// are slices of `data`, with no copy (see
+    /// [`Connection::feed_bytes`](crate::Connection::feed_bytes)).
+    ///
+    /// ```
+    /// use ami_proto::{Config, Session, Update};
+    /// use bytes::Bytes;
+    /// use std::time::Instant;
+    ///
+    /// let now = Instant::now();
+    /// let mut session = Session::new(Config::default(), 7, now);
+    /// session.handle_connected(now);
+    /// session.feed_bytes(Bytes::from_static(b"Asterisk Call Manager/11.0.0\r\n"), now);
+    /// let read = Bytes::from_static(b"Event: Hangup\r\nChannel: PJSIP/1\r\n\r\n");
+    /// session.feed_bytes(read.clone(), now);
+    /// let event = std::iter::from_fn(|| session.poll_update())
+    ///     .find_map(|update| match update {
+    ///         Update::Event(ami_proto::Event::Event(packet)) => Some(packet),
+    ///         _ => None,
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(event.as_bytes().as_ptr(), read.as_ptr()); // not copied
+    /// ```
+    pub fn feed_bytes(&mut self, data: bytes::Bytes, now: Instant) {
+        if let Some(conn) = &mut self.conn {
+            conn.feed_bytes(data, now);
+            self.drain(now);
+        }
+    }
+
     /// The transport reached its end.
     pub fn handle_eof(&mut self, now: Instant) {
         if let Some(conn) = &mut self.conn {

@@ -256,6 +256,18 @@ impl Connection {
         self.process_input(now);
     }
 
+    /// Bytes received from the server at `now`, parsed where they lie: the
+    /// packets are slices of `data` (see [`Parser::feed_bytes`](crate::Parser::feed_bytes)),
+    /// only an incomplete packet at its end is copied. The same items as
+    /// [`feed`](Self::feed) gives for the same bytes.
+    pub fn feed_bytes(&mut self, data: bytes::Bytes, now: Instant) {
+        if matches!(self.state, State::Closed(_)) {
+            return;
+        }
+        self.parser.feed_bytes(data);
+        self.process_input(now);
+    }
+
     /// The parser's input buffer, for adapters that read straight into it; call
     /// [`handle_read`](Self::handle_read) after appending.
     pub fn read_buffer(&mut self, additional: usize) -> &mut bytes::BytesMut {

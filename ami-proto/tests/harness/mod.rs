@@ -168,7 +168,8 @@ impl Pair {
             if self.hold {
                 self.held.extend(answer);
             } else if !answer.is_empty() {
-                self.conn.feed(&answer, self.now);
+                // As in the session's harness: answers parsed where they lie.
+                self.conn.feed_bytes(answer.into(), self.now);
             }
         }
     }
@@ -357,7 +358,10 @@ impl SessionPair {
                     let server = self.server.as_mut().expect("a server while open");
                     let answer = server.handle(&wire);
                     if !answer.is_empty() {
-                        self.session.feed(&answer, self.now);
+                        // The server's answers are parsed where they lie, the
+                        // bytes a test delivers are copied in: both ways of
+                        // feeding run in every test.
+                        self.session.feed_bytes(answer.into(), self.now);
                     }
                 }
                 _ => {

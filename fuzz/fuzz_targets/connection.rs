@@ -22,8 +22,11 @@ struct Input {
 
 #[derive(Debug, Arbitrary)]
 enum Op {
-    /// Raw server bytes.
+    /// Raw server bytes, copied in (`feed`).
     Raw(Vec<u8>),
+    /// Raw server bytes, parsed where they lie (`feed_bytes`, as the pumps
+    /// feed their reads).
+    RawShared(Vec<u8>),
     /// The banner.
     Banner,
     /// A well-formed server packet for ActionID `f-<to>` (internal login and
@@ -165,6 +168,7 @@ fuzz_target!(|input: Input| {
     for op in input.ops.into_iter().take(256) {
         match op {
             Op::Raw(bytes) => h.conn.feed(&bytes, h.now),
+            Op::RawShared(bytes) => h.conn.feed_bytes(bytes.into(), h.now),
             Op::Banner => h.conn.feed(b"Asterisk Call Manager/11.0.0\r\n", h.now),
             Op::Reply { to, kind } => h.conn.feed(&reply_bytes(to, kind), h.now),
             Op::Event => h.conn.feed(

@@ -74,7 +74,9 @@ pub struct Config {
     /// waited for again until it takes events: a stuck or forgotten stream
     /// costs one wait, then lags and is told [`Event::Lagged`](crate::Event::Lagged)
     /// as usual. Replies read after the events wait with them, so this bounds
-    /// how much a subscriber can delay them per slice. `Duration::ZERO` never
+    /// how much a subscriber can delay them each time it takes events (one
+    /// that awaits a reply before it takes its next events delays that reply
+    /// by up to this much: keep it short). `Duration::ZERO` never
     /// waits: the pump only yields its thread, and a subscriber on another
     /// thread may lag under a flood however fast it is.
     pub subscriber_wait: Duration,

@@ -32,7 +32,7 @@ pub(crate) struct Hub {
     /// How long a pump waits for a subscriber behind (`Config::subscriber_wait`).
     wait: Duration,
     /// A pump waits for room: a subscriber that takes events wakes it.
-    waiting: AtomicBool,
+    pub(crate) waiting: AtomicBool,
     /// The waiting pump's wake-up.
     room: Mailbox<()>,
 }
@@ -187,13 +187,16 @@ impl Hub {
         }
     }
 
-    /// Ends every subscriber's stream, after what it has queued, for good.
+    /// Ends every subscriber's stream, after what it has queued, for good,
+    /// and ends a pump's wait: nobody is waited for once the client closed.
     pub(crate) fn close(&self) {
         let mut state = self.lock();
         state.closed = true;
         for subscriber in state.subscribers.drain(..) {
             subscriber.update(EventQueue::close);
         }
+        drop(state);
+        self.room.update(|()| ());
     }
 }
 
@@ -372,13 +375,20 @@ mod tests {
         assert!(hub.poll_room(&mut cx).is_ready());
     }
 
-    /// A closed hub has room: nobody will take anything.
+    /// A closed hub has room, and closing ends a pump's wait: the client
+    /// is closed, nobody is waited for.
     #[test]
-    fn a_closed_hub_has_room() {
+    fn closing_ends_the_wait() {
         let hub = Hub::new(10, WAIT);
         let _subscriber = hub.subscribe();
         hub.publish(&mut events(8));
+        let count = Arc::new(Count::default());
+        let waker = std::task::Waker::from(Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        assert!(hub.poll_room(&mut cx).is_pending());
         hub.close();
+        assert_eq!(count.woken(), 1);
+        assert!(hub.poll_room(&mut cx).is_ready());
         assert!(hub.wait_room(Instant::now()));
     }
 

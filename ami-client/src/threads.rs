@@ -387,3 +387,49 @@ mod rustls_wire {
         Ok(tls)
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    use ami_proto::Config;
+
+    use super::{Driver, Wire};
+
+    /// A pump thread waiting for a subscriber that never takes its events
+    /// stops waiting when the client is closed, not when the wait ends.
+    #[test]
+    fn closing_ends_a_pump_threads_wait() {
+        let config = Config {
+            event_capacity: 16,
+            subscriber_wait: Duration::from_secs(600),
+            ..Config::default()
+        };
+        let (client, link) = crate::new(config, Instant::now);
+        let (ours, mut server) = UnixStream::pair().unwrap();
+        link.connected();
+        let _forgotten = client.events();
+        let (done, ended) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let outcome = Driver::new(link, Some((ours, Wire::default())), None).run();
+            let _ = done.send(outcome);
+        });
+        server
+            .write_all(b"Asterisk Call Manager/11.0.0\r\n")
+            .unwrap();
+        let event = b"Event: Tick\r\nPad: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n\r\n";
+        server.write_all(&event.repeat(100)).unwrap();
+        let hub = &client.shared().hub;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !hub.waiting.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the pump never waited");
+            std::thread::yield_now();
+        }
+        client.close();
+        let outcome = ended.recv_timeout(Duration::from_secs(10));
+        assert!(matches!(outcome, Ok(Ok(()))), "{outcome:?}");
+    }
+}

@@ -255,7 +255,7 @@ pub struct EventsArgs {
 /// `ami bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// A short run: 1 MB of traffic instead of 8, 10,000 events instead of 100,000,
+    /// A short run: 1 MB of traffic instead of 8, 10,000 events instead of 200,000,
     /// 5,000 round trips instead of 40,000, 3 runs each.
     #[arg(long)]
     pub quick: bool,

@@ -21,9 +21,12 @@ use crate::updates::Updates;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Status {
-    /// The first transport is being opened (`attempt` failed before it).
+    /// The first transport is being opened.
     Connecting {
-        /// Failed attempts so far.
+        /// Failed attempts so far: always 0 today, as a client whose first
+        /// dial or login fails closes (`Config::reconnect` applies once a
+        /// session was ready); there for a retry policy of the first
+        /// connection.
         attempt: u32,
     },
     /// The first transport is open; banner and login are under way.

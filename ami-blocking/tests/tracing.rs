@@ -218,6 +218,19 @@ fn malformed_and_unmatched_packets_and_a_lagging_subscriber_are_traced() {
         has(&lines, &["fell behind", &format!("missed={missed}")]),
         "{lines:#?}"
     );
+    // The subscriber took nothing until the Ping was answered: the pump
+    // waited for it once, in vain, before it read on.
+    assert!(
+        has(
+            &lines,
+            &[
+                "DEBUG",
+                "waited in vain for an event subscriber",
+                "wait_us=1000"
+            ]
+        ),
+        "{lines:#?}"
+    );
     assert!(
         has(
             &lines,

@@ -77,6 +77,7 @@
 //!   | `malformed packet dropped` | WARN | `reason`, `size`, `head` |
 //!   | `unmatched response` | INFO | `action_id`, `response` |
 //!   | `event subscriber fell behind` | WARN | `missed` |
+//!   | `waited in vain for an event subscriber` (the pump reads on; see `Config::subscriber_wait`) | DEBUG | `wait_us` |
 //!   | `sent`, `completed`, `failed`, `refused` (in the action span) | DEBUG (`failed` on timeout: WARN) | `response`, `error` |
 //!
 //!   Turn it off with `default-features = false` (on this crate or an adapter).

@@ -155,6 +155,9 @@ impl Link {
     /// vain, and the subscribers still behind are not waited for again until
     /// they come for their events.
     pub(crate) fn stop_waiting(&self, waited_out: bool) {
+        if waited_out {
+            self.shared.trace.waited_out(self.subscriber_wait());
+        }
         self.shared.hub.stop_waiting(waited_out);
     }
 
@@ -167,7 +170,9 @@ impl Link {
         if wait.is_zero() {
             return std::thread::yield_now();
         }
-        self.shared.hub.wait_room(Instant::now() + wait);
+        if !self.shared.hub.wait_room(Instant::now() + wait) {
+            self.shared.trace.waited_out(wait);
+        }
     }
 
     /// The most to give [`received`](Self::received) at once, so that a

@@ -192,6 +192,13 @@ mod on {
         pub(crate) fn lagged(&self, missed: u64) {
             warn!(target: "ami_client", parent: &self.0, missed, "event subscriber fell behind");
         }
+
+        /// The pump waited `wait` for a subscriber behind, which did not
+        /// come for its events meanwhile: it reads on without it.
+        pub(crate) fn waited_out(&self, wait: std::time::Duration) {
+            let wait_us = u64::try_from(wait.as_micros()).unwrap_or(u64::MAX);
+            debug!(target: "ami_client", parent: &self.0, wait_us, "waited in vain for an event subscriber");
+        }
     }
 
     impl ActionSpan {
@@ -283,6 +290,8 @@ mod off {
         pub(crate) fn event(&self, _: &Event) {}
         #[inline]
         pub(crate) fn lagged(&self, _: u64) {}
+        #[inline]
+        pub(crate) fn waited_out(&self, _: std::time::Duration) {}
     }
 
     impl ActionSpan {

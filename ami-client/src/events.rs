@@ -24,6 +24,10 @@ use crate::EventQueue;
 /// `Config::event_capacity` queued behind it before it is told
 /// [`Event::Lagged`].
 ///
+/// An event's packet shares the buffer it was read into with the other
+/// packets of that read (no copy is made on the way): to keep one for long,
+/// keep its [`Packet::detach`](ami_proto::Packet::detach)ed copy.
+///
 /// ```no_run
 /// # fn example(client: ami_client::Client) {
 /// use ami_proto::Event;

@@ -175,7 +175,7 @@ impl Link {
         }
     }
 
-    /// The most to give [`received`](Self::received) at once, so that a
+    /// The most to give [`received_bytes`](Self::received_bytes) at once, so that a
     /// subscriber on the pump's thread keeps up (see `read_buf::feed_slice`).
     pub(crate) fn feed_slice(&self) -> usize {
         crate::read_buf::feed_slice(self.shared.hub.capacity())

@@ -214,6 +214,17 @@ impl LineTable {
         }
     }
 
+    /// The same table, its shared entries copied (see [`Packet::detach`]).
+    fn detach(&self) -> Self {
+        match self {
+            LineTable::Shared { entries, action_id } => LineTable::Shared {
+                entries: Bytes::copy_from_slice(entries),
+                action_id: *action_id,
+            },
+            inline => inline.clone(),
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             LineTable::Inline { count, .. } => usize::from(*count),
@@ -313,7 +324,10 @@ pub(crate) fn is_action_id_line(line: &[u8]) -> bool {
 /// One AMI packet, parsed without copying.
 ///
 /// The packet keeps a cheap, reference-counted slice of the received bytes and an
-/// index of its lines. Keys are matched case-insensitively and keep their original
+/// index of its lines. That slice keeps alive the whole buffer the bytes were read
+/// into (a client's reads are up to 256 KiB under load), shared with the other
+/// packets of the read: to keep a packet for long, keep its
+/// [`detach`](Packet::detach)ed copy. Keys are matched case-insensitively and keep their original
 /// spelling; repeated keys are kept in wire order (an ordered multimap). Values are
 /// bytes: Asterisk does no charset handling, so [`Value`] offers both raw and text views.
 ///
@@ -352,6 +366,31 @@ impl Packet {
     /// The packet's kind, from its first line.
     pub fn kind(&self) -> PacketKind {
         self.kind
+    }
+
+    /// The same packet in memory of its own: its bytes and line index copied
+    /// out of the buffers it shares with the packets parsed with it, so that
+    /// keeping it keeps nothing else alive.
+    ///
+    /// ```
+    /// use ami_proto::{Parser, Parsed};
+    /// use bytes::Bytes;
+    ///
+    /// let read = Bytes::from(b"Event: A\r\nN: 1\r\n\r\nEvent: B\r\n\r\n".to_vec());
+    /// let mut parser = Parser::without_banner();
+    /// parser.feed_bytes(read.clone());
+    /// let Some(Parsed::Packet(a)) = parser.next() else { panic!() };
+    /// let kept = a.detach();
+    /// assert_eq!(kept, a);
+    /// assert_ne!(kept.as_bytes().as_ptr(), read.as_ptr());
+    /// ```
+    pub fn detach(&self) -> Packet {
+        Packet {
+            bytes: Bytes::copy_from_slice(&self.bytes),
+            lines: self.lines.detach(),
+            kind: self.kind,
+            body: self.body,
+        }
     }
 
     /// The exact bytes received for this packet, line ends and final empty line included.
@@ -790,6 +829,7 @@ impl<'a> Iterator for CommandOutput<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::LineTable;
     use crate::{Parsed, Parser};
 
     /// A packet of `lines` lines (`ActionID` on line `action_id`), the last one
@@ -905,6 +945,46 @@ mod tests {
                 assert_eq!(packet.event_name().unwrap(), "Test");
                 assert_eq!(packet.len(), lines);
             }
+        }
+    }
+
+    /// A detached packet equals the original and holds none of the read's
+    /// buffer: once the packets parsed from a read are gone, the read is
+    /// owned alone again, the detached copy alive or not. With lines past
+    /// the inline table, its line index is copied too.
+    #[test]
+    fn a_detached_packet_keeps_nothing_of_the_read() {
+        for lines in [3, super::INLINE_LINES * 2] {
+            let mut text = b"Event: Many\r\n".to_vec();
+            for n in 1..lines {
+                text.extend(format!("Line{n}: {n}\r\n").as_bytes());
+            }
+            text.extend(b"\r\n");
+            let read = bytes::Bytes::from(text);
+            let mut parser = crate::Parser::without_banner();
+            parser.feed_bytes(read.clone());
+            let Some(crate::Parsed::Packet(packet)) = parser.next() else {
+                panic!("a packet of {lines} lines")
+            };
+            let kept = packet.detach();
+            if let (LineTable::Shared { entries: ours, .. }, LineTable::Shared { entries, .. }) =
+                (&kept.lines, &packet.lines)
+            {
+                assert_ne!(ours.as_ptr(), entries.as_ptr(), "the line index copied");
+            }
+            assert_eq!(
+                matches!(kept.lines, LineTable::Shared { .. }),
+                lines > super::INLINE_LINES
+            );
+            assert_eq!(kept, packet);
+            assert_eq!(kept.len(), lines);
+            assert_eq!(kept.get("line1").unwrap(), "1");
+            drop((packet, parser));
+            assert!(
+                read.try_into_mut().is_ok(),
+                "{lines} lines: the read is free"
+            );
+            assert_eq!(kept.event_name().unwrap(), "Many");
         }
     }
 }

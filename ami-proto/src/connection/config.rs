@@ -78,7 +78,8 @@ pub struct Config {
     /// that awaits a reply before it takes its next events delays that reply
     /// by up to this much: keep it short). `Duration::ZERO` never
     /// waits: the pump only yields its thread, and a subscriber on another
-    /// thread may lag under a flood however fast it is.
+    /// thread may lag under a flood however fast it is. Over HTTP there is no
+    /// wait: each `WaitEvent` answer reaches the subscribers whole.
     pub subscriber_wait: Duration,
     /// Reconnect after the connection is lost; `None` (default) closes for good.
     pub reconnect: Option<crate::Reconnect>,

@@ -561,13 +561,14 @@ const BASELINES: [&str; 3] = [
 
 /// The rows measured against a baseline, as the benches name them, and the
 /// target each must show.
-const TARGETS: [(&str, Option<&str>); 8] = [
+const TARGETS: [(&str, Option<&str>); 9] = [
     ("ami-proto whole", Some(">= 1.0x")),
     ("ami-proto 4KiB reads", Some(">= 1.0x")),
     ("ami-tokio (current_thread runtime)", Some(">= 0.5x")),
     ("ami-tokio (multi_thread, 2 workers)", Some(">= 0.5x")),
     ("ami-smol", Some(">= 0.5x")),
     ("ami-blocking", Some(">= 0.5x")),
+    ("raw TcpStream, pipelined (two threads)", None),
     ("ami-tokio (current_thread), one task pipelined", None),
     ("ami-blocking, one thread pipelined", Some(">= 0.9x")),
 ];

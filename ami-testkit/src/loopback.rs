@@ -10,7 +10,8 @@
 //! `write`), the same clock (first event counted to the last, [`Counter`]),
 //! the same floors ([`flood_raw`]: a `TcpStream` read in 256 KiB with a
 //! `memchr` scan for packet ends; [`round_trips_raw`]: Pings pipelined from one
-//! thread) and the same [`median`]. The consumers that drive an adapter stay
+//! thread, and [`round_trips_raw_threaded`]: the same with the reading and
+//! the writing on two threads) and the same [`median`]. The consumers that drive an adapter stay
 //! with the callers: this crate does not depend on the adapters.
 //!
 //! Errors are `std::io::Error`s, for each caller to report its own way.
@@ -32,6 +33,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ami_proto::{Config, Credentials, Event};
@@ -521,6 +523,94 @@ pub fn flood_raw(flood: &Blobs) -> io::Result<Flow> {
     })
 }
 
+/// The Ping the raw round trips send.
+const PING: &[u8] = b"Action: Ping\r\nActionID: r\r\n\r\n";
+
+/// The round trips' floor with reading and writing on two threads, as
+/// ami-blocking's pump does them: a writer thread keeps `in_flight` Pings
+/// written ahead of the responses a reader thread counts, until `total`
+/// responses came: the elapsed time. The one-thread floor
+/// ([`round_trips_raw`]) cannot write while it reads.
+///
+/// ```
+/// let elapsed = ami_testkit::loopback::round_trips_raw_threaded(10, 100)?;
+/// # let _ = elapsed;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn round_trips_raw_threaded(in_flight: usize, total: usize) -> io::Result<Duration> {
+    let fake = fake();
+    let mut tcp = raw_login(fake.addr())?;
+    let writer_tcp = tcp.try_clone()?;
+    let total = total as u64;
+    // Responses counted, and whether the reader has stopped.
+    let answered = Arc::new((Mutex::new((0u64, false)), Condvar::new()));
+    let start = Instant::now();
+    let writer = {
+        let answered = Arc::clone(&answered);
+        std::thread::spawn(move || write_pings(writer_tcp, in_flight as u64, total, &answered))
+    };
+    let mut scan = LineScan::default();
+    let mut buf = vec![0u8; RAW_READ];
+    let read = loop {
+        if scan.packets >= total {
+            break Ok(());
+        }
+        match tcp.read(&mut buf) {
+            Ok(0) => break Err(closed("during the round trips")),
+            Ok(n) => scan.scan(&buf[..n]),
+            Err(error) => break Err(error),
+        }
+        let (count, cv) = &*answered;
+        count.lock().unwrap_or_else(PoisonError::into_inner).0 = scan.packets;
+        cv.notify_one();
+    };
+    let elapsed = start.elapsed();
+    {
+        let (count, cv) = &*answered;
+        count.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
+        cv.notify_one();
+    }
+    let written = writer
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")));
+    read.and(written).map(|()| elapsed)
+}
+
+/// [`round_trips_raw_threaded`]'s writer: whenever the reader counted more
+/// responses, writes Pings up to `in_flight` ahead of them, `total` in all.
+fn write_pings(
+    mut tcp: TcpStream,
+    in_flight: u64,
+    total: u64,
+    answered: &(Mutex<(u64, bool)>, Condvar),
+) -> io::Result<()> {
+    let (count, cv) = answered;
+    let (mut sent, mut out) = (0u64, Vec::new());
+    loop {
+        let target = {
+            let mut state = count.lock().unwrap_or_else(PoisonError::into_inner);
+            while !state.1 && state.0 + in_flight <= sent && sent < total {
+                state = cv.wait(state).unwrap_or_else(PoisonError::into_inner);
+            }
+            if state.1 {
+                return Ok(());
+            }
+            (state.0 + in_flight).min(total)
+        };
+        if target > sent {
+            out.clear();
+            for _ in sent..target {
+                out.extend_from_slice(PING);
+            }
+            tcp.write_all(&out)?;
+            sent = target;
+        }
+        if sent == total {
+            return Ok(());
+        }
+    }
+}
+
 /// The round trips' floor: one socket to a fresh fake keeping `in_flight`
 /// Pings pipelined from one thread, a new one written for each response
 /// counted, until `total` responses came: the elapsed time.
@@ -531,7 +621,6 @@ pub fn flood_raw(flood: &Blobs) -> io::Result<Flow> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn round_trips_raw(in_flight: usize, total: usize) -> io::Result<Duration> {
-    const PING: &[u8] = b"Action: Ping\r\nActionID: r\r\n\r\n";
     let fake = fake();
     let mut tcp = raw_login(fake.addr())?;
     let total = total as u64;
@@ -788,5 +877,7 @@ mod tests {
     fn the_raw_round_trips_finish() {
         round_trips_raw(50, 120).expect("the raw round trips");
         round_trips_raw(50, 10).expect("fewer than in flight");
+        round_trips_raw_threaded(50, 120).expect("on two threads");
+        round_trips_raw_threaded(50, 10).expect("on two threads, fewer than in flight");
     }
 }

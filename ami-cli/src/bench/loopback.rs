@@ -15,7 +15,7 @@ use std::time::Duration;
 use ami_proto::{Action, Event};
 use ami_testkit::loopback::{
     config, ends_login, flood_raw, median, next_or_stall, pipelined, pipelined_async,
-    round_trips_raw, Flow, STALL,
+    round_trips_raw, round_trips_raw_threaded, Flow, STALL,
 };
 pub use ami_testkit::loopback::{Blobs, IN_FLIGHT};
 use ami_testkit::FakeAsterisk;
@@ -226,10 +226,17 @@ fn round_trips_blocking_pipelined(in_flight: usize, total: usize) -> Result<Dura
 /// Pipelined round trips/s against the raw pipelined socket: every candidate
 /// `runs` times, interleaved, the median kept.
 pub fn round_trips(mode: &Mode, progress: &mut Progress) -> Result<Table, CliError> {
-    let candidates: [(&'static str, Option<f64>, RoundTrips); 3] = [
+    let candidates: [(&'static str, Option<f64>, RoundTrips); 4] = [
         ("raw TcpStream, pipelined (one thread)", None, |n, total| {
             round_trips_raw(n, total).map_err(|e| failed("raw socket round trips", e))
         }),
+        (
+            "raw TcpStream, pipelined (two threads)",
+            None,
+            |n, total| {
+                round_trips_raw_threaded(n, total).map_err(|e| failed("raw socket round trips", e))
+            },
+        ),
         (
             "ami-tokio (current_thread), one task pipelined",
             None,

@@ -226,7 +226,7 @@ fn malformed_and_unmatched_packets_and_a_lagging_subscriber_are_traced() {
             &[
                 "DEBUG",
                 "waited in vain for an event subscriber",
-                "wait_us=1000"
+                "wait_us=5000"
             ]
         ),
         "{lines:#?}"

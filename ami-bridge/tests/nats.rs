@@ -2,12 +2,20 @@
 //!
 //! Each test starts `nats-server -js` on a free loopback port with a temporary
 //! store directory and kills it when done. Without `nats-server` on PATH the
-//! tests FAIL (CI installs it: see `.ci/run`).
+//! tests FAIL (CI installs it: see `.ci/run`). The tests run one at a time
+//! (each holds [`SERIAL`] while its server lives): a test that stops its
+//! server frees the port, and another test's server or fake, starting
+//! meanwhile on a "free" port, could take it, so that the restarted server
+//! cannot listen and the test counts another server's messages. That is the
+//! likely cause of the one failure seen (2026-11-30, in a full workspace run:
+//! `started_while_nats_is_down_then_catches_up` timed out waiting for its
+//! counts, and passed in seven runs after, alone and with the others).
 
 use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use ami_bridge::{ActionsConfig, Bridge, BridgeConfig, NatsConfig, PbxConfig};
@@ -16,8 +24,14 @@ use async_nats::jetstream;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+/// Held by each test's [`Nats`]: one test's server at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
 /// A `nats-server -js` of this test, killed on drop.
 struct Nats {
+    /// No other test runs while this one's server may be stopped and
+    /// restarted on its port.
+    _serial: MutexGuard<'static, ()>,
     child: Option<Child>,
     extra: Vec<String>,
     port: u16,
@@ -38,6 +52,7 @@ impl Nats {
             "nats-server is not on PATH: these tests need a real NATS server with JetStream \
              (Debian: apt-get install nats-server; .ci/run installs it)"
         );
+        let serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -47,6 +62,7 @@ impl Nats {
             std::env::temp_dir().join(format!("ami-bridge-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut nats = Nats {
+            _serial: serial,
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             port,

@@ -46,7 +46,7 @@
 //! that keeps up on average: a pump feeds a large read in slices of at most
 //! half a queue, and when a slice leaves a subscriber more than half full,
 //! the pump stops reading (writes go on) until that subscriber has taken its
-//! events, at most `Config::subscriber_wait` (1 ms by default). The wait is
+//! events, at most `Config::subscriber_wait` (5 ms by default). The wait is
 //! what lets a subscriber on another thread, not scheduled in time on a busy
 //! machine, keep every event of a flood; one on the pump's own thread runs
 //! during it. A subscriber that does not come for its events during a whole

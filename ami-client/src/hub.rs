@@ -32,7 +32,7 @@ pub(crate) struct Hub {
     /// How long a pump waits for a subscriber behind (`Config::subscriber_wait`).
     wait: Duration,
     /// A pump waits for room: a subscriber that takes events wakes it.
-    pub(crate) waiting: AtomicBool,
+    waiting: AtomicBool,
     /// The waiting pump's wake-up.
     room: Mailbox<()>,
 }
@@ -179,6 +179,13 @@ impl Hub {
         self.behind.store(false, Ordering::Relaxed);
     }
 
+    /// Whether a pump waits for room now (for tests that must act during a
+    /// wait).
+    #[cfg(test)]
+    pub(crate) fn pump_waits(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
     /// A subscriber took events, or is gone: a pump waiting for room looks
     /// again. Called outside the subscriber's lock.
     pub(crate) fn took(&self) {
@@ -307,6 +314,12 @@ mod tests {
         }
     }
 
+    /// A waker and the count of its wake-ups.
+    fn counting_waker() -> (Arc<Count>, std::task::Waker) {
+        let count = Arc::new(Count::default());
+        (Arc::clone(&count), std::task::Waker::from(count))
+    }
+
     /// A subscriber taking what it was given, as `Events` does.
     fn take(hub: &Hub, subscriber: &Subscriber) -> usize {
         let mut taken = Taken::default();
@@ -321,8 +334,7 @@ mod tests {
     fn a_waiting_pump_is_woken_when_the_subscriber_takes() {
         let hub = Hub::new(10, WAIT);
         let subscriber = hub.subscribe();
-        let count = Arc::new(Count::default());
-        let waker = std::task::Waker::from(Arc::clone(&count));
+        let (count, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         assert!(hub.poll_room(&mut cx).is_ready(), "nobody is behind");
         hub.publish(&mut events(6));
@@ -366,8 +378,7 @@ mod tests {
         let hub = &client.shared().hub;
         let subscriber = client.events();
         hub.publish(&mut events(600));
-        let count = Arc::new(Count::default());
-        let waker = std::task::Waker::from(Arc::clone(&count));
+        let (count, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         assert!(hub.poll_room(&mut cx).is_pending());
         drop(subscriber);
@@ -382,8 +393,7 @@ mod tests {
         let hub = Hub::new(10, WAIT);
         let _subscriber = hub.subscribe();
         hub.publish(&mut events(8));
-        let count = Arc::new(Count::default());
-        let waker = std::task::Waker::from(Arc::clone(&count));
+        let (count, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         assert!(hub.poll_room(&mut cx).is_pending());
         hub.close();

@@ -392,7 +392,6 @@ mod rustls_wire {
 mod tests {
     use std::io::Write;
     use std::os::unix::net::UnixStream;
-    use std::sync::atomic::Ordering;
     use std::time::{Duration, Instant};
 
     use ami_proto::Config;
@@ -424,7 +423,7 @@ mod tests {
         server.write_all(&event.repeat(100)).unwrap();
         let hub = &client.shared().hub;
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !hub.waiting.load(Ordering::SeqCst) {
+        while !hub.pump_waits() {
             assert!(Instant::now() < deadline, "the pump never waited");
             std::thread::yield_now();
         }
